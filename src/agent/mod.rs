@@ -1,0 +1,315 @@
+//! The network thread: one libcurl multi handle, a queue of requests not
+//! yet started, and the loop that drives them.
+//!
+//! The thread sleeps in `curl_multi_poll` and is woken by
+//! `curl_multi_wakeup` when a command arrives; with nothing in flight it
+//! has no timer at all. It never touches a lock that `poll` or `cancel`
+//! take.
+
+mod sink;
+mod transfer;
+
+use std::collections::{HashMap, VecDeque};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+use curl::multi::{Easy2Handle, Multi, MultiWaker};
+
+use crate::error::{Error, ErrorKind};
+use crate::event::{Event, Phase};
+use crate::request::Request;
+use transfer::Transfer;
+
+/// Default number of transfers running at once.
+pub const DEFAULT_MAX_TRANSFERS: usize = 64;
+/// Default number of connections to one host (HTTP/2 multiplexes many
+/// transfers over one).
+pub const DEFAULT_MAX_PER_HOST: usize = 64;
+/// Longest sleep with nothing to do; only a command ends it earlier.
+const IDLE_WAIT: Duration = Duration::from_secs(3600);
+
+/// What callers' threads ask of the network thread.
+pub enum Command {
+    Start(Box<Request>),
+    Cancel(u64),
+    Limits { transfers: usize, per_host: usize },
+    Shutdown,
+}
+
+/// Starts the network thread; returns its handle and the waker that
+/// interrupts its sleep.
+pub fn spawn(
+    commands: Receiver<Command>,
+    events: Sender<Event>,
+) -> std::io::Result<(std::thread::JoinHandle<()>, MultiWaker)> {
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    let thread = std::thread::Builder::new()
+        .name("netdl-agent".into())
+        .spawn(move || {
+            let mut agent = Agent::new(commands, events);
+            let _ = tx.send(agent.multi.waker());
+            drop(tx);
+            agent.run_guarded();
+        })?;
+    let waker = rx
+        .recv()
+        .map_err(|_| std::io::Error::other("the network thread failed to start"))?;
+    Ok((thread, waker))
+}
+
+struct Agent {
+    multi: Multi,
+    commands: Receiver<Command>,
+    events: Sender<Event>,
+    /// Ids waiting to start, in order; a cancelled id stays here until
+    /// popped but is gone from `queued`.
+    order: VecDeque<u64>,
+    queued: HashMap<u64, Box<Request>>,
+    running: HashMap<u64, Easy2Handle<Transfer>>,
+    max_transfers: usize,
+}
+
+impl Agent {
+    fn new(commands: Receiver<Command>, events: Sender<Event>) -> Agent {
+        let mut multi = Multi::new();
+        let _ = multi.set_max_host_connections(DEFAULT_MAX_PER_HOST);
+        let _ = multi.pipelining(false, true);
+        Agent {
+            multi,
+            commands,
+            events,
+            order: VecDeque::new(),
+            queued: HashMap::new(),
+            running: HashMap::new(),
+            max_transfers: DEFAULT_MAX_TRANSFERS,
+        }
+    }
+
+    /// Runs the loop; after a panic, ends every request it knew with an
+    /// internal error and carries on with the same multi handle.
+    fn run_guarded(&mut self) {
+        loop {
+            match catch_unwind(AssertUnwindSafe(|| self.run())) {
+                Ok(()) => return,
+                Err(_) => self.fail_all(),
+            }
+        }
+    }
+
+    fn fail_all(&mut self) {
+        let err = Error::new(ErrorKind::Internal, "netdl bug: the network thread panicked");
+        let ids: Vec<u64> = self.running.keys().chain(self.queued.keys()).copied().collect();
+        for id in ids {
+            let _ = catch_unwind(AssertUnwindSafe(|| self.remove(id, Some(err.clone()))));
+        }
+        self.running.clear();
+        self.queued.clear();
+        self.order.clear();
+    }
+
+    /// The loop. Returns on `Shutdown` or when every client is gone.
+    fn run(&mut self) {
+        loop {
+            loop {
+                match self.commands.try_recv() {
+                    Ok(Command::Shutdown) => return self.shutdown(),
+                    Ok(cmd) => self.handle(cmd),
+                    Err(crossbeam_channel::TryRecvError::Empty) => break,
+                    Err(crossbeam_channel::TryRecvError::Disconnected) => {
+                        return self.shutdown()
+                    }
+                }
+            }
+            self.start_queued();
+            if !self.running.is_empty() {
+                if let Err(e) = self.multi.perform() {
+                    // Only a libcurl bug or out-of-memory gets here.
+                    panic!("curl_multi_perform failed: {e}");
+                }
+                self.collect_finished();
+                self.expire_idle(Instant::now());
+            }
+            let wait = self.wait_time();
+            let _ = self.multi.poll(&mut [], wait);
+        }
+    }
+
+    fn handle(&mut self, cmd: Command) {
+        match cmd {
+            Command::Start(req) => {
+                self.order.push_back(req.id);
+                self.queued.insert(req.id, req);
+            }
+            Command::Cancel(id) => {
+                if self.queued.remove(&id).is_none() {
+                    self.remove(id, None);
+                }
+            }
+            Command::Limits {
+                transfers,
+                per_host,
+            } => {
+                self.max_transfers = transfers.max(1);
+                let _ = self.multi.set_max_host_connections(per_host);
+            }
+            Command::Shutdown => {}
+        }
+    }
+
+    fn start_queued(&mut self) {
+        while self.running.len() < self.max_transfers {
+            let Some(id) = self.order.pop_front() else {
+                break;
+            };
+            let Some(req) = self.queued.remove(&id) else {
+                continue; // cancelled while queued
+            };
+            let (user_data, url, filename) = (req.user_data, req.url.clone(), req.filename.clone());
+            let started = Transfer::start(*req, self.events.clone()).and_then(|mut easy| {
+                easy.get_mut().last_activity = Instant::now();
+                let mut handle = self
+                    .multi
+                    .add2(easy)
+                    .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
+                handle
+                    .set_token(id as usize)
+                    .map_err(|e| Error::from_curl(&e))?;
+                Ok(handle)
+            });
+            match started {
+                Ok(handle) => {
+                    self.running.insert(id, handle);
+                }
+                Err(err) => {
+                    let ev = crate::event::failed(id, user_data, &url, filename, err);
+                    let _ = self.events.send(ev);
+                }
+            }
+        }
+        if self.order.is_empty() && self.order.capacity() > 1024 {
+            self.order.shrink_to_fit();
+            self.queued.shrink_to_fit();
+        }
+    }
+
+    fn collect_finished(&mut self) {
+        let mut done = Vec::new();
+        self.multi.messages(|msg| {
+            let Ok(token) = msg.token() else { return };
+            let id = token as u64;
+            if let Some(handle) = self.running.get(&id) {
+                if let Some(result) = msg.result_for2(handle) {
+                    done.push((id, result));
+                }
+            }
+        });
+        for (id, result) in done {
+            let err = result.err().map(|e| Error::from_curl(&e));
+            self.finish(id, err);
+        }
+    }
+
+    /// Ends a transfer libcurl reported done; `err` is libcurl's verdict.
+    fn finish(&mut self, id: u64, err: Option<Error>) {
+        let Some(handle) = self.running.remove(&id) else {
+            return;
+        };
+        let Ok(mut easy) = self.multi.remove2(handle) else {
+            // The handle is gone with its data; only a libcurl bug gets here.
+            panic!("curl_multi_remove_handle failed for request {id}");
+        };
+        let effective = easy.effective_url_bytes().ok().flatten().map(<[u8]>::to_vec);
+        let code = easy.response_code().unwrap_or(0) as i32;
+        let t = easy.get_mut();
+        if let Some(url) = effective {
+            if let Ok(c) = std::ffi::CString::new(url) {
+                t.url = c.into();
+            }
+        }
+        if t.status == 0 {
+            t.status = code;
+        }
+        // A callback's reason beats libcurl's generic "write error".
+        let err = t.failure.take().or(err);
+        let sink = t.sink.take();
+        let mut ev = t.event(Phase::Ended);
+        match (err, sink) {
+            (None, Some(sink)) => match sink.finish() {
+                Ok(body) => ev.body = body,
+                Err(e) => ev.error = Some(e),
+            },
+            (None, None) => {
+                ev.error = Some(Error::new(ErrorKind::Internal, "transfer ended without a sink"))
+            }
+            (Some(e), _) => ev.error = Some(e), // dropping the sink deletes the temp file
+        }
+        let _ = self.events.send(ev);
+    }
+
+    /// Stops a running transfer early: with `Some(err)` its `ended` event
+    /// reports `err`, with `None` (a cancel) nothing is reported.
+    fn remove(&mut self, id: u64, err: Option<Error>) {
+        if let Some(handle) = self.running.remove(&id) {
+            let ev = err.map(|e| {
+                let mut ev = handle.get_ref().event(Phase::Ended);
+                ev.error = Some(e);
+                ev
+            });
+            // Dropping the easy handle drops its sink, deleting the temp file.
+            let _ = self.multi.remove2(handle);
+            if let Some(ev) = ev {
+                let _ = self.events.send(ev);
+            }
+        } else if let Some(req) = self.queued.remove(&id) {
+            if let Some(e) = err {
+                let ev = crate::event::failed(id, req.user_data, &req.url, req.filename, e);
+                let _ = self.events.send(ev);
+            }
+        }
+    }
+
+    /// Fails transfers that moved no byte for longer than their timeout.
+    /// libcurl's low-speed check averages over its window and fires late,
+    /// so the time of the last byte is tracked here instead.
+    fn expire_idle(&mut self, now: Instant) {
+        let expired: Vec<(u64, Duration)> = self
+            .running
+            .iter()
+            .filter_map(|(id, h)| {
+                let t = h.get_ref();
+                (now.duration_since(t.last_activity) >= t.timeout).then_some((*id, t.timeout))
+            })
+            .collect();
+        for (id, timeout) in expired {
+            let msg = format!("no data received for {} s", timeout.as_secs_f64());
+            self.remove(id, Some(Error::new(ErrorKind::Timeout, msg)));
+        }
+    }
+
+    /// How long to sleep: until libcurl's next timer or the next
+    /// inactivity deadline, whichever is first.
+    fn wait_time(&self) -> Duration {
+        let curl = self.multi.get_timeout().ok().flatten().unwrap_or(IDLE_WAIT);
+        let now = Instant::now();
+        self.running
+            .values()
+            .map(|h| {
+                let t = h.get_ref();
+                (t.last_activity + t.timeout).saturating_duration_since(now)
+            })
+            .fold(curl, Duration::min)
+            .max(Duration::from_millis(1))
+            .min(IDLE_WAIT)
+    }
+
+    /// Removes every transfer (deleting its temporary file) before the
+    /// multi handle goes: libcurl requires easy handles out first.
+    fn shutdown(&mut self) {
+        for (_, handle) in self.running.drain() {
+            let _ = self.multi.remove2(handle);
+        }
+        self.queued.clear();
+        self.order.clear();
+    }
+}

@@ -1,0 +1,172 @@
+//! Where a response body goes: memory, or a temporary file that is renamed
+//! over the target only when the transfer succeeded with a 2xx status.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, ErrorKind};
+use crate::request::ERROR_BODY_LIMIT;
+
+#[derive(Debug)]
+pub enum Sink {
+    /// `request`: the body in memory, failing past `limit`.
+    Memory { buf: Vec<u8>, limit: u64 },
+    /// `download`: the body in `temp`, later renamed to `target`.
+    File(FileSink),
+}
+
+#[derive(Debug)]
+pub struct FileSink {
+    file: Option<File>,
+    temp: PathBuf,
+    target: PathBuf,
+    limit: Option<u64>,
+    written: u64,
+    /// Set once a non-2xx final response arrived: its body is kept here
+    /// (truncated to ERROR_BODY_LIMIT) and the target is not touched.
+    error_body: Option<Vec<u8>>,
+}
+
+impl FileSink {
+    /// Creates `base` and the target's parent folders, and an empty
+    /// temporary file beside the target (exclusive, so two requests never
+    /// share one).
+    pub fn create(base: &Path, target: &Path, id: u64) -> Result<FileSink, Error> {
+        fs::create_dir_all(base)
+            .map_err(|e| Error::io(&format!("cannot create {}", base.display()), &e))?;
+        let parent = target.parent().unwrap_or(base);
+        fs::create_dir_all(parent)
+            .map_err(|e| Error::io(&format!("cannot create {}", parent.display()), &e))?;
+        if target.is_dir() {
+            return Err(Error::invalid(format!(
+                "{} is a directory, not a file",
+                target.display()
+            )));
+        }
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let temp = parent.join(format!(".{name}.netdl-{id}.part"));
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+            .map_err(|e| Error::io(&format!("cannot create {}", temp.display()), &e))?;
+        Ok(FileSink {
+            file: Some(file),
+            temp,
+            target: target.to_path_buf(),
+            limit: None,
+            written: 0,
+            error_body: None,
+        })
+    }
+
+    pub fn with_limit(mut self, limit: Option<u64>) -> FileSink {
+        self.limit = limit;
+        self
+    }
+
+    /// The final response is not a success: keep its body in memory
+    /// instead and leave the target alone.
+    pub fn divert_to_error_body(&mut self) {
+        self.error_body = Some(Vec::new());
+    }
+
+    /// Moves the complete file over the target.
+    fn commit(&mut self) -> Result<(), Error> {
+        drop(self.file.take());
+        fs::rename(&self.temp, &self.target).map_err(|e| {
+            Error::io(
+                &format!("cannot move the download to {}", self.target.display()),
+                &e,
+            )
+        })
+    }
+
+    /// Deletes the temporary file (idempotent).
+    fn discard(&mut self) {
+        if self.file.take().is_some() {
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
+}
+
+impl Drop for FileSink {
+    fn drop(&mut self) {
+        self.discard();
+    }
+}
+
+impl Sink {
+    /// Appends a chunk of body. Fails on a write error or over the limit.
+    pub fn write(&mut self, data: &[u8]) -> Result<(), Error> {
+        match self {
+            Sink::Memory { buf, limit } => {
+                if buf.len() as u64 + data.len() as u64 > *limit {
+                    return Err(too_large(*limit));
+                }
+                buf.extend_from_slice(data);
+                Ok(())
+            }
+            Sink::File(f) => {
+                if let Some(body) = &mut f.error_body {
+                    let room = (ERROR_BODY_LIMIT as usize).saturating_sub(body.len());
+                    body.extend_from_slice(&data[..data.len().min(room)]);
+                    return Ok(());
+                }
+                if let Some(limit) = f.limit {
+                    if f.written + data.len() as u64 > limit {
+                        return Err(too_large(limit));
+                    }
+                }
+                let file = f.file.as_mut().ok_or_else(|| {
+                    Error::new(ErrorKind::Internal, "write after the file was closed")
+                })?;
+                file.write_all(data).map_err(|e| {
+                    Error::io(&format!("cannot write {}", f.temp.display()), &e)
+                })?;
+                f.written += data.len() as u64;
+                Ok(())
+            }
+        }
+    }
+
+    /// Checks an announced Content-Length against the limit before any
+    /// byte is stored.
+    pub fn check_announced(&self, len: u64) -> Result<(), Error> {
+        let limit = match self {
+            Sink::Memory { limit, .. } => Some(*limit),
+            Sink::File(f) if f.error_body.is_none() => f.limit,
+            Sink::File(_) => None,
+        };
+        match limit {
+            Some(limit) if len > limit => Err(too_large(limit)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Ends a successful transfer: returns the body to report (requests,
+    /// or a download's error body); a 2xx download is renamed into place.
+    pub fn finish(self) -> Result<Option<Vec<u8>>, Error> {
+        match self {
+            Sink::Memory { buf, .. } => Ok(Some(buf)),
+            Sink::File(mut f) => match f.error_body.take() {
+                Some(body) => {
+                    f.discard();
+                    Ok(Some(body))
+                }
+                None => f.commit().map(|()| None),
+            },
+        }
+    }
+}
+
+fn too_large(limit: u64) -> Error {
+    Error::new(
+        ErrorKind::TooLarge,
+        format!("response body is larger than the limit of {limit} bytes"),
+    )
+}

@@ -1,0 +1,443 @@
+//! One running request: the libcurl easy handle's configuration and its
+//! callbacks (headers, body, upload), which parse the response, feed the
+//! sink and emit `began`/`progress` events.
+//!
+//! Every callback catches its own panics and turns them into an internal
+//! error for this transfer only. curl-rust's own catch would stash the
+//! panic and re-raise it from `Multi::perform`, taking every other
+//! transfer down with it.
+
+use std::ffi::{CStr, CString};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Sender;
+use curl::easy::{Easy2, Handler, List, ReadError, SeekResult, WriteError};
+
+use super::sink::{FileSink, Sink};
+use crate::dirs::BaseDir;
+use crate::error::{Error, ErrorKind};
+use crate::event::{Event, Header, Phase, ProgressSlot, ResponseType};
+use crate::request::{BodyType, Request, ResolvedBody, Target};
+
+/// Minimum time between two progress events of one request.
+const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
+/// libcurl's receive buffer. Bigger chunks mean fewer write(2) calls; since
+/// curl 8.7 the buffer belongs to the multi handle, not to each transfer.
+const BUFFER_SIZE: usize = 512 * 1024;
+
+// Option numbers curl-sys does not name (CURLOPTTYPE_STRINGPOINT + n).
+const CURLOPT_PROTOCOLS_STR: curl_sys::CURLoption = 10_000 + 318;
+const CURLOPT_REDIR_PROTOCOLS_STR: curl_sys::CURLoption = 10_000 + 319;
+
+/// The libcurl handler of one request.
+pub struct Transfer {
+    pub id: u64,
+    pub user_data: usize,
+    events: Sender<Event>,
+    progress: Option<Arc<ProgressSlot>>,
+    pub url: Arc<CStr>,
+    pub path: Option<Arc<CStr>>,
+    pub filename: Option<(Arc<CStr>, BaseDir)>,
+    follow_redirects: bool,
+    is_head: bool,
+    pub timeout: Duration,
+    /// When a byte last moved in either direction (or the transfer began).
+    pub last_activity: Instant,
+    last_progress: Option<Instant>,
+    /// The response being received: status, headers, and whether its
+    /// header block is complete (the final response, not a 1xx/redirect).
+    pub status: i32,
+    headers: Vec<Header>,
+    pub final_headers: Arc<[Header]>,
+    pub estimated: i64,
+    pub response_type: ResponseType,
+    pub transferred: u64,
+    pub sink: Option<Sink>,
+    upload: Option<File>,
+    /// Why a callback stopped the transfer; wins over libcurl's error.
+    pub failure: Option<Error>,
+}
+
+impl Transfer {
+    /// Builds the easy handle for `req`; creates directories and the
+    /// temporary file of a download.
+    pub fn start(req: Request, events: Sender<Event>) -> Result<Easy2<Transfer>, Error> {
+        let (sink, path, filename) = match &req.target {
+            Target::Memory { limit } => (
+                Sink::Memory {
+                    buf: Vec::new(),
+                    limit: *limit,
+                },
+                None,
+                None,
+            ),
+            Target::File { base, path, limit } => {
+                let sink = FileSink::create(base, path, req.id)?.with_limit(*limit);
+                (Sink::File(sink), Some(c_path(path)), req.filename.clone())
+            }
+        };
+        let upload = match &req.body {
+            Some(ResolvedBody::File(p)) => Some(File::open(p).map_err(|e| {
+                Error::io(&format!("cannot read the body file {}", p.display()), &e)
+            })?),
+            _ => None,
+        };
+        let transfer = Transfer {
+            id: req.id,
+            user_data: req.user_data,
+            events,
+            progress: req.progress.then(Arc::default),
+            url: Arc::from(CString::new(req.url.as_str()).unwrap_or_default()),
+            path,
+            filename,
+            follow_redirects: req.follow_redirects,
+            is_head: req.method == "HEAD",
+            timeout: req.timeout,
+            last_activity: Instant::now(),
+            last_progress: None,
+            status: 0,
+            headers: Vec::new(),
+            final_headers: Arc::from(Vec::new()),
+            estimated: -1,
+            response_type: ResponseType::Binary,
+            transferred: 0,
+            sink: Some(sink),
+            upload,
+            failure: None,
+        };
+        let mut easy = Easy2::new(transfer);
+        configure(&mut easy, &req).map_err(|e| Error::from_curl(&e))?;
+        Ok(easy)
+    }
+
+    /// An event of this request with the fields every phase shares.
+    pub fn event(&self, phase: Phase) -> Event {
+        Event {
+            id: self.id,
+            user_data: self.user_data,
+            phase,
+            error: None,
+            status: self.status,
+            bytes_transferred: self.transferred as i64,
+            bytes_estimated: self.estimated,
+            url: self.url.clone(),
+            headers: self.final_headers.clone(),
+            path: self.path.clone(),
+            filename: self.filename.clone(),
+            body: None,
+            response_type: self.response_type,
+            progress: None,
+        }
+    }
+
+    /// Runs a callback body; a panic becomes this transfer's failure.
+    fn guarded<T>(&mut self, on_panic: T, f: impl FnOnce(&mut Self) -> T) -> T {
+        match catch_unwind(AssertUnwindSafe(|| f(self))) {
+            Ok(v) => v,
+            Err(_) => {
+                self.failure = Some(Error::new(
+                    ErrorKind::Internal,
+                    "netdl bug: a libcurl callback panicked",
+                ));
+                on_panic
+            }
+        }
+    }
+
+    fn on_header_line(&mut self, line: &[u8]) -> Result<(), Error> {
+        self.last_activity = Instant::now();
+        let line = trim_crlf(line);
+        if line.starts_with(b"HTTP/") {
+            // A new response (after a redirect or a 1xx): start over.
+            self.status = parse_status(line).unwrap_or(0);
+            self.headers.clear();
+            return Ok(());
+        }
+        if line.is_empty() {
+            return self.on_headers_complete();
+        }
+        if line[0] == b' ' || line[0] == b'\t' {
+            // Obsolete line folding: continue the previous value.
+            if let Some(last) = self.headers.last_mut() {
+                let mut v = last.value.to_bytes().to_vec();
+                v.push(b' ');
+                v.extend_from_slice(trim(line));
+                last.value = to_cstr(&v);
+            }
+            return Ok(());
+        }
+        if let Some(colon) = line.iter().position(|&b| b == b':') {
+            self.headers.push(Header {
+                name: to_cstr(trim(&line[..colon])),
+                value: to_cstr(trim(&line[colon + 1..])),
+            });
+        }
+        Ok(())
+    }
+
+    /// The end of a header block. If it is the final response, fixes the
+    /// status, headers and estimate, chooses where the body goes and sends
+    /// `began`.
+    fn on_headers_complete(&mut self) -> Result<(), Error> {
+        let status = self.status;
+        let redirect = (300..400).contains(&status)
+            && status != 304
+            && self.follow_redirects
+            && self.find_header("location").is_some();
+        if (100..200).contains(&status) || redirect {
+            return Ok(());
+        }
+        let encoded = self
+            .find_header("content-encoding")
+            .is_some_and(|v| !v.eq_ignore_ascii_case(b"identity"));
+        let length = self
+            .find_header("content-length")
+            .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse::<u64>().ok());
+        self.estimated = if self.is_head || status == 204 || status == 304 {
+            0
+        } else if encoded {
+            -1 // Content-Length counts encoded bytes; we count decoded ones.
+        } else {
+            length.map_or(-1, |n| n as i64)
+        };
+        let is_file = matches!(self.sink, Some(Sink::File(_)));
+        self.response_type = if !is_file && self.find_header("content-type").is_some_and(is_text_type)
+        {
+            ResponseType::Text
+        } else {
+            ResponseType::Binary
+        };
+        self.final_headers = Arc::from(std::mem::take(&mut self.headers));
+        if let Some(sink) = &mut self.sink {
+            if let Sink::File(f) = sink {
+                if !(200..300).contains(&status) {
+                    f.divert_to_error_body();
+                }
+            }
+            if self.estimated > 0 {
+                sink.check_announced(self.estimated as u64)?;
+            }
+        }
+        if self.progress.is_some() {
+            self.send(self.event(Phase::Began));
+        }
+        Ok(())
+    }
+
+    fn find_header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|h| h.name.to_bytes().eq_ignore_ascii_case(name.as_bytes()))
+            .map(|h| h.value.to_bytes())
+    }
+
+    fn on_body(&mut self, data: &[u8]) -> Result<(), Error> {
+        let now = Instant::now();
+        self.last_activity = now;
+        let sink = self
+            .sink
+            .as_mut()
+            .ok_or_else(|| Error::new(ErrorKind::Internal, "body after the sink was closed"))?;
+        sink.write(data)?;
+        self.transferred += data.len() as u64;
+        if let Some(slot) = &self.progress {
+            slot.transferred
+                .store(self.transferred as i64, Ordering::Release);
+            let due = self
+                .last_progress
+                .is_none_or(|t| now.duration_since(t) >= PROGRESS_INTERVAL);
+            if due && slot.claim() {
+                self.last_progress = Some(now);
+                let mut ev = self.event(Phase::Progress);
+                ev.progress = Some(slot.clone());
+                self.send(ev);
+            }
+        }
+        Ok(())
+    }
+
+    fn send(&self, ev: Event) {
+        // The receiver lives as long as the client; if it is gone, the
+        // client is shutting down and nobody wants the event.
+        let _ = self.events.send(ev);
+    }
+}
+
+impl Handler for Transfer {
+    fn header(&mut self, data: &[u8]) -> bool {
+        self.guarded(false, |t| match t.on_header_line(data) {
+            Ok(()) => true,
+            Err(e) => {
+                t.failure = Some(e);
+                false
+            }
+        })
+    }
+
+    fn write(&mut self, data: &[u8]) -> Result<usize, WriteError> {
+        Ok(self.guarded(0, |t| match t.on_body(data) {
+            Ok(()) => data.len(),
+            Err(e) => {
+                t.failure = Some(e);
+                0 // fewer bytes than given: libcurl aborts with a write error
+            }
+        }))
+    }
+
+    fn read(&mut self, data: &mut [u8]) -> Result<usize, ReadError> {
+        self.guarded(Err(ReadError::Abort), |t| {
+            let Some(file) = t.upload.as_mut() else {
+                return Ok(0);
+            };
+            match file.read(data) {
+                Ok(n) => {
+                    t.last_activity = Instant::now();
+                    Ok(n)
+                }
+                Err(e) => {
+                    t.failure = Some(Error::io("cannot read the body file", &e));
+                    Err(ReadError::Abort)
+                }
+            }
+        })
+    }
+
+    fn seek(&mut self, whence: SeekFrom) -> SeekResult {
+        // libcurl rewinds the body to resend it after a 307/308 redirect.
+        self.guarded(SeekResult::Fail, |t| match t.upload.as_mut().map(|f| f.seek(whence)) {
+            Some(Ok(_)) => SeekResult::Ok,
+            _ => SeekResult::CantSeek,
+        })
+    }
+}
+
+/// Sets every libcurl option of a request.
+fn configure(easy: &mut Easy2<Transfer>, req: &Request) -> Result<(), curl::Error> {
+    easy.url(&req.url)?;
+    set_str(easy, CURLOPT_PROTOCOLS_STR, "http,https")?;
+    set_str(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https")?;
+    easy.useragent(concat!("netdl/", env!("CARGO_PKG_VERSION")))?;
+    easy.follow_location(req.follow_redirects)?;
+    easy.max_redirections(req.max_redirects)?;
+    easy.accept_encoding("")?; // every encoding libcurl can decode
+    easy.connect_timeout(req.timeout)?;
+    easy.buffer_size(BUFFER_SIZE)?;
+    easy.pipewait(true)?; // wait for an HTTP/2 connection to multiplex on
+    if let Some(ca) = &req.ca_file {
+        easy.cainfo(ca)?;
+    }
+
+    let mut headers = List::new();
+    for h in &req.headers {
+        headers.append(h)?;
+    }
+    match &req.body {
+        None if req.method == "HEAD" => easy.nobody(true)?,
+        None if req.method == "GET" => easy.get(true)?,
+        None if req.method == "POST" => {
+            easy.post(true)?;
+            easy.post_field_size(0)?;
+        }
+        None => easy.custom_request(&req.method)?,
+        Some(body) => {
+            easy.post(true)?;
+            match body {
+                ResolvedBody::Bytes(b) => easy.post_fields_copy(b)?,
+                ResolvedBody::File(_) => {
+                    let size = easy.get_ref().upload.as_ref().and_then(|f| f.metadata().ok());
+                    easy.post_field_size(size.map_or(0, |m| m.len()))?;
+                }
+            }
+            if req.method != "POST" {
+                easy.custom_request(&req.method)?;
+            }
+            if !req.has_content_type {
+                headers.append(match req.body_type {
+                    BodyType::Text => "Content-Type: application/x-www-form-urlencoded",
+                    BodyType::Binary => "Content-Type: application/octet-stream",
+                })?;
+            }
+        }
+    }
+    easy.http_headers(headers)?;
+    Ok(())
+}
+
+/// Sets a string option curl-rust has no method for.
+fn set_str(easy: &mut Easy2<Transfer>, opt: curl_sys::CURLoption, value: &str) -> Result<(), curl::Error> {
+    let value = CString::new(value).expect("option strings have no NUL");
+    // SAFETY: `easy.raw()` is a live easy handle owned by `easy`; libcurl
+    // copies string options before curl_easy_setopt returns.
+    let rc = unsafe { curl_sys::curl_easy_setopt(easy.raw(), opt, value.as_ptr()) };
+    if rc == curl_sys::CURLE_OK {
+        Ok(())
+    } else {
+        Err(curl::Error::new(rc))
+    }
+}
+
+fn parse_status(line: &[u8]) -> Option<i32> {
+    let mut parts = line.split(|&b| b == b' ').filter(|p| !p.is_empty());
+    parts.next()?;
+    std::str::from_utf8(parts.next()?).ok()?.parse().ok()
+}
+
+fn trim_crlf(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+fn trim(s: &[u8]) -> &[u8] {
+    s.trim_ascii()
+}
+
+/// A header field as a C string; NUL bytes (never valid in HTTP) are dropped.
+fn to_cstr(bytes: &[u8]) -> Box<CStr> {
+    let clean: Vec<u8> = bytes.iter().copied().filter(|&b| b != 0).collect();
+    CString::new(clean).unwrap_or_default().into_boxed_c_str()
+}
+
+fn c_path(path: &std::path::Path) -> Arc<CStr> {
+    use std::os::unix::ffi::OsStrExt;
+    Arc::from(to_cstr(path.as_os_str().as_bytes()))
+}
+
+/// Text is what a script would want as a string: `text/*`, JSON, XML,
+/// JavaScript and form data.
+fn is_text_type(content_type: &[u8]) -> bool {
+    let ct = String::from_utf8_lossy(content_type).to_ascii_lowercase();
+    let mime = ct.split(';').next().unwrap_or("").trim();
+    mime.starts_with("text/")
+        || mime.ends_with("/json")
+        || mime.ends_with("+json")
+        || mime.ends_with("/xml")
+        || mime.ends_with("+xml")
+        || mime.ends_with("/javascript")
+        || mime == "application/x-www-form-urlencoded"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_lines() {
+        assert_eq!(parse_status(b"HTTP/1.1 404 Not Found"), Some(404));
+        assert_eq!(parse_status(b"HTTP/2 200"), Some(200));
+        assert_eq!(parse_status(b"HTTP/1.1"), None);
+    }
+
+    #[test]
+    fn text_types() {
+        assert!(is_text_type(b"text/plain; charset=utf-8"));
+        assert!(is_text_type(b"application/JSON"));
+        assert!(is_text_type(b"application/vnd.api+json"));
+        assert!(!is_text_type(b"application/octet-stream"));
+        assert!(!is_text_type(b"image/png"));
+    }
+}

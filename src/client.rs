@@ -1,0 +1,280 @@
+//! `Client`: one network thread and the caller-side state around it.
+//!
+//! Callers' threads validate and copy a request, mark its id live and send
+//! it to the network thread. `poll` drains the event channel and hands out
+//! only events of live ids; an `ended` event ends the id's life. `cancel`
+//! ends it too. Both decide under one small lock (`live`) that the network
+//! thread never takes, so a cancel racing a poll has exactly one winner.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use curl::multi::MultiWaker;
+
+use crate::agent::{self, Command};
+use crate::dirs::{BaseDir, Dirs};
+use crate::error::{Error, ErrorKind};
+use crate::event::{Event, Phase};
+use crate::request::{Options, Request};
+
+/// An HTTP client with its own network thread. Every method may be called
+/// from any thread.
+pub struct Client {
+    commands: Sender<Command>,
+    waker: MultiWaker,
+    events: Receiver<Event>,
+    /// For events of requests rejected before reaching the network thread.
+    event_tx: Sender<Event>,
+    live: Mutex<HashSet<u64>>,
+    next_id: AtomicU64,
+    dirs: Mutex<Dirs>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    closed: AtomicBool,
+}
+
+impl Client {
+    /// Starts a client and its network thread.
+    pub fn new() -> Result<Client, Error> {
+        let (commands, command_rx) = crossbeam_channel::unbounded();
+        let (event_tx, events) = crossbeam_channel::unbounded();
+        let (thread, waker) = agent::spawn(command_rx, event_tx.clone())
+            .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot start the network thread: {e}")))?;
+        Ok(Client {
+            commands,
+            waker,
+            events,
+            event_tx,
+            live: Mutex::new(HashSet::new()),
+            next_id: AtomicU64::new(1),
+            dirs: Mutex::new(Dirs::default()),
+            thread: Mutex::new(Some(thread)),
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    /// Starts a download of `url` into `filename` inside `base_dir`.
+    /// Returns its id (never 0), or 0 after `shutdown`.
+    pub fn download(&self, url: &str, method: &str, opts: Options, filename: &str, base_dir: BaseDir) -> u64 {
+        self.submit(url, method, opts, Some((filename, base_dir)))
+    }
+
+    /// Starts a request whose response body is kept in memory.
+    /// Returns its id (never 0), or 0 after `shutdown`.
+    pub fn request(&self, url: &str, method: &str, opts: Options) -> u64 {
+        self.submit(url, method, opts, None)
+    }
+
+    fn submit(&self, url: &str, method: &str, opts: Options, download: Option<(&str, BaseDir)>) -> u64 {
+        let user_data = opts.user_data;
+        let Some(id) = self.new_id() else { return 0 };
+        let built = {
+            let dirs = lock(&self.dirs);
+            Request::build(id, url, method, opts, download, &dirs)
+        };
+        match built {
+            Ok(req) => {
+                let filename = req.filename.clone();
+                if self.commands.send(Command::Start(Box::new(req))).is_err() {
+                    let err = Error::new(ErrorKind::Internal, "the network thread has stopped");
+                    self.send_event(crate::event::failed(id, user_data, url, filename, err));
+                } else {
+                    self.wake();
+                }
+            }
+            Err(err) => {
+                let filename = download.map(|(f, d)| (to_cstr(f), d));
+                self.send_event(crate::event::failed(id, user_data, url, filename, err));
+            }
+        }
+        id
+    }
+
+    /// Reports a request that could not even be described (a NULL or
+    /// non-UTF-8 argument from C): returns its id; its only event is an
+    /// `ended` error.
+    pub fn reject(&self, user_data: usize, err: Error) -> u64 {
+        let Some(id) = self.new_id() else { return 0 };
+        self.send_event(crate::event::failed(id, user_data, "", None, err));
+        id
+    }
+
+    /// Allocates an id and marks it live, unless the client is shut down.
+    fn new_id(&self) -> Option<u64> {
+        let mut live = lock(&self.live);
+        if self.closed.load(Ordering::Acquire) {
+            return None;
+        }
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        live.insert(id);
+        Some(id)
+    }
+
+    fn send_event(&self, ev: Event) {
+        // The receiver is owned by `self`, so this cannot fail.
+        let _ = self.event_tx.send(ev);
+    }
+
+    fn wake(&self) {
+        // Fails only once the network thread has gone, when nobody waits.
+        let _ = self.waker.wakeup();
+    }
+
+    /// Cancels a request. True when it was still live (its `ended` event
+    /// not yet handed out); from then on no event of `id` is delivered.
+    /// False for unknown, finished or already cancelled ids.
+    pub fn cancel(&self, id: u64) -> bool {
+        let was_live = lock(&self.live).remove(&id);
+        if was_live && self.commands.send(Command::Cancel(id)).is_ok() {
+            self.wake();
+        }
+        was_live
+    }
+
+    /// Moves up to `max` events into `out` without blocking; returns how
+    /// many were added.
+    pub fn poll_into(&self, out: &mut Vec<Event>, max: usize) -> usize {
+        if max == 0 || self.events.is_empty() {
+            return 0;
+        }
+        let mut live = lock(&self.live);
+        let mut n = 0;
+        while n < max {
+            let Ok(ev) = self.events.try_recv() else { break };
+            if let Some(ev) = accept(&mut live, ev) {
+                out.push(ev);
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Like `poll_into`, but waits up to `timeout` for the first event.
+    pub fn wait_into(&self, out: &mut Vec<Event>, max: usize, timeout: Duration) -> usize {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let n = self.poll_into(out, max);
+            if n > 0 || max == 0 {
+                return n;
+            }
+            // Wait without holding `live`: a cancel must never wait on us.
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok(ev) => {
+                    let mut live = lock(&self.live);
+                    if let Some(ev) = accept(&mut live, ev) {
+                        out.push(ev);
+                        drop(live);
+                        return 1 + self.poll_into(out, max - 1);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => return 0,
+            }
+        }
+    }
+
+    /// Convenience for Rust callers: every pending event.
+    pub fn poll(&self) -> Vec<Event> {
+        let mut out = Vec::new();
+        self.poll_into(&mut out, usize::MAX);
+        out
+    }
+
+    /// Convenience for Rust callers: waits up to `timeout` for events.
+    pub fn wait(&self, timeout: Duration) -> Vec<Event> {
+        let mut out = Vec::new();
+        self.wait_into(&mut out, usize::MAX, timeout);
+        out
+    }
+
+    pub fn set_directory(&self, dir: BaseDir, path: &Path) -> Result<(), Error> {
+        lock(&self.dirs).set(dir, path)
+    }
+
+    pub fn set_app_name(&self, name: &str) -> Result<(), Error> {
+        lock(&self.dirs).set_app_name(name)
+    }
+
+    /// Where `dir` currently resolves to.
+    pub fn directory(&self, dir: BaseDir) -> Result<std::path::PathBuf, Error> {
+        lock(&self.dirs).path(dir)
+    }
+
+    /// At most `transfers` requests run at once (the rest wait in the
+    /// queue) and at most `per_host` connections go to one host.
+    pub fn set_limits(&self, transfers: usize, per_host: usize) -> Result<(), Error> {
+        if transfers == 0 || per_host == 0 {
+            return Err(Error::invalid("limits must be at least 1"));
+        }
+        self.commands
+            .send(Command::Limits { transfers, per_host })
+            .map_err(|_| Error::new(ErrorKind::Internal, "the network thread has stopped"))?;
+        self.wake();
+        Ok(())
+    }
+
+    pub fn is_shut_down(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Stops every transfer (deleting temporary files), joins the network
+    /// thread and drops every pending event. Later calls return 0/false.
+    pub fn shutdown(&self) {
+        {
+            let mut live = lock(&self.live);
+            if self.closed.swap(true, Ordering::AcqRel) {
+                return;
+            }
+            live.clear();
+        }
+        let _ = self.commands.send(Command::Shutdown);
+        self.wake();
+        if let Some(thread) = lock(&self.thread).take() {
+            let _ = thread.join();
+        }
+        while self.events.try_recv().is_ok() {}
+    }
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("live", &lock(&self.live).len())
+            .field("closed", &self.is_shut_down())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Decides whether an event is delivered: only for live ids; `ended`
+/// ends the id's life; a progress event picks up the latest byte count.
+fn accept(live: &mut HashSet<u64>, mut ev: Event) -> Option<Event> {
+    if let Some(slot) = ev.progress.take() {
+        ev.bytes_transferred = slot.release();
+    }
+    let deliver = if ev.phase == Phase::Ended {
+        live.remove(&ev.id)
+    } else {
+        live.contains(&ev.id)
+    };
+    deliver.then_some(ev)
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding one of these locks leaves plain data behind
+    // (a set of ids, directory paths); it stays usable.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn to_cstr(s: &str) -> std::sync::Arc<std::ffi::CStr> {
+    std::sync::Arc::from(std::ffi::CString::new(s).unwrap_or_default())
+}

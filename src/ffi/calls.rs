@@ -1,0 +1,306 @@
+//! The exported functions. Each one: catch panics, check and copy the
+//! arguments, call the global client, return.
+//!
+//! Ownership vocabulary used in every doc comment (and so in the header):
+//! - "Copied before return": netdl keeps no pointer to the argument.
+//! - "Borrowed; valid until the next net_poll": owned by netdl; valid until
+//!   the next `net_poll`, `net_wait` or `net_shutdown` call; never freed by
+//!   the caller.
+//! - "Static": valid for the life of the process.
+//! - "Thread-safety: any thread": may be called from any thread at once.
+
+use std::ffi::{c_char, CStr};
+use std::path::Path;
+use std::time::Duration;
+
+use super::params::{options, str_arg, user_data};
+use super::types::*;
+use super::{arena, client, guard, shutdown};
+use crate::dirs::BaseDir;
+use crate::error::{Error, ErrorKind};
+
+/// Starts downloading `url` into the file `filename` inside `base_dir`.
+///
+/// Returns the request's id (never 0). Every problem — a NULL or malformed
+/// URL, an unsupported scheme, a bad method, header or filename,
+/// `NET_DIR_RESOURCE`, an unwritable directory, any network failure — is
+/// reported by the request's one `NET_PHASE_ENDED` event with `is_error`
+/// set, never by the return value. Returns 0 only after `net_shutdown`.
+///
+/// The body goes to a temporary file beside the target, renamed over it
+/// only when the transfer succeeds with a 2xx status; otherwise the target
+/// is left as it was. Missing directories are created.
+///
+/// - `url`: http:// or https://, percent-encoded ASCII. Copied before return.
+/// - `method`: "GET", "POST", "HEAD", "PUT", "DELETE", "PATCH" or any other
+///   HTTP token; upper-cased. NULL is allowed and means "GET". Copied before
+///   return.
+/// - `params`: NULL is allowed and means all defaults. Copied before return.
+/// - `filename`: a relative path inside `base_dir`; no "..", not absolute.
+///   Copied before return.
+/// - `base_dir`: one of `NET_DIR_*` except `NET_DIR_RESOURCE`.
+///
+/// Thread-safety: any thread.
+///
+/// # Safety
+/// Each pointer is NULL or valid as described, for the duration of the call.
+#[no_mangle]
+pub unsafe extern "C" fn net_download(
+    url: *const c_char,
+    method: *const c_char,
+    params: *const net_params,
+    filename: *const c_char,
+    base_dir: net_dir,
+) -> net_id {
+    guard!(0, {
+        let Some(client) = client() else { return 0 };
+        // SAFETY (this block): the caller guarantees every pointer is NULL
+        // or valid for this call.
+        let user_data = unsafe { user_data(params) };
+        let args = (|| {
+            let url = unsafe { str_arg(url, "url") }?;
+            let method = unsafe { method_arg(method) }?;
+            let opts = unsafe { options(params) }?;
+            let filename = unsafe { str_arg(filename, "filename") }?;
+            Ok::<_, Error>((url, method, opts, filename, BaseDir::try_from(base_dir)?))
+        })();
+        match args {
+            Ok((url, method, opts, filename, dir)) => client.download(url, method, opts, filename, dir),
+            Err(e) => client.reject(user_data, e),
+        }
+    })
+}
+
+/// Starts a request whose response body is delivered in memory, in the
+/// `body` of its `NET_PHASE_ENDED` event (up to `net_params.max_body`,
+/// default 64 MiB). Arguments, return value and error reporting as
+/// `net_download`.
+///
+/// Thread-safety: any thread.
+///
+/// # Safety
+/// Each pointer is NULL or valid as described, for the duration of the call.
+#[no_mangle]
+pub unsafe extern "C" fn net_request(
+    url: *const c_char,
+    method: *const c_char,
+    params: *const net_params,
+) -> net_id {
+    guard!(0, {
+        let Some(client) = client() else { return 0 };
+        // SAFETY (this block): the caller guarantees every pointer is NULL
+        // or valid for this call.
+        let user_data = unsafe { user_data(params) };
+        let args = (|| {
+            let url = unsafe { str_arg(url, "url") }?;
+            let method = unsafe { method_arg(method) }?;
+            Ok::<_, Error>((url, method, unsafe { options(params) }?))
+        })();
+        match args {
+            Ok((url, method, opts)) => client.request(url, method, opts),
+            Err(e) => client.reject(user_data, e),
+        }
+    })
+}
+
+/// # Safety
+/// `method` is NULL or a valid C string.
+unsafe fn method_arg<'a>(method: *const c_char) -> Result<&'a str, Error> {
+    if method.is_null() {
+        Ok("GET")
+    } else {
+        // SAFETY: forwarded contract.
+        unsafe { str_arg(method, "method") }
+    }
+}
+
+/// Cancels a request. Returns true when it was still live: its
+/// `NET_PHASE_ENDED` event had not been handed out yet. From the moment
+/// this returns, no event of `id` is delivered (not even one already
+/// queued), so the object behind its `user_data` may be freed right away.
+/// Its temporary file is deleted; a download that had already completed
+/// keeps its finished file. Returns false for 0, unknown, finished or
+/// already cancelled ids, and after `net_shutdown`.
+///
+/// Thread-safety: any thread (also from inside an event handler).
+#[no_mangle]
+pub extern "C" fn net_cancel(id: net_id) -> bool {
+    guard!(false, { client().is_some_and(|c| c.cancel(id)) })
+}
+
+/// Copies up to `capacity` pending events into `out` and returns how many.
+/// Never blocks: returns 0 at once when nothing is pending (also for a
+/// NULL `out`, a `capacity` of 0, and after `net_shutdown`).
+///
+/// The pointers inside the events are Borrowed; valid until the next
+/// net_poll (or `net_wait`, or `net_shutdown`) call. Events not fitting in
+/// `capacity` stay queued for the next call.
+///
+/// Call it once per frame from one thread (the game's main thread); every
+/// event is delivered through it, never from a netdl thread.
+///
+/// Thread-safety: any thread, but the event memory is shared, so poll from
+/// one thread at a time.
+///
+/// # Safety
+/// `out` is NULL or valid for writing `capacity` events.
+#[no_mangle]
+pub unsafe extern "C" fn net_poll(out: *mut net_event, capacity: usize) -> usize {
+    guard!(0, {
+        let mut arena = arena();
+        arena.clear();
+        let Some(client) = client() else { return 0 };
+        if out.is_null() {
+            return 0;
+        }
+        let n = client.poll_into(&mut arena.events, capacity);
+        // SAFETY: `out` has room for `capacity` >= n events (caller's contract).
+        unsafe { arena.fill(out) };
+        n
+    })
+}
+
+/// Like `net_poll`, but when nothing is pending waits up to `timeout_ms`
+/// milliseconds for the first event. For tools and tests; a game loop
+/// should use `net_poll`.
+///
+/// Thread-safety: as `net_poll`.
+///
+/// # Safety
+/// `out` is NULL or valid for writing `capacity` events.
+#[no_mangle]
+pub unsafe extern "C" fn net_wait(out: *mut net_event, capacity: usize, timeout_ms: u32) -> usize {
+    guard!(0, {
+        let mut arena = arena();
+        arena.clear();
+        let Some(client) = client() else { return 0 };
+        if out.is_null() || capacity == 0 {
+            return 0;
+        }
+        let timeout = Duration::from_millis(timeout_ms.into());
+        let n = client.wait_into(&mut arena.events, capacity, timeout);
+        // SAFETY: `out` has room for `capacity` >= n events (caller's contract).
+        unsafe { arena.fill(out) };
+        n
+    })
+}
+
+/// Sets where `dir` lives for requests started from now on. `path` must be
+/// absolute; it is created on first use. Returns false for an unknown
+/// `dir`, a NULL, relative or non-UTF-8 `path`, or after `net_shutdown`.
+/// `NET_DIR_RESOURCE` may be set too (as a source of body files).
+///
+/// `path`: Copied before return. Thread-safety: any thread.
+///
+/// # Safety
+/// `path` is NULL or a valid C string.
+#[no_mangle]
+pub unsafe extern "C" fn net_set_directory(dir: net_dir, path: *const c_char) -> bool {
+    guard!(false, {
+        let Some(client) = client() else { return false };
+        // SAFETY: the caller guarantees `path` is NULL or a valid C string.
+        let path = unsafe { str_arg(path, "path") };
+        match (BaseDir::try_from(dir), path) {
+            (Ok(dir), Ok(path)) => client.set_directory(dir, Path::new(path)).is_ok(),
+            _ => false,
+        }
+    })
+}
+
+/// Writes the path `dir` currently resolves to into `buf` (NUL-terminated)
+/// when it fits in `capacity` bytes. Returns the path's length without the
+/// NUL (call again with a larger buffer if it is >= `capacity`), or 0 for
+/// an unknown `dir` or after `net_shutdown`. Nothing is created.
+///
+/// Thread-safety: any thread.
+///
+/// # Safety
+/// `buf` is NULL or valid for writing `capacity` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn net_get_directory(dir: net_dir, buf: *mut c_char, capacity: usize) -> usize {
+    guard!(0, {
+        let Some(client) = client() else { return 0 };
+        let Ok(path) = BaseDir::try_from(dir).and_then(|d| client.directory(d)) else {
+            return 0;
+        };
+        use std::os::unix::ffi::OsStrExt;
+        let bytes = path.as_os_str().as_bytes();
+        if !buf.is_null() && bytes.len() < capacity {
+            // SAFETY: `buf` has room for `capacity` > len bytes (caller's
+            // contract); the source is a distinct Rust allocation.
+            unsafe {
+                std::ptr::copy_nonoverlapping(bytes.as_ptr(), buf.cast::<u8>(), bytes.len());
+                *buf.add(bytes.len()) = 0;
+            }
+        }
+        bytes.len()
+    })
+}
+
+/// Sets the application name the default directories are made of (see
+/// `net_dir`), for requests started from now on. It must be one non-empty
+/// path component. Returns false otherwise, or after `net_shutdown`.
+///
+/// `name`: Copied before return. Thread-safety: any thread.
+///
+/// # Safety
+/// `name` is NULL or a valid C string.
+#[no_mangle]
+pub unsafe extern "C" fn net_set_app_name(name: *const c_char) -> bool {
+    guard!(false, {
+        let Some(client) = client() else { return false };
+        // SAFETY: the caller guarantees `name` is NULL or a valid C string.
+        unsafe { str_arg(name, "name") }.is_ok_and(|n| client.set_app_name(n).is_ok())
+    })
+}
+
+/// Sets how many requests run at once (default 64; the rest wait in a
+/// queue that holds no socket) and how many connections may go to one
+/// host (default 64; HTTP/2 multiplexes many requests over one). Both must
+/// be at least 1. Returns false otherwise, or after `net_shutdown`.
+///
+/// Thread-safety: any thread.
+#[no_mangle]
+pub extern "C" fn net_set_limits(max_transfers: u32, max_per_host: u32) -> bool {
+    guard!(false, {
+        client().is_some_and(|c| c.set_limits(max_transfers as usize, max_per_host as usize).is_ok())
+    })
+}
+
+/// Stops every transfer, deletes their temporary files, joins the network
+/// thread (promptly, even with slow transfers in flight) and frees all
+/// memory, including the last polled events. No event is delivered after
+/// it; every later call returns 0 / false. Calling it again does nothing.
+///
+/// Thread-safety: any thread; do not use events from the last poll after it.
+#[no_mangle]
+pub extern "C" fn net_shutdown() {
+    guard!((), { shutdown() })
+}
+
+/// The library's version, e.g. "0.1.0". Static.
+///
+/// Thread-safety: any thread.
+#[no_mangle]
+pub extern "C" fn net_version() -> *const c_char {
+    const VERSION: &CStr = match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+        Ok(v) => v,
+        Err(_) => panic!("version has a NUL"),
+    };
+    VERSION.as_ptr()
+}
+
+/// The name of an error code, e.g. "NET_ERROR_TIMEOUT" for
+/// `NET_ERROR_TIMEOUT`; "NET_ERROR_UNKNOWN" for values this version does
+/// not know. Static; never NULL.
+///
+/// Thread-safety: any thread.
+#[no_mangle]
+pub extern "C" fn net_error_name(code: net_error) -> *const c_char {
+    let name: &CStr = match ErrorKind::from_code(code) {
+        Some(kind) => kind.c_name(),
+        None if code == NET_ERROR_NONE => c"NET_ERROR_NONE",
+        None => c"NET_ERROR_UNKNOWN",
+    };
+    name.as_ptr()
+}

@@ -1,0 +1,117 @@
+//! Reading what C passes in: strings and `net_params`, copied into owned
+//! Rust values, with a specific error for each way they can be wrong.
+
+use std::ffi::{c_char, CStr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::types::*;
+use crate::dirs::BaseDir;
+use crate::error::Error;
+use crate::request::{Body, BodyType, Options};
+
+/// Borrows a C string as UTF-8.
+///
+/// # Safety
+/// `p` is NULL or points to a NUL-terminated string that stays valid and
+/// unchanged while the returned `&str` is used.
+pub unsafe fn str_arg<'a>(p: *const c_char, what: &str) -> Result<&'a str, Error> {
+    if p.is_null() {
+        return Err(Error::invalid(format!("{what} is NULL")));
+    }
+    // SAFETY: non-NULL and NUL-terminated per this function's contract.
+    let s = unsafe { CStr::from_ptr(p) };
+    s.to_str()
+        .map_err(|_| Error::invalid(format!("{what} is not valid UTF-8")))
+}
+
+/// `p` as a string, NULL allowed.
+///
+/// # Safety
+/// As [`str_arg`].
+unsafe fn opt_str_arg<'a>(p: *const c_char, what: &str) -> Result<Option<&'a str>, Error> {
+    if p.is_null() {
+        Ok(None)
+    } else {
+        // SAFETY: forwarded contract.
+        unsafe { str_arg(p, what) }.map(Some)
+    }
+}
+
+/// The `user_data` of `params`, read first so that even a request with bad
+/// params reports its failure with the right `user_data`.
+///
+/// # Safety
+/// `params` is NULL or points to a readable `net_params`.
+pub unsafe fn user_data(params: *const net_params) -> usize {
+    // SAFETY: per the contract; `as_ref` handles NULL.
+    unsafe { params.as_ref() }.map_or(0, |p| p.user_data as usize)
+}
+
+/// Copies `params` into `Options`. NULL means every default.
+///
+/// # Safety
+/// `params` is NULL or points to a readable `net_params` whose pointers
+/// satisfy the rules documented on each field.
+pub unsafe fn options(params: *const net_params) -> Result<Options, Error> {
+    // SAFETY: per the contract; `as_ref` handles NULL.
+    let Some(p) = (unsafe { params.as_ref() }) else {
+        return Ok(Options::default());
+    };
+    if p.reserved.iter().any(|&r| r != 0) {
+        return Err(Error::invalid(
+            "net_params.reserved must be zero (zero-fill the struct before setting fields)",
+        ));
+    }
+    let mut opts = Options {
+        progress: p.progress,
+        user_data: p.user_data as usize,
+        no_redirects: p.no_redirects,
+        timeout: (p.timeout != 0).then(|| Duration::from_secs(p.timeout.into())),
+        max_redirects: (p.max_redirects != 0).then_some(p.max_redirects),
+        max_body: (p.max_body != 0).then_some(p.max_body),
+        ..Options::default()
+    };
+    if p.header_count > 0 {
+        if p.headers.is_null() {
+            return Err(Error::invalid("net_params.headers is NULL but header_count is not 0"));
+        }
+        // SAFETY: non-NULL, and the caller promises `header_count` entries.
+        let headers = unsafe { std::slice::from_raw_parts(p.headers, p.header_count) };
+        for (i, h) in headers.iter().enumerate() {
+            // SAFETY: each entry's strings follow the `net_header` rules.
+            let name = unsafe { str_arg(h.name, &format!("header {i} name")) }?;
+            let value = unsafe { str_arg(h.value, &format!("header {i} value")) }?;
+            opts.headers.push((name.to_string(), value.to_string()));
+        }
+    }
+    // SAFETY: `body_file` follows the string rules of `net_params`.
+    if let Some(file) = unsafe { opt_str_arg(p.body_file, "net_params.body_file") }? {
+        opts.body = Some(Body::File {
+            filename: file.to_string(),
+            base_dir: BaseDir::try_from(p.body_file_dir)?,
+        });
+    } else if p.body_len > 0 {
+        if p.body.is_null() {
+            return Err(Error::invalid("net_params.body is NULL but body_len is not 0"));
+        }
+        // SAFETY: non-NULL, and the caller promises `body_len` bytes.
+        let body = unsafe { std::slice::from_raw_parts(p.body.cast::<u8>(), p.body_len) };
+        opts.body = Some(Body::Bytes(body.to_vec()));
+    }
+    opts.body_type = match p.body_type {
+        NET_BODY_AUTO => None,
+        NET_BODY_TEXT => Some(BodyType::Text),
+        NET_BODY_BINARY => Some(BodyType::Binary),
+        other => {
+            return Err(Error::invalid(format!(
+                "net_params.body_type {other} is not one of NET_BODY_*"
+            )))
+        }
+    };
+    // SAFETY: `ca_file` follows the string rules of `net_params`.
+    if let Some(ca) = unsafe { opt_str_arg(p.ca_file, "net_params.ca_file") }? {
+        opts.ca_file = Some(PathBuf::from(ca));
+    }
+    Ok(opts)
+}

@@ -1,0 +1,210 @@
+//! Every type and constant C can see.
+//!
+//! Enumerations cross the boundary as fixed-width integers (`uint32_t`)
+//! with named constants: C may pass any value, and Rust checks it before
+//! turning it into an enum.
+
+use std::ffi::{c_char, c_void};
+
+/// Identifies one request. 0 is never a valid id: the calls that start a
+/// request return 0 only after `net_shutdown`.
+pub type net_id = u64;
+
+/// The phase an event reports (one of `NET_PHASE_*`).
+pub type net_phase = u32;
+/// Response headers are in: status, headers and `bytes_estimated` are
+/// known. Only when `net_params.progress` is set.
+pub const NET_PHASE_BEGAN: net_phase = 0;
+/// More body bytes arrived. Only when `net_params.progress` is set; at
+/// most about 10 per second per request, at least one every 500 ms while
+/// bytes flow.
+pub const NET_PHASE_PROGRESS: net_phase = 1;
+/// The request is over, successfully or not. Exactly once per id, unless
+/// the id was cancelled.
+pub const NET_PHASE_ENDED: net_phase = 2;
+
+/// A base directory (one of `NET_DIR_*`). Default paths (Linux, XDG):
+/// `<app>` is "netdl" unless changed with `net_set_app_name`.
+pub type net_dir = u32;
+/// `$XDG_DATA_HOME/<app>/Documents` (`~/.local/share/<app>/Documents`): persists.
+pub const NET_DIR_DOCUMENTS: net_dir = 0;
+/// `$TMPDIR/<app>-<uid>` (`/tmp/<app>-<uid>`): may vanish after exit.
+pub const NET_DIR_TEMPORARY: net_dir = 1;
+/// `$XDG_CACHE_HOME/<app>` (`~/.cache/<app>`): persists, may be purged.
+pub const NET_DIR_CACHES: net_dir = 2;
+/// `$XDG_DATA_HOME/<app>/ApplicationSupport`: persists, hidden from users.
+pub const NET_DIR_APPLICATION_SUPPORT: net_dir = 3;
+/// The directory of the running executable. Read-only: a download into it
+/// ends with `NET_ERROR_INVALID_ARGUMENT`; a body file may be read from it.
+pub const NET_DIR_RESOURCE: net_dir = 4;
+
+/// What went wrong (one of `NET_ERROR_*`). Values are fixed and never
+/// reused; new ones may be added, so treat unknown values as failures.
+pub type net_error = u32;
+/// No error.
+pub const NET_ERROR_NONE: net_error = 0;
+/// A bad URL, method, header, filename, directory or params field.
+pub const NET_ERROR_INVALID_ARGUMENT: net_error = 1;
+/// A scheme other than http or https, in the URL or in a redirect.
+pub const NET_ERROR_UNSUPPORTED_SCHEME: net_error = 2;
+/// The host name could not be resolved.
+pub const NET_ERROR_DNS: net_error = 3;
+/// The server could not be connected to.
+pub const NET_ERROR_CONNECT: net_error = 4;
+/// The TLS handshake failed or the certificate was not trusted.
+pub const NET_ERROR_TLS: net_error = 5;
+/// Nothing moved for longer than the inactivity timeout.
+pub const NET_ERROR_TIMEOUT: net_error = 6;
+/// The connection was lost mid-transfer: reset, closed early, or the body
+/// was shorter than announced.
+pub const NET_ERROR_NETWORK: net_error = 7;
+/// The response was malformed (bad HTTP, bad content encoding).
+pub const NET_ERROR_PROTOCOL: net_error = 8;
+/// More redirects than allowed (`net_params.max_redirects`, default 10).
+pub const NET_ERROR_TOO_MANY_REDIRECTS: net_error = 9;
+/// The response was larger than allowed (`net_params.max_body`).
+pub const NET_ERROR_TOO_LARGE: net_error = 10;
+/// A local file could not be created, written, read or renamed.
+pub const NET_ERROR_IO: net_error = 11;
+/// A bug in netdl. Please report it.
+pub const NET_ERROR_INTERNAL: net_error = 12;
+
+/// How a request body is labelled when no Content-Type header is given
+/// (one of `NET_BODY_*`).
+pub type net_body_type = u32;
+/// Text for a `body`, binary for a `body_file`.
+pub const NET_BODY_AUTO: net_body_type = 0;
+/// `Content-Type: application/x-www-form-urlencoded` (the reference's default).
+pub const NET_BODY_TEXT: net_body_type = 1;
+/// `Content-Type: application/octet-stream`.
+pub const NET_BODY_BINARY: net_body_type = 2;
+
+/// Whether a response body looks like text (one of `NET_RESPONSE_*`).
+pub type net_response_type = u32;
+/// `text/*`, JSON, XML, JavaScript or form data.
+pub const NET_RESPONSE_TEXT: net_response_type = 0;
+/// Anything else, and every download.
+pub const NET_RESPONSE_BINARY: net_response_type = 1;
+
+/// An HTTP header: a name and its value, both NUL-terminated.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct net_header {
+    pub name: *const c_char,
+    pub value: *const c_char,
+}
+
+/// Options of one request. Pass NULL for all defaults.
+///
+/// Zero-fill it (`net_params p = {0};` or `memset`) and set the fields you
+/// need: every zero field means its default, so no init call is needed.
+///
+/// Layout rule: `sizeof(net_params)` never changes. Fields added in later
+/// versions are carved out of `reserved`, and zero means "default" for
+/// each of them, so a caller built against an older header keeps working.
+/// `reserved` must be all zero; anything else is rejected with
+/// `NET_ERROR_INVALID_ARGUMENT`.
+///
+/// Everything it points to is copied before the call returns.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct net_params {
+    /// Request headers; `header_count` entries. NULL is allowed when
+    /// `header_count` is 0. Names must be HTTP tokens; values must not
+    /// hold CR or LF.
+    pub headers: *const net_header,
+    pub header_count: usize,
+    /// Request body of `body_len` bytes, sent as is. NULL is allowed when
+    /// `body_len` is 0.
+    pub body: *const c_void,
+    pub body_len: usize,
+    /// Inactivity timeout in seconds: the request fails with
+    /// `NET_ERROR_TIMEOUT` when connecting, or receiving, stalls this long.
+    /// It is not a limit on the total time. 0 means 30.
+    pub timeout: u32,
+    /// Deliver `NET_PHASE_BEGAN` and `NET_PHASE_PROGRESS` events too.
+    pub progress: bool,
+    /// Echoed in every event of this request; never dereferenced.
+    pub user_data: *mut c_void,
+    /// How the body is labelled when no Content-Type header is set
+    /// (`NET_BODY_*`); 0 means `NET_BODY_AUTO`.
+    pub body_type: net_body_type,
+    /// Stream the request body from this file (relative to
+    /// `body_file_dir`) instead of `body`. NULL means none.
+    pub body_file: *const c_char,
+    /// Base directory of `body_file` (`NET_DIR_*`).
+    pub body_file_dir: net_dir,
+    /// Report 3xx responses instead of following them.
+    pub no_redirects: bool,
+    /// Redirects followed at most; 0 means 10.
+    pub max_redirects: u32,
+    /// PEM file of CA certificates to trust instead of the system's. NULL
+    /// means the system's.
+    pub ca_file: *const c_char,
+    /// Largest response body accepted, in bytes (`NET_ERROR_TOO_LARGE`
+    /// beyond it). 0 means 64 MiB for `net_request` (kept in memory) and
+    /// no limit for `net_download`.
+    pub max_body: u64,
+    /// Must be zero. Future fields come from here.
+    pub reserved: [u64; 8],
+}
+
+/// One event. Filled in by `net_poll` / `net_wait` into caller storage.
+///
+/// Every pointer in it is Borrowed: owned by netdl, valid until the next
+/// `net_poll`, `net_wait` or `net_shutdown` call. Never free one; copy
+/// what you keep.
+///
+/// Layout rule: `sizeof(net_event)` never changes; fields added later are
+/// carved out of `reserved`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct net_event {
+    /// The request's id, as returned by `net_download` / `net_request`.
+    pub id: net_id,
+    /// `net_params.user_data` of the request.
+    pub user_data: *mut c_void,
+    /// `NET_PHASE_*`.
+    pub phase: net_phase,
+    /// True when the request failed (only in `NET_PHASE_ENDED`). An HTTP
+    /// error status (404, 500, ...) is not a failure: see `status`.
+    pub is_error: bool,
+    /// `NET_ERROR_*`; `NET_ERROR_NONE` unless `is_error`.
+    pub error_code: net_error,
+    /// A message for humans; "" unless `is_error`. Never NULL.
+    pub error: *const c_char,
+    /// HTTP status of the final response; 0 when none arrived.
+    pub status: i32,
+    /// Body bytes received so far (decoded); never decreases. On
+    /// `NET_PHASE_ENDED`, the whole body's size.
+    pub bytes_transferred: i64,
+    /// The final response's Content-Length, or -1 when unknown (also when
+    /// the body is compressed); 0 for HEAD, 204 and 304.
+    pub bytes_estimated: i64,
+    /// The final URL after redirects (the request URL until a response
+    /// arrived; "" if the URL was unusable). Never NULL.
+    pub url: *const c_char,
+    /// Response headers of the final response, `header_count` entries, in
+    /// the order received; NULL when `header_count` is 0.
+    pub headers: *const net_header,
+    pub header_count: usize,
+    /// Downloads: the full path of the target file, which holds the
+    /// complete body when `NET_PHASE_ENDED` reports a 2xx status without
+    /// error. NULL for `net_request` and downloads rejected before start.
+    pub path: *const c_char,
+    /// `NET_PHASE_ENDED` of `net_request`: the response body. Downloads
+    /// with a non-2xx status: the start of the error body (at most 64 KiB);
+    /// the target file is left untouched. NULL otherwise. Not
+    /// NUL-terminated.
+    pub body: *const c_void,
+    pub body_len: usize,
+    /// `NET_RESPONSE_*`: text for textual Content-Types of requests;
+    /// always binary for downloads.
+    pub response_type: net_response_type,
+    /// Downloads: the base directory given to `net_download`.
+    pub base_dir: net_dir,
+    /// Downloads: the filename given to `net_download`; NULL otherwise.
+    pub filename: *const c_char,
+    /// Zero. Future fields come from here.
+    pub reserved: [u64; 8],
+}

@@ -1,0 +1,27 @@
+//! netdl: HTTP(S) downloads and requests with `began` / `progress` /
+//! `ended` events, behind a C ABI (`include/netdl.h`).
+//!
+//! One background thread per [`Client`] drives a libcurl multi handle;
+//! callers send it commands over a channel and drain its events with
+//! [`Client::poll`], typically once per frame. The C functions (`net_*`,
+//! in [`ffi`]) wrap one global client created on first use.
+//!
+//! Layout: [`ffi`] is everything that touches a raw pointer; `agent` is
+//! the network thread and never sees one; [`client`] sits between them.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_debug_implementations, rust_2018_idioms)]
+
+mod agent;
+pub mod client;
+pub mod dirs;
+pub mod error;
+pub mod event;
+pub mod ffi;
+pub mod request;
+
+pub use client::Client;
+pub use dirs::BaseDir;
+pub use error::{Error, ErrorKind};
+pub use event::{Event, Header, Phase, ResponseType};
+pub use request::{Body, BodyType, Options};

@@ -1,0 +1,340 @@
+//! What a caller asks for (`Options`), and its validated, owned form
+//! (`Request`) that travels to the network thread.
+//!
+//! Validation happens on the caller's thread and touches no disk: the
+//! network thread creates directories and files when the transfer starts.
+
+use std::ffi::{CStr, CString};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::dirs::{BaseDir, Dirs};
+use crate::error::Error;
+
+/// Longest URL accepted, in bytes.
+pub const MAX_URL_LEN: usize = 64 * 1024;
+/// Default inactivity timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default number of redirects followed.
+pub const DEFAULT_MAX_REDIRECTS: u32 = 10;
+/// Default limit on a `request`'s in-memory response body.
+pub const DEFAULT_MAX_BODY: u64 = 64 * 1024 * 1024;
+/// How much of a non-2xx response body a download keeps (in `body`).
+pub const ERROR_BODY_LIMIT: u64 = 64 * 1024;
+
+/// A request body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Body {
+    /// Bytes sent as they are.
+    Bytes(Vec<u8>),
+    /// A file streamed from disk, never loaded whole.
+    File { filename: String, base_dir: BaseDir },
+}
+
+/// How a request body is labelled when the caller sets no `Content-Type`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BodyType {
+    /// `application/x-www-form-urlencoded`, as the reference sends text bodies.
+    #[default]
+    Text,
+    /// `application/octet-stream`.
+    Binary,
+}
+
+/// Everything optional about a request. `Default` gives the documented
+/// defaults, as a zero-filled `net_params` does in C.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub headers: Vec<(String, String)>,
+    pub body: Option<Body>,
+    /// `None`: text for byte bodies, binary for file bodies.
+    pub body_type: Option<BodyType>,
+    /// Inactivity limit; `None` means 30 s.
+    pub timeout: Option<Duration>,
+    /// Deliver `began` and `progress` events.
+    pub progress: bool,
+    /// Echoed in every event.
+    pub user_data: usize,
+    /// Report 3xx responses instead of following them.
+    pub no_redirects: bool,
+    /// `None` means 10.
+    pub max_redirects: Option<u32>,
+    /// PEM file of CA certificates to trust instead of the system's.
+    pub ca_file: Option<PathBuf>,
+    /// Largest response body accepted: `None` means 64 MiB for requests
+    /// (kept in memory) and no limit for downloads.
+    pub max_body: Option<u64>,
+}
+
+/// Where a response body goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// Into memory, up to `limit` bytes.
+    Memory { limit: u64 },
+    /// Into `path` (inside `base`), through a temporary file beside it.
+    File {
+        base: PathBuf,
+        path: PathBuf,
+        limit: Option<u64>,
+    },
+}
+
+/// A validated request, owned by the network thread once sent.
+#[derive(Debug)]
+pub struct Request {
+    pub id: u64,
+    pub user_data: usize,
+    pub url: String,
+    pub method: String,
+    /// `Name: value` lines, ready for libcurl.
+    pub headers: Vec<String>,
+    pub has_content_type: bool,
+    pub body: Option<ResolvedBody>,
+    pub body_type: BodyType,
+    pub timeout: Duration,
+    pub progress: bool,
+    pub follow_redirects: bool,
+    pub max_redirects: u32,
+    pub ca_file: Option<PathBuf>,
+    pub target: Target,
+    /// Downloads: the filename as given and its base directory.
+    pub filename: Option<(Arc<CStr>, BaseDir)>,
+}
+
+/// A body with its file path resolved.
+#[derive(Debug)]
+pub enum ResolvedBody {
+    Bytes(Vec<u8>),
+    File(PathBuf),
+}
+
+impl Request {
+    /// Validates and copies everything; `download` is `(filename, base_dir)`.
+    pub fn build(
+        id: u64,
+        url: &str,
+        method: &str,
+        opts: Options,
+        download: Option<(&str, BaseDir)>,
+        dirs: &Dirs,
+    ) -> Result<Request, Error> {
+        check_url(url)?;
+        let method = check_method(method)?;
+        let mut headers = Vec::with_capacity(opts.headers.len());
+        let mut has_content_type = false;
+        for (name, value) in &opts.headers {
+            check_header(name, value)?;
+            has_content_type |= name.eq_ignore_ascii_case("content-type");
+            headers.push(format!("{name}: {value}"));
+        }
+        let timeout = match opts.timeout {
+            Some(t) if t.is_zero() => return Err(Error::invalid("timeout must be positive")),
+            Some(t) => t,
+            None => DEFAULT_TIMEOUT,
+        };
+        let (body, default_type) = match opts.body {
+            None => (None, BodyType::Text),
+            Some(Body::Bytes(b)) => (Some(ResolvedBody::Bytes(b)), BodyType::Text),
+            Some(Body::File { filename, base_dir }) => {
+                let path = dirs.path(base_dir)?.join(check_filename(&filename)?);
+                (Some(ResolvedBody::File(path)), BodyType::Binary)
+            }
+        };
+        let target = match download {
+            None => Target::Memory {
+                limit: opts.max_body.unwrap_or(DEFAULT_MAX_BODY),
+            },
+            Some((filename, base_dir)) => {
+                if base_dir == BaseDir::Resource {
+                    return Err(Error::invalid(
+                        "NET_DIR_RESOURCE is read-only; download into another directory",
+                    ));
+                }
+                let base = dirs.path(base_dir)?;
+                let path = base.join(check_filename(filename)?);
+                Target::File {
+                    base,
+                    path,
+                    limit: opts.max_body,
+                }
+            }
+        };
+        Ok(Request {
+            id,
+            user_data: opts.user_data,
+            url: url.to_string(),
+            method,
+            headers,
+            has_content_type,
+            body,
+            body_type: opts.body_type.unwrap_or(default_type),
+            timeout,
+            progress: opts.progress,
+            follow_redirects: !opts.no_redirects,
+            max_redirects: opts.max_redirects.unwrap_or(DEFAULT_MAX_REDIRECTS),
+            ca_file: opts.ca_file,
+            target,
+            filename: download.map(|(name, dir)| {
+                (Arc::from(CString::new(name).unwrap_or_default()), dir)
+            }),
+        })
+    }
+}
+
+/// A URL must be absolute http(s), printable ASCII (percent-encode the
+/// rest, as the reference asks), and have a host. libcurl's own parser
+/// checks the finer grammar when the transfer starts.
+fn check_url(url: &str) -> Result<(), Error> {
+    if url.is_empty() {
+        return Err(Error::invalid("URL is empty"));
+    }
+    if url.len() > MAX_URL_LEN {
+        return Err(Error::invalid(format!(
+            "URL is {} bytes long; the limit is {MAX_URL_LEN}",
+            url.len()
+        )));
+    }
+    if let Some(c) = url.chars().find(|c| !c.is_ascii_graphic()) {
+        return Err(Error::invalid(format!(
+            "URL contains {c:?}; percent-encode spaces, control and non-ASCII characters"
+        )));
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return match url.split_once(':') {
+            Some((s, _)) if is_scheme(s) => Err(unsupported(s)),
+            _ => Err(Error::invalid(format!("URL {url:?} has no scheme (http:// or https://)"))),
+        };
+    };
+    if !is_scheme(scheme) {
+        return Err(Error::invalid(format!("URL {url:?} has an invalid scheme")));
+    }
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return Err(unsupported(scheme));
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit('@').next().unwrap_or("");
+    if host.is_empty() || host.starts_with(':') {
+        return Err(Error::invalid(format!("URL {url:?} has no host")));
+    }
+    Ok(())
+}
+
+fn is_scheme(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+}
+
+fn unsupported(scheme: &str) -> Error {
+    Error::new(
+        crate::error::ErrorKind::UnsupportedScheme,
+        format!("scheme {scheme:?} is not supported; only http and https are"),
+    )
+}
+
+/// RFC 9110 `tchar`: the characters a method or header name may use.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Upper-cases the method (as the reference does) and checks it is a token.
+fn check_method(method: &str) -> Result<String, Error> {
+    if !is_token(method) {
+        return Err(Error::invalid(format!(
+            "method {method:?} is not a valid HTTP token"
+        )));
+    }
+    Ok(method.to_ascii_uppercase())
+}
+
+fn check_header(name: &str, value: &str) -> Result<(), Error> {
+    if !is_token(name) {
+        return Err(Error::invalid(format!(
+            "header name {name:?} is not a valid HTTP token"
+        )));
+    }
+    if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+        return Err(Error::invalid(format!(
+            "value of header {name:?} contains CR, LF or NUL"
+        )));
+    }
+    Ok(())
+}
+
+/// A filename is a relative path that stays inside its base directory and
+/// names a file (no trailing slash).
+pub fn check_filename(name: &str) -> Result<&Path, Error> {
+    if name.is_empty() {
+        return Err(Error::invalid("filename is empty"));
+    }
+    let path = Path::new(name);
+    if name.ends_with('/') || name.ends_with("/.") || name == "." {
+        return Err(Error::invalid(format!("filename {name:?} names a directory")));
+    }
+    for c in path.components() {
+        match c {
+            Component::Normal(_) | Component::CurDir => {}
+            Component::ParentDir => {
+                return Err(Error::invalid(format!(
+                    "filename {name:?} contains '..'; it must stay inside its base directory"
+                )))
+            }
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(Error::invalid(format!(
+                    "filename {name:?} is absolute; it must be relative to its base directory"
+                )))
+            }
+        }
+    }
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    fn kind(r: Result<(), Error>) -> Option<ErrorKind> {
+        r.err().map(|e| e.kind)
+    }
+
+    #[test]
+    fn urls() {
+        assert_eq!(kind(check_url("http://127.0.0.1:8/x?y#z")), None);
+        assert_eq!(kind(check_url("HTTPS://user@h/")), None);
+        for bad in ["", "http://", "http:///x", "http://:80/", "no-scheme", "http://a b", "http://é"] {
+            assert_eq!(kind(check_url(bad)), Some(ErrorKind::InvalidArgument), "{bad}");
+        }
+        for bad in ["file:///etc/passwd", "ftp://h/", "gopher://h", "dict://h", "ldap://h", "mailto:x@y"] {
+            assert_eq!(kind(check_url(bad)), Some(ErrorKind::UnsupportedScheme), "{bad}");
+        }
+        let long = format!("http://h/{}", "a".repeat(MAX_URL_LEN));
+        assert_eq!(kind(check_url(&long)), Some(ErrorKind::InvalidArgument));
+    }
+
+    #[test]
+    fn methods_and_headers() {
+        assert_eq!(check_method("patch").unwrap(), "PATCH");
+        assert_eq!(check_method("PROPFIND").unwrap(), "PROPFIND");
+        assert!(check_method("GET\r\n").is_err());
+        assert!(check_method("").is_err());
+        assert!(check_method("G T").is_err());
+        assert!(check_header("X-Ok", "fine value").is_ok());
+        assert!(check_header("X-Bad\r\n", "v").is_err());
+        assert!(check_header("X-Ok", "a\r\nInjected: 1").is_err());
+        assert!(check_header("", "v").is_err());
+    }
+
+    #[test]
+    fn filenames() {
+        assert!(check_filename("a.bin").is_ok());
+        assert!(check_filename("sub/dir/a.bin").is_ok());
+        assert!(check_filename("./a.bin").is_ok());
+        for bad in ["", "/etc/passwd", "../x", "a/../../x", "a/..", "dir/", ".", "a/."] {
+            assert!(check_filename(bad).is_err(), "{bad}");
+        }
+    }
+}
