@@ -7,6 +7,10 @@ use std::env;
 use std::path::PathBuf;
 
 fn main() {
+    // The shared library's SONAME carries the major version (installed as
+    // libnetdl.so.0.x.y with libnetdl.so.0 and libnetdl.so links).
+    let major = env::var("CARGO_PKG_VERSION_MAJOR").unwrap();
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libnetdl.so.{major}");
     println!("cargo:rerun-if-changed=src/ffi");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     let crate_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());

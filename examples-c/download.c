@@ -7,6 +7,7 @@
  * The file is saved as DIRECTORY/FILENAME (default: NET_DIR_DOCUMENTS).
  * Exits 0 when the file arrived with a 2xx status, 1 otherwise.
  */
+#define _POSIX_C_SOURCE 200809L /* nanosleep */
 #include <stdio.h>
 #include <time.h>
 

@@ -370,7 +370,7 @@ typedef struct net_event {
 #define NET_BODY_BINARY 2
 
 /**
- * `text/*`, JSON, XML, JavaScript or form data.
+ * `text/...`, JSON, XML, JavaScript or form data.
  */
 #define NET_RESPONSE_TEXT 0
 

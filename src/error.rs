@@ -139,12 +139,12 @@ impl Error {
             // resets: the connection was lost mid-transfer.
             ErrorKind::Network
         };
-        let mut message = err.description().to_string();
-        if let Some(extra) = err.extra_description() {
-            if !extra.is_empty() {
-                message = format!("{message}: {extra}");
-            }
-        }
+        // libcurl's detail for this transfer is more specific than the
+        // generic text of its code.
+        let message = match err.extra_description() {
+            Some(extra) if !extra.is_empty() => extra.to_string(),
+            _ => err.description().to_string(),
+        };
         Error::new(kind, message)
     }
 }

@@ -81,7 +81,7 @@ pub const NET_BODY_BINARY: net_body_type = 2;
 
 /// Whether a response body looks like text (one of `NET_RESPONSE_*`).
 pub type net_response_type = u32;
-/// `text/*`, JSON, XML, JavaScript or form data.
+/// `text/...`, JSON, XML, JavaScript or form data.
 pub const NET_RESPONSE_TEXT: net_response_type = 0;
 /// Anything else, and every download.
 pub const NET_RESPONSE_BINARY: net_response_type = 1;
