@@ -42,8 +42,12 @@ impl Client {
     pub fn new() -> Result<Client, Error> {
         let (commands, command_rx) = crossbeam_channel::unbounded();
         let (event_tx, events) = crossbeam_channel::unbounded();
-        let (thread, waker) = agent::spawn(command_rx, event_tx.clone())
-            .map_err(|e| Error::new(ErrorKind::Internal, format!("cannot start the network thread: {e}")))?;
+        let (thread, waker) = agent::spawn(command_rx, event_tx.clone()).map_err(|e| {
+            Error::new(
+                ErrorKind::Internal,
+                format!("cannot start the network thread: {e}"),
+            )
+        })?;
         Ok(Client {
             commands,
             waker,
@@ -59,7 +63,14 @@ impl Client {
 
     /// Starts a download of `url` into `filename` inside `base_dir`.
     /// Returns its id (never 0), or 0 after `shutdown`.
-    pub fn download(&self, url: &str, method: &str, opts: Options, filename: &str, base_dir: BaseDir) -> u64 {
+    pub fn download(
+        &self,
+        url: &str,
+        method: &str,
+        opts: Options,
+        filename: &str,
+        base_dir: BaseDir,
+    ) -> u64 {
         self.submit(url, method, opts, Some((filename, base_dir)))
     }
 
@@ -69,7 +80,13 @@ impl Client {
         self.submit(url, method, opts, None)
     }
 
-    fn submit(&self, url: &str, method: &str, opts: Options, download: Option<(&str, BaseDir)>) -> u64 {
+    fn submit(
+        &self,
+        url: &str,
+        method: &str,
+        opts: Options,
+        download: Option<(&str, BaseDir)>,
+    ) -> u64 {
         let user_data = opts.user_data;
         let Some(id) = self.new_id() else { return 0 };
         let built = {
@@ -144,7 +161,9 @@ impl Client {
         let mut live = lock(&self.live);
         let mut n = 0;
         while n < max {
-            let Ok(ev) = self.events.try_recv() else { break };
+            let Ok(ev) = self.events.try_recv() else {
+                break;
+            };
             if let Some(ev) = accept(&mut live, ev) {
                 out.push(ev);
                 n += 1;
@@ -211,7 +230,10 @@ impl Client {
             return Err(Error::invalid("limits must be at least 1"));
         }
         self.commands
-            .send(Command::Limits { transfers, per_host })
+            .send(Command::Limits {
+                transfers,
+                per_host,
+            })
             .map_err(|_| Error::new(ErrorKind::Internal, "the network thread has stopped"))?;
         self.wake();
         Ok(())

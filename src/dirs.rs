@@ -173,6 +173,10 @@ mod tests {
             assert!(d.set_app_name(bad).is_err(), "{bad:?}");
         }
         d.set_app_name("mygame").unwrap();
-        assert!(d.path(BaseDir::Temporary).unwrap().to_string_lossy().contains("mygame-"));
+        assert!(d
+            .path(BaseDir::Temporary)
+            .unwrap()
+            .to_string_lossy()
+            .contains("mygame-"));
     }
 }

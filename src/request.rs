@@ -175,9 +175,8 @@ impl Request {
             max_redirects: opts.max_redirects.unwrap_or(DEFAULT_MAX_REDIRECTS),
             ca_file: opts.ca_file,
             target,
-            filename: download.map(|(name, dir)| {
-                (Arc::from(CString::new(name).unwrap_or_default()), dir)
-            }),
+            filename: download
+                .map(|(name, dir)| (Arc::from(CString::new(name).unwrap_or_default()), dir)),
         })
     }
 }
@@ -203,7 +202,9 @@ fn check_url(url: &str) -> Result<(), Error> {
     let Some((scheme, rest)) = url.split_once("://") else {
         return match url.split_once(':') {
             Some((s, _)) if is_scheme(s) => Err(unsupported(s)),
-            _ => Err(Error::invalid(format!("URL {url:?} has no scheme (http:// or https://)"))),
+            _ => Err(Error::invalid(format!(
+                "URL {url:?} has no scheme (http:// or https://)"
+            ))),
         };
     };
     if !is_scheme(scheme) {
@@ -272,7 +273,9 @@ pub fn check_filename(name: &str) -> Result<&Path, Error> {
     }
     let path = Path::new(name);
     if name.ends_with('/') || name.ends_with("/.") || name == "." {
-        return Err(Error::invalid(format!("filename {name:?} names a directory")));
+        return Err(Error::invalid(format!(
+            "filename {name:?} names a directory"
+        )));
     }
     for c in path.components() {
         match c {
@@ -305,11 +308,34 @@ mod tests {
     fn urls() {
         assert_eq!(kind(check_url("http://127.0.0.1:8/x?y#z")), None);
         assert_eq!(kind(check_url("HTTPS://user@h/")), None);
-        for bad in ["", "http://", "http:///x", "http://:80/", "no-scheme", "http://a b", "http://é"] {
-            assert_eq!(kind(check_url(bad)), Some(ErrorKind::InvalidArgument), "{bad}");
+        for bad in [
+            "",
+            "http://",
+            "http:///x",
+            "http://:80/",
+            "no-scheme",
+            "http://a b",
+            "http://é",
+        ] {
+            assert_eq!(
+                kind(check_url(bad)),
+                Some(ErrorKind::InvalidArgument),
+                "{bad}"
+            );
         }
-        for bad in ["file:///etc/passwd", "ftp://h/", "gopher://h", "dict://h", "ldap://h", "mailto:x@y"] {
-            assert_eq!(kind(check_url(bad)), Some(ErrorKind::UnsupportedScheme), "{bad}");
+        for bad in [
+            "file:///etc/passwd",
+            "ftp://h/",
+            "gopher://h",
+            "dict://h",
+            "ldap://h",
+            "mailto:x@y",
+        ] {
+            assert_eq!(
+                kind(check_url(bad)),
+                Some(ErrorKind::UnsupportedScheme),
+                "{bad}"
+            );
         }
         let long = format!("http://h/{}", "a".repeat(MAX_URL_LEN));
         assert_eq!(kind(check_url(&long)), Some(ErrorKind::InvalidArgument));
@@ -333,7 +359,16 @@ mod tests {
         assert!(check_filename("a.bin").is_ok());
         assert!(check_filename("sub/dir/a.bin").is_ok());
         assert!(check_filename("./a.bin").is_ok());
-        for bad in ["", "/etc/passwd", "../x", "a/../../x", "a/..", "dir/", ".", "a/."] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../../x",
+            "a/..",
+            "dir/",
+            ".",
+            "a/.",
+        ] {
             assert!(check_filename(bad).is_err(), "{bad}");
         }
     }

@@ -98,8 +98,16 @@ impl Agent {
     }
 
     fn fail_all(&mut self) {
-        let err = Error::new(ErrorKind::Internal, "netdl bug: the network thread panicked");
-        let ids: Vec<u64> = self.running.keys().chain(self.queued.keys()).copied().collect();
+        let err = Error::new(
+            ErrorKind::Internal,
+            "netdl bug: the network thread panicked",
+        );
+        let ids: Vec<u64> = self
+            .running
+            .keys()
+            .chain(self.queued.keys())
+            .copied()
+            .collect();
         for id in ids {
             let _ = catch_unwind(AssertUnwindSafe(|| self.remove(id, Some(err.clone()))));
         }
@@ -116,9 +124,7 @@ impl Agent {
                     Ok(Command::Shutdown) => return self.shutdown(),
                     Ok(cmd) => self.handle(cmd),
                     Err(crossbeam_channel::TryRecvError::Empty) => break,
-                    Err(crossbeam_channel::TryRecvError::Disconnected) => {
-                        return self.shutdown()
-                    }
+                    Err(crossbeam_channel::TryRecvError::Disconnected) => return self.shutdown(),
                 }
             }
             self.start_queued();
@@ -219,7 +225,11 @@ impl Agent {
             // The handle is gone with its data; only a libcurl bug gets here.
             panic!("curl_multi_remove_handle failed for request {id}");
         };
-        let effective = easy.effective_url_bytes().ok().flatten().map(<[u8]>::to_vec);
+        let effective = easy
+            .effective_url_bytes()
+            .ok()
+            .flatten()
+            .map(<[u8]>::to_vec);
         let code = easy.response_code().unwrap_or(0) as i32;
         let t = easy.get_mut();
         if let Some(url) = effective {
@@ -240,7 +250,10 @@ impl Agent {
                 Err(e) => ev.error = Some(e),
             },
             (None, None) => {
-                ev.error = Some(Error::new(ErrorKind::Internal, "transfer ended without a sink"))
+                ev.error = Some(Error::new(
+                    ErrorKind::Internal,
+                    "transfer ended without a sink",
+                ))
             }
             (Some(e), _) => ev.error = Some(e), // dropping the sink deletes the temp file
         }

@@ -125,9 +125,8 @@ impl Sink {
                 let file = f.file.as_mut().ok_or_else(|| {
                     Error::new(ErrorKind::Internal, "write after the file was closed")
                 })?;
-                file.write_all(data).map_err(|e| {
-                    Error::io(&format!("cannot write {}", f.temp.display()), &e)
-                })?;
+                file.write_all(data)
+                    .map_err(|e| Error::io(&format!("cannot write {}", f.temp.display()), &e))?;
                 f.written += data.len() as u64;
                 Ok(())
             }

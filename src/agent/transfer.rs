@@ -206,12 +206,12 @@ impl Transfer {
             length.map_or(-1, |n| n as i64)
         };
         let is_file = matches!(self.sink, Some(Sink::File(_)));
-        self.response_type = if !is_file && self.find_header("content-type").is_some_and(is_text_type)
-        {
-            ResponseType::Text
-        } else {
-            ResponseType::Binary
-        };
+        self.response_type =
+            if !is_file && self.find_header("content-type").is_some_and(is_text_type) {
+                ResponseType::Text
+            } else {
+                ResponseType::Binary
+            };
         self.final_headers = Arc::from(std::mem::take(&mut self.headers));
         if let Some(sink) = &mut self.sink {
             if let Sink::File(f) = sink {
@@ -309,9 +309,11 @@ impl Handler for Transfer {
 
     fn seek(&mut self, whence: SeekFrom) -> SeekResult {
         // libcurl rewinds the body to resend it after a 307/308 redirect.
-        self.guarded(SeekResult::Fail, |t| match t.upload.as_mut().map(|f| f.seek(whence)) {
-            Some(Ok(_)) => SeekResult::Ok,
-            _ => SeekResult::CantSeek,
+        self.guarded(SeekResult::Fail, |t| {
+            match t.upload.as_mut().map(|f| f.seek(whence)) {
+                Some(Ok(_)) => SeekResult::Ok,
+                _ => SeekResult::CantSeek,
+            }
         })
     }
 }
@@ -349,7 +351,11 @@ fn configure(easy: &mut Easy2<Transfer>, req: &Request) -> Result<(), curl::Erro
             match body {
                 ResolvedBody::Bytes(b) => easy.post_fields_copy(b)?,
                 ResolvedBody::File(_) => {
-                    let size = easy.get_ref().upload.as_ref().and_then(|f| f.metadata().ok());
+                    let size = easy
+                        .get_ref()
+                        .upload
+                        .as_ref()
+                        .and_then(|f| f.metadata().ok());
                     easy.post_field_size(size.map_or(0, |m| m.len()))?;
                 }
             }
@@ -369,7 +375,11 @@ fn configure(easy: &mut Easy2<Transfer>, req: &Request) -> Result<(), curl::Erro
 }
 
 /// Sets a string option curl-rust has no method for.
-fn set_str(easy: &mut Easy2<Transfer>, opt: curl_sys::CURLoption, value: &str) -> Result<(), curl::Error> {
+fn set_str(
+    easy: &mut Easy2<Transfer>,
+    opt: curl_sys::CURLoption,
+    value: &str,
+) -> Result<(), curl::Error> {
     let value = CString::new(value).expect("option strings have no NUL");
     // SAFETY: `easy.raw()` is a live easy handle owned by `easy`; libcurl
     // copies string options before curl_easy_setopt returns.
@@ -439,5 +449,35 @@ mod tests {
         assert!(is_text_type(b"application/vnd.api+json"));
         assert!(!is_text_type(b"application/octet-stream"));
         assert!(!is_text_type(b"image/png"));
+    }
+}
+
+#[cfg(test)]
+mod panic_tests {
+    use super::*;
+    use crate::request::{Options, Request};
+
+    /// Rule: a panic inside a libcurl callback fails only that transfer,
+    /// with an internal error, and does not unwind into libcurl.
+    #[test]
+    fn callback_panic_becomes_internal_error() {
+        let (tx, _rx) = crossbeam_channel::unbounded();
+        let dirs = crate::dirs::Dirs::default();
+        let req = Request::build(
+            1,
+            "http://127.0.0.1:9/",
+            "GET",
+            Options::default(),
+            None,
+            &dirs,
+        )
+        .unwrap();
+        let mut easy = Transfer::start(req, tx).unwrap();
+        let t = easy.get_mut();
+        let accepted = t.guarded(false, |_| panic!("boom"));
+        assert!(!accepted);
+        assert_eq!(t.failure.as_ref().unwrap().kind, ErrorKind::Internal);
+        // The handler keeps working for the next callback.
+        assert!(Handler::header(t, b"HTTP/1.1 200 OK\r\n"));
     }
 }

@@ -65,7 +65,9 @@ pub unsafe extern "C" fn net_download(
             Ok::<_, Error>((url, method, opts, filename, BaseDir::try_from(base_dir)?))
         })();
         match args {
-            Ok((url, method, opts, filename, dir)) => client.download(url, method, opts, filename, dir),
+            Ok((url, method, opts, filename, dir)) => {
+                client.download(url, method, opts, filename, dir)
+            }
             Err(e) => client.reject(user_data, e),
         }
     })
@@ -217,7 +219,11 @@ pub unsafe extern "C" fn net_set_directory(dir: net_dir, path: *const c_char) ->
 /// # Safety
 /// `buf` is NULL or valid for writing `capacity` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn net_get_directory(dir: net_dir, buf: *mut c_char, capacity: usize) -> usize {
+pub unsafe extern "C" fn net_get_directory(
+    dir: net_dir,
+    buf: *mut c_char,
+    capacity: usize,
+) -> usize {
     guard!(0, {
         let Some(client) = client() else { return 0 };
         let Ok(path) = BaseDir::try_from(dir).and_then(|d| client.directory(d)) else {
@@ -263,7 +269,10 @@ pub unsafe extern "C" fn net_set_app_name(name: *const c_char) -> bool {
 #[no_mangle]
 pub extern "C" fn net_set_limits(max_transfers: u32, max_per_host: u32) -> bool {
     guard!(false, {
-        client().is_some_and(|c| c.set_limits(max_transfers as usize, max_per_host as usize).is_ok())
+        client().is_some_and(|c| {
+            c.set_limits(max_transfers as usize, max_per_host as usize)
+                .is_ok()
+        })
     })
 }
 
@@ -283,10 +292,11 @@ pub extern "C" fn net_shutdown() {
 /// Thread-safety: any thread.
 #[no_mangle]
 pub extern "C" fn net_version() -> *const c_char {
-    const VERSION: &CStr = match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
-        Ok(v) => v,
-        Err(_) => panic!("version has a NUL"),
-    };
+    const VERSION: &CStr =
+        match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+            Ok(v) => v,
+            Err(_) => panic!("version has a NUL"),
+        };
     VERSION.as_ptr()
 }
 

@@ -74,7 +74,9 @@ pub unsafe fn options(params: *const net_params) -> Result<Options, Error> {
     };
     if p.header_count > 0 {
         if p.headers.is_null() {
-            return Err(Error::invalid("net_params.headers is NULL but header_count is not 0"));
+            return Err(Error::invalid(
+                "net_params.headers is NULL but header_count is not 0",
+            ));
         }
         // SAFETY: non-NULL, and the caller promises `header_count` entries.
         let headers = unsafe { std::slice::from_raw_parts(p.headers, p.header_count) };
@@ -93,7 +95,9 @@ pub unsafe fn options(params: *const net_params) -> Result<Options, Error> {
         });
     } else if p.body_len > 0 {
         if p.body.is_null() {
-            return Err(Error::invalid("net_params.body is NULL but body_len is not 0"));
+            return Err(Error::invalid(
+                "net_params.body is NULL but body_len is not 0",
+            ));
         }
         // SAFETY: non-NULL, and the caller promises `body_len` bytes.
         let body = unsafe { std::slice::from_raw_parts(p.body.cast::<u8>(), p.body_len) };

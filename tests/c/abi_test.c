@@ -1,0 +1,176 @@
+/*
+ * The C ABI from C: argument checking, enum ranges, NULL handling, the
+ * zero-filled params rule, one real download, and every call after
+ * net_shutdown. Prints one line per failed check; exits 1 on any failure.
+ *
+ *   abi_test URL_OF_20000_BYTES DIRECTORY
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "netdl.h"
+#include "netdl.h" /* included twice on purpose */
+
+_Static_assert(sizeof(net_params) == 160, "net_params size is pinned");
+_Static_assert(sizeof(net_event) == 192, "net_event size is pinned");
+
+static int failures = 0;
+#define CHECK(cond)                                                         \
+    do {                                                                    \
+        if (!(cond)) {                                                      \
+            printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond);          \
+            failures++;                                                     \
+        }                                                                   \
+    } while (0)
+
+/* Waits for the ended event of `id`; returns a copy (pointers stay valid
+ * until the next poll). */
+static net_event ended(net_id id) {
+    net_event ev[8];
+    for (int tries = 0; tries < 100; tries++) {
+        size_t n = net_wait(ev, 8, 100);
+        for (size_t i = 0; i < n; i++)
+            if (ev[i].id == id && ev[i].phase == NET_PHASE_ENDED)
+                return ev[i];
+    }
+    net_event none;
+    memset(&none, 0, sizeof none);
+    printf("FAIL: no ended event for %llu\n", (unsigned long long)id);
+    failures++;
+    return none;
+}
+
+static void expect_error(net_id id, net_error code, const char *what) {
+    CHECK(id != 0);
+    net_event e = ended(id);
+    if (!e.is_error || e.error_code != code) {
+        printf("FAIL %s: got %s (%s), want %s\n", what, net_error_name(e.error_code),
+               e.error ? e.error : "(null)", net_error_name(code));
+        failures++;
+    }
+    CHECK(e.error != NULL && (e.is_error ? strlen(e.error) > 0 : strlen(e.error) == 0));
+}
+
+int main(int argc, char **argv) {
+    if (argc != 3) {
+        fprintf(stderr, "usage: abi_test URL DIRECTORY\n");
+        return 2;
+    }
+    const char *url = argv[1];
+    CHECK(net_set_directory(NET_DIR_DOCUMENTS, argv[2]));
+    CHECK(!net_set_directory(NET_DIR_DOCUMENTS, "relative/path"));
+    CHECK(!net_set_directory(99, argv[2]));
+    CHECK(!net_set_directory(NET_DIR_DOCUMENTS, NULL));
+    CHECK(strlen(net_version()) > 0);
+    CHECK(strcmp(net_error_name(NET_ERROR_NONE), "NET_ERROR_NONE") == 0);
+    CHECK(strcmp(net_error_name(NET_ERROR_TIMEOUT), "NET_ERROR_TIMEOUT") == 0);
+    CHECK(strcmp(net_error_name(NET_ERROR_INTERNAL), "NET_ERROR_INTERNAL") == 0);
+    CHECK(strcmp(net_error_name(12345), "NET_ERROR_UNKNOWN") == 0);
+
+    char path[4096];
+    size_t len = net_get_directory(NET_DIR_DOCUMENTS, path, sizeof path);
+    CHECK(len == strlen(argv[2]) && strcmp(path, argv[2]) == 0);
+    CHECK(net_get_directory(NET_DIR_DOCUMENTS, NULL, 0) == len);
+    CHECK(net_get_directory(77, path, sizeof path) == 0);
+
+    /* Polling with nowhere to write never blocks and delivers nothing. */
+    net_event ev[4];
+    CHECK(net_poll(NULL, 4) == 0);
+    CHECK(net_poll(ev, 0) == 0);
+    CHECK(net_wait(NULL, 4, 10) == 0);
+    CHECK(!net_cancel(0));
+    CHECK(!net_cancel(424242));
+
+    /* Bad arguments: an id and an error event, never a crash. */
+    expect_error(net_download(NULL, "GET", NULL, "a.bin", NET_DIR_DOCUMENTS),
+                 NET_ERROR_INVALID_ARGUMENT, "NULL url");
+    expect_error(net_download("", "GET", NULL, "a.bin", NET_DIR_DOCUMENTS),
+                 NET_ERROR_INVALID_ARGUMENT, "empty url");
+    expect_error(net_download("http://127.0.0.1/\xff\xfe", "GET", NULL, "a.bin", NET_DIR_DOCUMENTS),
+                 NET_ERROR_INVALID_ARGUMENT, "invalid UTF-8");
+    expect_error(net_download("ftp://127.0.0.1/x", "GET", NULL, "a.bin", NET_DIR_DOCUMENTS),
+                 NET_ERROR_UNSUPPORTED_SCHEME, "ftp");
+    expect_error(net_download(url, "GET", NULL, NULL, NET_DIR_DOCUMENTS),
+                 NET_ERROR_INVALID_ARGUMENT, "NULL filename");
+    expect_error(net_download(url, "GET", NULL, "a.bin", 5), NET_ERROR_INVALID_ARGUMENT,
+                 "base_dir out of range");
+    expect_error(net_download(url, "GET", NULL, "a.bin", NET_DIR_RESOURCE),
+                 NET_ERROR_INVALID_ARGUMENT, "resource dir");
+    expect_error(net_request(url, "BAD METHOD", NULL), NET_ERROR_INVALID_ARGUMENT, "method");
+
+    net_params p;
+    memset(&p, 0, sizeof p);
+    p.reserved[3] = 1;
+    expect_error(net_request(url, NULL, &p), NET_ERROR_INVALID_ARGUMENT, "reserved");
+    memset(&p, 0, sizeof p);
+    p.header_count = 2;
+    expect_error(net_request(url, NULL, &p), NET_ERROR_INVALID_ARGUMENT, "NULL headers");
+    memset(&p, 0, sizeof p);
+    p.body_type = 9;
+    expect_error(net_request(url, NULL, &p), NET_ERROR_INVALID_ARGUMENT, "body_type");
+    memset(&p, 0, sizeof p);
+    net_header bad = {"X-Ok", "a\r\nInjected: 1"};
+    p.headers = &bad;
+    p.header_count = 1;
+    expect_error(net_request(url, NULL, &p), NET_ERROR_INVALID_ARGUMENT, "header CRLF");
+
+    /* user_data is echoed even when params are rejected. */
+    int marker = 7;
+    memset(&p, 0, sizeof p);
+    p.user_data = &marker;
+    p.body_type = 9;
+    net_id id = net_request(url, NULL, &p);
+    net_event e = ended(id);
+    CHECK(e.user_data == &marker);
+
+    /* A real download with a zero-filled params struct and progress on. */
+    memset(&p, 0, sizeof p);
+    p.progress = true;
+    p.user_data = &marker;
+    id = net_download(url, "get", &p, "sub/c.bin", NET_DIR_DOCUMENTS);
+    int began = 0, ended_n = 0;
+    long long last = 0;
+    while (!ended_n) {
+        size_t n = net_wait(ev, 4, 5000);
+        CHECK(n > 0);
+        if (n == 0)
+            break;
+        for (size_t i = 0; i < n; i++) {
+            CHECK(ev[i].id == id && ev[i].user_data == &marker);
+            CHECK(ev[i].bytes_transferred >= last);
+            last = ev[i].bytes_transferred;
+            if (ev[i].phase == NET_PHASE_BEGAN) {
+                began++;
+                CHECK(ev[i].status == 200 && ev[i].bytes_estimated == 20000);
+                CHECK(ev[i].header_count > 0 && ev[i].headers != NULL);
+            } else if (ev[i].phase == NET_PHASE_ENDED) {
+                ended_n++;
+                CHECK(!ev[i].is_error && ev[i].error_code == NET_ERROR_NONE);
+                CHECK(ev[i].status == 200 && ev[i].bytes_transferred == 20000);
+                CHECK(ev[i].path != NULL && strstr(ev[i].path, "sub/c.bin") != NULL);
+                CHECK(ev[i].filename != NULL && strcmp(ev[i].filename, "sub/c.bin") == 0);
+                CHECK(ev[i].base_dir == NET_DIR_DOCUMENTS);
+                CHECK(ev[i].response_type == NET_RESPONSE_BINARY);
+                CHECK(ev[i].body == NULL && ev[i].body_len == 0);
+                CHECK(strcmp(ev[i].url, url) == 0);
+            }
+        }
+    }
+    CHECK(began == 1 && ended_n == 1);
+
+    /* After shutdown every call is a harmless no-op. */
+    net_shutdown();
+    net_shutdown();
+    CHECK(net_download(url, "GET", NULL, "late.bin", NET_DIR_DOCUMENTS) == 0);
+    CHECK(net_request(url, "GET", NULL) == 0);
+    CHECK(!net_cancel(id));
+    CHECK(net_poll(ev, 4) == 0);
+    CHECK(net_wait(ev, 4, 10) == 0);
+    CHECK(!net_set_directory(NET_DIR_DOCUMENTS, argv[2]));
+    CHECK(!net_set_app_name("x"));
+    CHECK(!net_set_limits(1, 1));
+    CHECK(net_get_directory(NET_DIR_DOCUMENTS, path, sizeof path) == 0);
+
+    printf("%s: %d failure(s)\n", failures ? "FAILED" : "ok", failures);
+    return failures ? 1 : 0;
+}

@@ -1,0 +1,99 @@
+//! Client-side helpers shared by the integration tests: an isolated client
+//! whose directories live in a fresh temporary folder, and waiting for the
+//! events of one request.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use netdl::{BaseDir, Client, Event, Options, Phase};
+
+/// A client whose every base directory is inside `dir`.
+pub struct TestClient {
+    pub client: Client,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestClient {
+    pub fn new() -> TestClient {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let client = Client::new().expect("client starts");
+        for d in BaseDir::ALL {
+            let path = dir.path().join(format!("{d:?}"));
+            client.set_directory(d, &path).unwrap();
+        }
+        TestClient { client, dir }
+    }
+
+    /// Where `filename` lands in `NET_DIR_DOCUMENTS`.
+    pub fn docs(&self, filename: &str) -> PathBuf {
+        self.dir.path().join("Documents").join(filename)
+    }
+
+    pub fn download(&self, url: &str, filename: &str, opts: Options) -> u64 {
+        self.client.download(url, "GET", opts, filename, BaseDir::Documents)
+    }
+
+    /// Every event of `id` until (and including) its `ended`, in order.
+    /// Fails the test after `limit`.
+    pub fn events_until_ended(&self, id: u64, limit: Duration) -> Vec<Event> {
+        let deadline = Instant::now() + limit;
+        let mut got = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "no ended event for {id} within {limit:?}; got {got:?}");
+            for ev in self.client.wait(left) {
+                if ev.id == id {
+                    let done = ev.phase == Phase::Ended;
+                    got.push(ev);
+                    if done {
+                        return got;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The `ended` event of `id` (other events of `id` are skipped).
+    pub fn ended(&self, id: u64) -> Event {
+        self.events_until_ended(id, Duration::from_secs(20)).pop().unwrap()
+    }
+
+    /// Every file left in the Documents tree (to spot temporary files).
+    pub fn files(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        walk(self.dir.path(), &mut out);
+        out.sort();
+        out
+    }
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            walk(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+/// True when no temporary (`.part`) file remains under `dir`.
+pub fn no_temp_files(dir: &Path) -> bool {
+    let mut files = Vec::new();
+    walk(dir, &mut files);
+    files.iter().all(|f| !f.to_string_lossy().ends_with(".part"))
+}
+
+pub fn opts_progress() -> Options {
+    Options {
+        progress: true,
+        ..Options::default()
+    }
+}
+
+pub fn error_name(ev: &Event) -> &'static str {
+    ev.error.as_ref().map_or("NET_ERROR_NONE", |e| e.kind.name())
+}
