@@ -48,6 +48,26 @@ fn compile(sources: &[&Path], out: &Path, cxx: bool) {
     assert!(status.success(), "compiling {sources:?} failed");
 }
 
+/// Runs a compiled C program, under valgrind's memcheck when
+/// `NETDL_VALGRIND=1` (scripts/valgrind.sh): any memory error or definite
+/// leak fails the run.
+fn run(exe: &Path) -> Command {
+    if std::env::var_os("NETDL_VALGRIND").is_some_and(|v| v == "1") {
+        let mut cmd = Command::new("valgrind");
+        cmd.args([
+            "--quiet",
+            "--error-exitcode=99",
+            "--leak-check=full",
+            "--errors-for-leak-kinds=definite",
+            "--show-leak-kinds=definite",
+        ])
+        .arg(exe);
+        cmd
+    } else {
+        Command::new(exe)
+    }
+}
+
 /// Rule: the header compiles as C11 -pedantic and as C++17, included twice.
 #[test]
 fn header_compiles_as_c_and_cpp() {
@@ -73,7 +93,7 @@ fn example_download_runs() {
     let exe = dir.path().join("download");
     compile(&[&root().join("examples-c/download.c")], &exe, false);
     let out_dir = dir.path().join("out");
-    let out = Command::new(&exe)
+    let out = run(&exe)
         .arg(server.url("/bytes/250000?seed=5"))
         .arg("game/asset.bin")
         .arg(&out_dir)
@@ -96,7 +116,7 @@ fn c_abi_checks_pass() {
     let exe = dir.path().join("abi_test");
     compile(&[&root().join("tests/c/abi_test.c")], &exe, false);
     let docs = dir.path().join("docs");
-    let out = Command::new(&exe)
+    let out = run(&exe)
         .arg(server.url("/bytes/20000"))
         .arg(&docs)
         .output()

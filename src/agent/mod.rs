@@ -68,6 +68,8 @@ struct Agent {
     queued: HashMap<u64, Box<Request>>,
     running: HashMap<u64, Easy2Handle<Transfer>>,
     max_transfers: usize,
+    /// Shutdown was asked for: after a panic, stop instead of carrying on.
+    stopping: bool,
 }
 
 impl Agent {
@@ -83,6 +85,7 @@ impl Agent {
             queued: HashMap::new(),
             running: HashMap::new(),
             max_transfers: DEFAULT_MAX_TRANSFERS,
+            stopping: false,
         }
     }
 
@@ -92,7 +95,12 @@ impl Agent {
         loop {
             match catch_unwind(AssertUnwindSafe(|| self.run())) {
                 Ok(()) => return,
-                Err(_) => self.fail_all(),
+                Err(_) => {
+                    self.fail_all();
+                    if self.stopping {
+                        return;
+                    }
+                }
             }
         }
     }
@@ -319,6 +327,7 @@ impl Agent {
     /// Removes every transfer (deleting its temporary file) before the
     /// multi handle goes: libcurl requires easy handles out first.
     fn shutdown(&mut self) {
+        self.stopping = true;
         for (_, handle) in self.running.drain() {
             let _ = self.multi.remove2(handle);
         }

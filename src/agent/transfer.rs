@@ -33,6 +33,9 @@ const BUFFER_SIZE: usize = 512 * 1024;
 // Option numbers curl-sys does not name (CURLOPTTYPE_STRINGPOINT + n).
 const CURLOPT_PROTOCOLS_STR: curl_sys::CURLoption = 10_000 + 318;
 const CURLOPT_REDIR_PROTOCOLS_STR: curl_sys::CURLoption = 10_000 + 319;
+// CURLOPTTYPE_LONG + 265: keep a proxy's CONNECT response out of the
+// header callback, so the only header blocks are the server's.
+const CURLOPT_SUPPRESS_CONNECT_HEADERS: curl_sys::CURLoption = 265;
 
 /// The libcurl handler of one request.
 pub struct Transfer {
@@ -53,6 +56,10 @@ pub struct Transfer {
     /// header block is complete (the final response, not a 1xx/redirect).
     pub status: i32,
     headers: Vec<Header>,
+    /// The final response's header block is complete; later header lines
+    /// are trailers and are ignored.
+    final_seen: bool,
+    began_sent: bool,
     pub final_headers: Arc<[Header]>,
     pub estimated: i64,
     pub response_type: ResponseType,
@@ -102,6 +109,8 @@ impl Transfer {
             last_progress: None,
             status: 0,
             headers: Vec::new(),
+            final_seen: false,
+            began_sent: false,
             final_headers: Arc::from(Vec::new()),
             estimated: -1,
             response_type: ResponseType::Binary,
@@ -156,7 +165,11 @@ impl Transfer {
             // A new response (after a redirect or a 1xx): start over.
             self.status = parse_status(line).unwrap_or(0);
             self.headers.clear();
+            self.final_seen = false;
             return Ok(());
+        }
+        if self.final_seen {
+            return Ok(()); // trailers after the body
         }
         if line.is_empty() {
             return self.on_headers_complete();
@@ -212,6 +225,7 @@ impl Transfer {
             } else {
                 ResponseType::Binary
             };
+        self.final_seen = true;
         self.final_headers = Arc::from(std::mem::take(&mut self.headers));
         if let Some(sink) = &mut self.sink {
             if let Sink::File(f) = sink {
@@ -223,7 +237,8 @@ impl Transfer {
                 sink.check_announced(self.estimated as u64)?;
             }
         }
-        if self.progress.is_some() {
+        if self.progress.is_some() && !self.began_sent {
+            self.began_sent = true;
             self.send(self.event(Phase::Began));
         }
         Ok(())
@@ -323,6 +338,13 @@ fn configure(easy: &mut Easy2<Transfer>, req: &Request) -> Result<(), curl::Erro
     easy.url(&req.url)?;
     set_str(easy, CURLOPT_PROTOCOLS_STR, "http,https")?;
     set_str(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https")?;
+    // SAFETY: a live easy handle owned by `easy`; the option takes a long.
+    let rc = unsafe {
+        curl_sys::curl_easy_setopt(easy.raw(), CURLOPT_SUPPRESS_CONNECT_HEADERS, 1 as libc::c_long)
+    };
+    if rc != curl_sys::CURLE_OK {
+        return Err(curl::Error::new(rc));
+    }
     easy.useragent(concat!("netdl/", env!("CARGO_PKG_VERSION")))?;
     easy.follow_location(req.follow_redirects)?;
     easy.max_redirections(req.max_redirects)?;

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every test of netdl on a fresh machine: installs what the tests need
+# (scripts/deps.sh), then checks formatting and lints, runs the Rust unit
+# and integration tests (which also build and run the C programs), the
+# bindings' tests, the install test and the memory checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "dependencies"
+scripts/deps.sh
+
+step "format and lints"
+cargo fmt --check
+cargo clippy --all-targets -- -D warnings
+
+step "rust: unit and integration tests (C programs included)"
+cargo test --all-targets
+
+export NETDL_LIB="$PWD/target/debug/libnetdl.so"
+for runner in bindings/python/run_tests.sh bindings/lua/run_tests.sh bindings/cpp/run_tests.sh \
+    scripts/install_test.sh scripts/valgrind.sh; do
+    if [ -x "$runner" ]; then
+        step "$runner"
+        "$runner"
+    fi
+done
+
+step "all tests passed"
