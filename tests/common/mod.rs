@@ -59,13 +59,18 @@ impl TestClient {
         self.events_until_ended(id, Duration::from_secs(20)).pop().unwrap()
     }
 
-    /// Every file left in the Documents tree (to spot temporary files).
+    /// Every file left in any base directory (to spot temporary files).
     pub fn files(&self) -> Vec<PathBuf> {
-        let mut out = Vec::new();
-        walk(self.dir.path(), &mut out);
-        out.sort();
-        out
+        files_in(self.dir.path())
     }
+}
+
+/// Every regular file under `dir`, sorted.
+pub fn files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    walk(dir, &mut out);
+    out.sort();
+    out
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -82,9 +87,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// True when no temporary (`.part`) file remains under `dir`.
 pub fn no_temp_files(dir: &Path) -> bool {
-    let mut files = Vec::new();
-    walk(dir, &mut files);
-    files.iter().all(|f| !f.to_string_lossy().ends_with(".part"))
+    files_in(dir).iter().all(|f| !f.to_string_lossy().ends_with(".part"))
 }
 
 pub fn opts_progress() -> Options {
