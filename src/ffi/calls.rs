@@ -16,7 +16,9 @@ use std::time::Duration;
 use super::params::{options, str_arg, user_data};
 use super::types::*;
 use super::{arena, client, guard, shutdown};
+use crate::client::Client;
 use crate::dirs::BaseDir;
+use crate::request::Options;
 use crate::error::{Error, ErrorKind};
 
 /// Starts downloading `url` into the file `filename` inside `base_dir`.
@@ -52,25 +54,15 @@ pub unsafe extern "C" fn net_download(
     filename: *const c_char,
     base_dir: net_dir,
 ) -> net_id {
-    guard!(0, {
-        let Some(client) = client() else { return 0 };
-        // SAFETY (this block): the caller guarantees every pointer is NULL
-        // or valid for this call.
-        let user_data = unsafe { user_data(params) };
-        let args = (|| {
-            let url = unsafe { str_arg(url, "url") }?;
-            let method = unsafe { method_arg(method) }?;
-            let opts = unsafe { options(params) }?;
-            let filename = unsafe { str_arg(filename, "filename") }?;
-            Ok::<_, Error>((url, method, opts, filename, BaseDir::try_from(base_dir)?))
-        })();
-        match args {
-            Ok((url, method, opts, filename, dir)) => {
-                client.download(url, method, opts, filename, dir)
-            }
-            Err(e) => client.reject(user_data, e),
-        }
-    })
+    // SAFETY: the caller guarantees every pointer is NULL or valid for
+    // this call; `submit` and the closure read them only during it.
+    unsafe {
+        submit(url, method, params, |client, url, method, opts| {
+            let filename = str_arg(filename, "filename")?;
+            let dir = BaseDir::try_from(base_dir)?;
+            Ok(client.download(url, method, opts, filename, dir))
+        })
+    }
 }
 
 /// Starts a request whose response body is delivered in memory, in the
@@ -88,20 +80,40 @@ pub unsafe extern "C" fn net_request(
     method: *const c_char,
     params: *const net_params,
 ) -> net_id {
+    // SAFETY: the caller guarantees every pointer is NULL or valid for
+    // this call.
+    unsafe {
+        submit(url, method, params, |client, url, method, opts| {
+            Ok(client.request(url, method, opts))
+        })
+    }
+}
+
+/// The common part of `net_download` and `net_request`: reads the URL,
+/// method and params, then lets `start` read the rest and submit. Any
+/// failure is still an id whose `ended` event reports it (with the
+/// params' `user_data`).
+///
+/// # Safety
+/// `url`, `method` and `params` are NULL or valid for this call, and so is
+/// whatever `start` reads.
+unsafe fn submit(
+    url: *const c_char,
+    method: *const c_char,
+    params: *const net_params,
+    start: impl FnOnce(&Client, &str, &str, Options) -> Result<net_id, Error>,
+) -> net_id {
     guard!(0, {
         let Some(client) = client() else { return 0 };
-        // SAFETY (this block): the caller guarantees every pointer is NULL
-        // or valid for this call.
+        // SAFETY (this block): forwarded contract.
         let user_data = unsafe { user_data(params) };
-        let args = (|| {
+        let started = (|| {
             let url = unsafe { str_arg(url, "url") }?;
             let method = unsafe { method_arg(method) }?;
-            Ok::<_, Error>((url, method, unsafe { options(params) }?))
+            let opts = unsafe { options(params) }?;
+            start(client, url, method, opts)
         })();
-        match args {
-            Ok((url, method, opts)) => client.request(url, method, opts),
-            Err(e) => client.reject(user_data, e),
-        }
+        started.unwrap_or_else(|e| client.reject(user_data, e))
     })
 }
 
