@@ -15,7 +15,10 @@ fn check(t: &TestClient, id: u64, expected: &str, mentions: &str) {
     assert_eq!(ev.phase, Phase::Ended);
     assert_eq!(error_name(ev), expected, "{:?}", ev.error);
     let msg = &ev.error.as_ref().unwrap().message;
-    assert!(msg.contains(mentions), "message {msg:?} should mention {mentions:?}");
+    assert!(
+        msg.contains(mentions),
+        "message {msg:?} should mention {mentions:?}"
+    );
 }
 
 /// Rule: malformed URLs are NET_ERROR_INVALID_ARGUMENT, other schemes
@@ -27,11 +30,21 @@ fn bad_urls() {
     check(&t, d(""), "NET_ERROR_INVALID_ARGUMENT", "empty");
     check(&t, d("not a url"), "NET_ERROR_INVALID_ARGUMENT", "' '");
     check(&t, d("http://"), "NET_ERROR_INVALID_ARGUMENT", "no host");
-    check(&t, d("http://127.0.0.1/é"), "NET_ERROR_INVALID_ARGUMENT", "percent-encode");
+    check(
+        &t,
+        d("http://127.0.0.1/é"),
+        "NET_ERROR_INVALID_ARGUMENT",
+        "percent-encode",
+    );
     let long = format!("http://127.0.0.1/{}", "a".repeat(1 << 20));
     check(&t, d(&long), "NET_ERROR_INVALID_ARGUMENT", "limit");
     for s in ["file", "ftp", "gopher", "dict", "ldap"] {
-        check(&t, d(&format!("{s}://127.0.0.1/x")), "NET_ERROR_UNSUPPORTED_SCHEME", s);
+        check(
+            &t,
+            d(&format!("{s}://127.0.0.1/x")),
+            "NET_ERROR_UNSUPPORTED_SCHEME",
+            s,
+        );
     }
 }
 
@@ -41,14 +54,40 @@ fn bad_methods_and_headers() {
     let t = TestClient::new();
     let url = "http://127.0.0.1:9/x";
     for m in ["", "GET\r\nX: y", "G T"] {
-        check(&t, t.client.request(url, m, Options::default()), "NET_ERROR_INVALID_ARGUMENT", "method");
+        check(
+            &t,
+            t.client.request(url, m, Options::default()),
+            "NET_ERROR_INVALID_ARGUMENT",
+            "method",
+        );
     }
-    for (k, v) in [("X-A\r\n", "v"), ("", "v"), ("X-A", "v\r\nInjected: 1"), ("X-A", "v\nw")] {
-        let opts = Options { headers: vec![(k.into(), v.into())], ..Options::default() };
-        check(&t, t.client.request(url, "GET", opts), "NET_ERROR_INVALID_ARGUMENT", "header");
+    for (k, v) in [
+        ("X-A\r\n", "v"),
+        ("", "v"),
+        ("X-A", "v\r\nInjected: 1"),
+        ("X-A", "v\nw"),
+    ] {
+        let opts = Options {
+            headers: vec![(k.into(), v.into())],
+            ..Options::default()
+        };
+        check(
+            &t,
+            t.client.request(url, "GET", opts),
+            "NET_ERROR_INVALID_ARGUMENT",
+            "header",
+        );
     }
-    let opts = Options { timeout: Some(std::time::Duration::ZERO), ..Options::default() };
-    check(&t, t.client.request(url, "GET", opts), "NET_ERROR_INVALID_ARGUMENT", "timeout");
+    let opts = Options {
+        timeout: Some(std::time::Duration::ZERO),
+        ..Options::default()
+    };
+    check(
+        &t,
+        t.client.request(url, "GET", opts),
+        "NET_ERROR_INVALID_ARGUMENT",
+        "timeout",
+    );
 }
 
 /// Rule: filenames must stay inside their base directory; the resource
@@ -58,12 +97,42 @@ fn bad_filenames_and_directories() {
     let t = TestClient::new();
     let url = "http://127.0.0.1:9/x";
     let d = |f: &str, dir| t.client.download(url, "GET", Options::default(), f, dir);
-    check(&t, d("", BaseDir::Documents), "NET_ERROR_INVALID_ARGUMENT", "empty");
-    check(&t, d("/etc/passwd", BaseDir::Documents), "NET_ERROR_INVALID_ARGUMENT", "absolute");
-    check(&t, d("../escape", BaseDir::Documents), "NET_ERROR_INVALID_ARGUMENT", "..");
-    check(&t, d("a/../../b", BaseDir::Documents), "NET_ERROR_INVALID_ARGUMENT", "..");
-    check(&t, d("dir/", BaseDir::Documents), "NET_ERROR_INVALID_ARGUMENT", "directory");
-    check(&t, d("x.bin", BaseDir::Resource), "NET_ERROR_INVALID_ARGUMENT", "read-only");
+    check(
+        &t,
+        d("", BaseDir::Documents),
+        "NET_ERROR_INVALID_ARGUMENT",
+        "empty",
+    );
+    check(
+        &t,
+        d("/etc/passwd", BaseDir::Documents),
+        "NET_ERROR_INVALID_ARGUMENT",
+        "absolute",
+    );
+    check(
+        &t,
+        d("../escape", BaseDir::Documents),
+        "NET_ERROR_INVALID_ARGUMENT",
+        "..",
+    );
+    check(
+        &t,
+        d("a/../../b", BaseDir::Documents),
+        "NET_ERROR_INVALID_ARGUMENT",
+        "..",
+    );
+    check(
+        &t,
+        d("dir/", BaseDir::Documents),
+        "NET_ERROR_INVALID_ARGUMENT",
+        "directory",
+    );
+    check(
+        &t,
+        d("x.bin", BaseDir::Resource),
+        "NET_ERROR_INVALID_ARGUMENT",
+        "read-only",
+    );
 }
 
 /// Rule: a target that is an existing directory, a base directory that
@@ -75,12 +144,21 @@ fn unusable_directories() {
     let t = TestClient::new();
     let url = server.url("/bytes/10");
     std::fs::create_dir_all(t.docs("adir")).unwrap();
-    check(&t, t.download(&url, "adir", Options::default()), "NET_ERROR_INVALID_ARGUMENT", "is a directory");
+    check(
+        &t,
+        t.download(&url, "adir", Options::default()),
+        "NET_ERROR_INVALID_ARGUMENT",
+        "is a directory",
+    );
 
     let blocker = t.dir.path().join("plainfile");
     std::fs::write(&blocker, b"x").unwrap();
-    t.client.set_directory(BaseDir::Caches, &blocker.join("sub")).unwrap();
-    let id = t.client.download(&url, "GET", Options::default(), "x.bin", BaseDir::Caches);
+    t.client
+        .set_directory(BaseDir::Caches, &blocker.join("sub"))
+        .unwrap();
+    let id = t
+        .client
+        .download(&url, "GET", Options::default(), "x.bin", BaseDir::Caches);
     check(&t, id, "NET_ERROR_IO", "cannot create");
 
     if unsafe { libc::geteuid() } != 0 {
@@ -89,7 +167,9 @@ fn unusable_directories() {
         std::fs::create_dir(&ro).unwrap();
         std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
         t.client.set_directory(BaseDir::Temporary, &ro).unwrap();
-        let id = t.client.download(&url, "GET", Options::default(), "x.bin", BaseDir::Temporary);
+        let id = t
+            .client
+            .download(&url, "GET", Options::default(), "x.bin", BaseDir::Temporary);
         check(&t, id, "NET_ERROR_IO", "cannot create");
     }
     assert_eq!(server.requests(), 0, "nothing was sent");

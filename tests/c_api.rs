@@ -19,7 +19,11 @@ fn lib_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap().to_path_buf(); // target/<profile>/deps/..
     let lib = dir.join("libnetdl.so");
-    assert!(lib.exists(), "{} missing: build the cdylib first", lib.display());
+    assert!(
+        lib.exists(),
+        "{} missing: build the cdylib first",
+        lib.display()
+    );
     let soname = dir.join("libnetdl.so.0");
     let _ = std::fs::remove_file(&soname);
     std::os::unix::fs::symlink("libnetdl.so", &soname).unwrap();
@@ -80,8 +84,14 @@ fn header_compiles_as_c_and_cpp() {
     .unwrap();
     compile(&[&src], &dir.path().join("c"), false);
     compile(&[&src], &dir.path().join("cpp"), true);
-    assert!(Command::new(dir.path().join("c")).status().unwrap().success());
-    assert!(Command::new(dir.path().join("cpp")).status().unwrap().success());
+    assert!(Command::new(dir.path().join("c"))
+        .status()
+        .unwrap()
+        .success());
+    assert!(Command::new(dir.path().join("cpp"))
+        .status()
+        .unwrap()
+        .success());
 }
 
 /// Rule: examples-c/download.c builds warning-free and downloads a file
@@ -100,8 +110,15 @@ fn example_download_runs() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("began status=200 estimated=250000"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("began status=200 estimated=250000"),
+        "{stdout}"
+    );
     assert!(stdout.contains("ended status=200 bytes=250000"), "{stdout}");
     let saved = std::fs::read(out_dir.join("game/asset.bin")).unwrap();
     assert_eq!(saved, support::body(250_000, 5));
@@ -122,6 +139,13 @@ fn c_abi_checks_pass() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(std::fs::read(docs.join("sub/c.bin")).unwrap(), support::body(20_000, 0));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(docs.join("sub/c.bin")).unwrap(),
+        support::body(20_000, 0)
+    );
 }

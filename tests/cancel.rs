@@ -16,7 +16,11 @@ use support::Server;
 fn cancel_running_download() {
     let server = Server::start();
     let t = TestClient::new();
-    let id = t.download(&server.url("/stall-after-headers?len=100000"), "c.bin", opts_progress());
+    let id = t.download(
+        &server.url("/stall-after-headers?len=100000"),
+        "c.bin",
+        opts_progress(),
+    );
     // Wait until the transfer is surely running: its `began` arrived.
     let began = t.client.wait(Duration::from_secs(10));
     assert_eq!(began.len(), 1);
@@ -47,11 +51,16 @@ fn cancel_after_completion_before_poll() {
     assert!(t.client.cancel(id));
     // The network thread queued `ended` of `id` before it saw this request,
     // so once this one has ended, that one would have shown up.
-    let marker = t.client.request(&server.url("/bytes/1"), "GET", Options::default());
+    let marker = t
+        .client
+        .request(&server.url("/bytes/1"), "GET", Options::default());
     let events = t.events_until_ended(marker, Duration::from_secs(10));
     assert!(events.iter().all(|e| e.id == marker), "{events:?}");
     assert!(t.client.poll().iter().all(|e| e.id != id));
-    assert_eq!(std::fs::read(t.docs("done.bin")).unwrap(), support::body(3000, 0));
+    assert_eq!(
+        std::fs::read(t.docs("done.bin")).unwrap(),
+        support::body(3000, 0)
+    );
 }
 
 /// Rule: once `ended` was handed out, cancel returns false; unknown ids
@@ -74,14 +83,22 @@ fn cancel_queued_request() {
     let server = Server::start();
     let t = TestClient::new();
     t.client.set_limits(1, 1).unwrap();
-    let blocker = t.download(&server.url("/stall-after-headers?len=10"), "b.bin", opts_progress());
+    let blocker = t.download(
+        &server.url("/stall-after-headers?len=10"),
+        "b.bin",
+        opts_progress(),
+    );
     t.client.wait(Duration::from_secs(10)); // `began` of the blocker: it holds the only slot
     let queued = t.download(&server.url("/bytes/10"), "q.bin", Options::default());
     assert!(t.client.cancel(queued));
     assert!(t.client.cancel(blocker));
     let after = t.download(&server.url("/bytes/10"), "after.bin", Options::default());
     assert!(!t.ended(after).is_error());
-    assert_eq!(server.requests(), 2, "the queued request never reached the server");
+    assert_eq!(
+        server.requests(),
+        2,
+        "the queued request never reached the server"
+    );
     assert!(!t.docs("q.bin").exists());
 }
 
@@ -92,7 +109,13 @@ fn concurrent_cancels_have_one_winner() {
     let server = Server::start();
     let t = TestClient::new();
     let ids: Vec<u64> = (0..50)
-        .map(|i| t.download(&server.url("/stall-after-headers?len=10"), &format!("{i}.bin"), Options::default()))
+        .map(|i| {
+            t.download(
+                &server.url("/stall-after-headers?len=10"),
+                &format!("{i}.bin"),
+                Options::default(),
+            )
+        })
         .collect();
     let wins: usize = std::thread::scope(|s| {
         let handles: Vec<_> = (0..4)

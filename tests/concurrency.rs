@@ -19,13 +19,22 @@ fn two_hundred_concurrent_downloads() {
     let t = TestClient::new();
     let mut ids = HashMap::new();
     for i in 0..200u64 {
-        let id = t.download(&server.url(&format!("/bytes/{}?seed={i}", 1000 + i * 37)), &format!("f/{i}.bin"), Options::default());
+        let id = t.download(
+            &server.url(&format!("/bytes/{}?seed={i}", 1000 + i * 37)),
+            &format!("f/{i}.bin"),
+            Options::default(),
+        );
         ids.insert(id, i);
     }
     let mut ended = HashMap::new();
     while ended.len() < ids.len() {
         let events = t.client.wait(Duration::from_secs(20));
-        assert!(!events.is_empty(), "stalled with {} of {} ended", ended.len(), ids.len());
+        assert!(
+            !events.is_empty(),
+            "stalled with {} of {} ended",
+            ended.len(),
+            ids.len()
+        );
         for ev in events {
             assert_eq!(ev.phase, Phase::Ended);
             assert!(ended.insert(ev.id, ev).is_none(), "one ended per id");
@@ -48,13 +57,27 @@ fn queue_limits_connections() {
     let t = TestClient::new();
     t.client.set_limits(4, 4).unwrap();
     let ids: Vec<u64> = (0..40)
-        .map(|i| t.download(&server.url("/delay/20/100"), &format!("{i}.bin"), Options::default()))
+        .map(|i| {
+            t.download(
+                &server.url("/delay/20/100"),
+                &format!("{i}.bin"),
+                Options::default(),
+            )
+        })
         .collect();
     for id in ids {
         assert!(!t.ended(id).is_error());
     }
-    assert!(server.max_concurrent_connections() <= 4, "{}", server.max_concurrent_connections());
-    assert!(server.connections() <= 4, "keep-alive reuses connections: {}", server.connections());
+    assert!(
+        server.max_concurrent_connections() <= 4,
+        "{}",
+        server.max_concurrent_connections()
+    );
+    assert!(
+        server.connections() <= 4,
+        "keep-alive reuses connections: {}",
+        server.connections()
+    );
 }
 
 /// Rule: the default limit keeps at most 64 transfers running, so 300
@@ -64,10 +87,20 @@ fn default_limit_is_64() {
     let server = Server::start();
     let t = TestClient::new();
     let ids: Vec<u64> = (0..300)
-        .map(|i| t.download(&server.url("/delay/30/10"), &format!("{i}.bin"), Options::default()))
+        .map(|i| {
+            t.download(
+                &server.url("/delay/30/10"),
+                &format!("{i}.bin"),
+                Options::default(),
+            )
+        })
         .collect();
     for id in ids {
         assert!(!t.ended(id).is_error());
     }
-    assert!(server.max_concurrent_connections() <= 64, "{}", server.max_concurrent_connections());
+    assert!(
+        server.max_concurrent_connections() <= 64,
+        "{}",
+        server.max_concurrent_connections()
+    );
 }

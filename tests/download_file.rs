@@ -16,7 +16,11 @@ use support::Server;
 fn saves_exact_bytes_with_only_ended() {
     let server = Server::start();
     let t = TestClient::new();
-    let id = t.download(&server.url("/bytes/100000?seed=7"), "a.bin", Options::default());
+    let id = t.download(
+        &server.url("/bytes/100000?seed=7"),
+        "a.bin",
+        Options::default(),
+    );
     let events = t.events_until_ended(id, Duration::from_secs(10));
     assert_eq!(events.len(), 1, "{events:?}");
     let ev = &events[0];
@@ -30,7 +34,10 @@ fn saves_exact_bytes_with_only_ended() {
     assert_eq!(ev.url(), server.url("/bytes/100000?seed=7"));
     assert_eq!(ev.header("content-length").as_deref(), Some("100000"));
     assert!(ev.body.is_none());
-    assert_eq!(std::fs::read(t.docs("a.bin")).unwrap(), support::body(100_000, 7));
+    assert_eq!(
+        std::fs::read(t.docs("a.bin")).unwrap(),
+        support::body(100_000, 7)
+    );
     assert_eq!(t.files(), vec![t.docs("a.bin")], "only the target remains");
 }
 
@@ -41,12 +48,21 @@ fn saves_exact_bytes_with_only_ended() {
 fn progress_sequence_is_began_progress_ended() {
     let server = Server::start();
     let t = TestClient::new();
-    let id = t.download(&server.url("/slow/60000?chunk=6000&ms=30"), "p.bin", opts_progress());
+    let id = t.download(
+        &server.url("/slow/60000?chunk=6000&ms=30"),
+        "p.bin",
+        opts_progress(),
+    );
     let events = t.events_until_ended(id, Duration::from_secs(10));
     let phases: Vec<Phase> = events.iter().map(|e| e.phase).collect();
     assert_eq!(phases[0], Phase::Began, "{phases:?}");
     assert_eq!(*phases.last().unwrap(), Phase::Ended);
-    assert!(phases[1..phases.len() - 1].iter().all(|p| *p == Phase::Progress), "{phases:?}");
+    assert!(
+        phases[1..phases.len() - 1]
+            .iter()
+            .all(|p| *p == Phase::Progress),
+        "{phases:?}"
+    );
     assert!(phases.len() >= 3, "at least one progress event: {phases:?}");
     let began = &events[0];
     assert_eq!(began.status, 200);
@@ -60,7 +76,10 @@ fn progress_sequence_is_began_progress_ended() {
         last = e.bytes_transferred;
     }
     assert_eq!(events.last().unwrap().bytes_transferred, 60_000);
-    assert_eq!(std::fs::read(t.docs("p.bin")).unwrap(), support::body(60_000, 0));
+    assert_eq!(
+        std::fs::read(t.docs("p.bin")).unwrap(),
+        support::body(60_000, 0)
+    );
 }
 
 /// Rule: missing subdirectories inside the base directory, and the base
@@ -70,10 +89,17 @@ fn creates_missing_directories() {
     let server = Server::start();
     let t = TestClient::new();
     assert!(!t.docs("").exists());
-    let id = t.download(&server.url("/bytes/10"), "deep/er/x.bin", Options::default());
+    let id = t.download(
+        &server.url("/bytes/10"),
+        "deep/er/x.bin",
+        Options::default(),
+    );
     let ev = t.ended(id);
     assert!(!ev.is_error(), "{:?}", ev.error);
-    assert_eq!(std::fs::read(t.docs("deep/er/x.bin")).unwrap(), support::body(10, 0));
+    assert_eq!(
+        std::fs::read(t.docs("deep/er/x.bin")).unwrap(),
+        support::body(10, 0)
+    );
 }
 
 /// Rule: a successful download replaces an existing file atomically.
@@ -85,7 +111,10 @@ fn replaces_existing_file() {
     std::fs::write(t.docs("r.bin"), b"old contents").unwrap();
     let ev = t.ended(t.download(&server.url("/bytes/5000"), "r.bin", Options::default()));
     assert!(!ev.is_error());
-    assert_eq!(std::fs::read(t.docs("r.bin")).unwrap(), support::body(5000, 0));
+    assert_eq!(
+        std::fs::read(t.docs("r.bin")).unwrap(),
+        support::body(5000, 0)
+    );
     assert!(no_temp_files(t.dir.path()));
 }
 
@@ -105,7 +134,10 @@ fn empty_and_chunked_bodies() {
     assert_eq!(events[0].phase, Phase::Began);
     assert_eq!(events[0].bytes_estimated, -1);
     assert_eq!(events.last().unwrap().bytes_transferred, 70_000);
-    assert_eq!(std::fs::read(t.docs("c.bin")).unwrap(), support::body(70_000, 0));
+    assert_eq!(
+        std::fs::read(t.docs("c.bin")).unwrap(),
+        support::body(70_000, 0)
+    );
 }
 
 /// Rule: gzip responses are accepted and decoded by default; the estimate
@@ -118,7 +150,13 @@ fn gzip_is_decoded() {
     assert!(!ev.is_error(), "{:?}", ev.error);
     assert_eq!(ev.bytes_transferred, 50_000);
     assert_eq!(ev.bytes_estimated, -1);
-    assert_eq!(std::fs::read(t.docs("g.bin")).unwrap(), support::body(50_000, 0));
+    assert_eq!(
+        std::fs::read(t.docs("g.bin")).unwrap(),
+        support::body(50_000, 0)
+    );
     let sent = server.last_request().unwrap();
-    assert!(sent.headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("accept-encoding") && v.contains("gzip")));
+    assert!(sent
+        .headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("accept-encoding") && v.contains("gzip")));
 }

@@ -20,7 +20,10 @@ fn not_found_is_a_status_and_keeps_the_old_file() {
     assert!(!ev.is_error());
     assert_eq!(ev.status, 404);
     assert_eq!(ev.body.as_deref(), Some(&b"status 404"[..]));
-    assert_eq!(std::fs::read(t.docs("asset.bin")).unwrap(), b"good old asset");
+    assert_eq!(
+        std::fs::read(t.docs("asset.bin")).unwrap(),
+        b"good old asset"
+    );
     assert!(no_temp_files(t.dir.path()));
 }
 
@@ -42,7 +45,10 @@ fn no_content_and_not_modified() {
     let server = Server::start();
     let t = TestClient::new();
     let ev = t.ended(t.download(&server.url("/status/204"), "n.bin", Options::default()));
-    assert_eq!((ev.is_error(), ev.status, ev.bytes_estimated), (false, 204, 0));
+    assert_eq!(
+        (ev.is_error(), ev.status, ev.bytes_estimated),
+        (false, 204, 0)
+    );
     assert_eq!(std::fs::read(t.docs("n.bin")).unwrap(), b"");
 
     std::fs::write(t.docs("m.bin"), b"cached").unwrap();
@@ -56,7 +62,10 @@ fn no_content_and_not_modified() {
 fn request_reports_status_and_body() {
     let server = Server::start();
     let t = TestClient::new();
-    let ev = t.ended(t.client.request(&server.url("/status/500"), "GET", Options::default()));
+    let ev = t.ended(
+        t.client
+            .request(&server.url("/status/500"), "GET", Options::default()),
+    );
     assert_eq!((ev.is_error(), ev.status), (false, 500));
     assert_eq!(ev.body.as_deref(), Some(&b"status 500"[..]));
     assert_eq!(ev.response_type, netdl::ResponseType::Text);
@@ -69,8 +78,19 @@ fn request_reports_status_and_body() {
 fn head_has_no_body() {
     let server = Server::start();
     let t = TestClient::new();
-    let ev = t.ended(t.client.request(&server.url("/bytes/1234"), "head", Options::default()));
-    assert_eq!((ev.is_error(), ev.status, ev.bytes_transferred, ev.bytes_estimated), (false, 200, 0, 0));
+    let ev = t.ended(
+        t.client
+            .request(&server.url("/bytes/1234"), "head", Options::default()),
+    );
+    assert_eq!(
+        (
+            ev.is_error(),
+            ev.status,
+            ev.bytes_transferred,
+            ev.bytes_estimated
+        ),
+        (false, 200, 0, 0)
+    );
     assert_eq!(ev.header("content-length").as_deref(), Some("1234"));
     assert_eq!(server.last_request().unwrap().method, "HEAD");
     let _ = BaseDir::Documents;

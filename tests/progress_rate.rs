@@ -25,7 +25,10 @@ fn fast_download_is_coalesced() {
     }
     let events = t.events_until_ended(id, Duration::from_secs(10));
     let progress = events.iter().filter(|e| e.phase == Phase::Progress).count();
-    assert!(progress <= 1, "{progress} progress events queued while not polling");
+    assert!(
+        progress <= 1,
+        "{progress} progress events queued while not polling"
+    );
     assert_eq!(events.last().unwrap().bytes_transferred, 20_000_000);
 }
 
@@ -36,7 +39,11 @@ fn slow_download_reports_regularly() {
     let server = Server::start();
     let t = TestClient::new();
     // 40 chunks of 1000 bytes, one every 50 ms: about 2 s of transfer.
-    let id = t.download(&server.url("/slow/40000?chunk=1000&ms=50"), "s.bin", opts_progress());
+    let id = t.download(
+        &server.url("/slow/40000?chunk=1000&ms=50"),
+        "s.bin",
+        opts_progress(),
+    );
     let mut times = Vec::new();
     let start = Instant::now();
     loop {
@@ -53,9 +60,17 @@ fn slow_download_reports_regularly() {
         }
     }
     let total = start.elapsed().as_secs_f64();
-    assert!(times.len() as f64 <= total * 10.0 + 2.0, "{} events in {total:.2} s", times.len());
+    assert!(
+        times.len() as f64 <= total * 10.0 + 2.0,
+        "{} events in {total:.2} s",
+        times.len()
+    );
     for pair in times.windows(2) {
-        assert!(pair[1] - pair[0] <= Duration::from_millis(500), "gap {:?}", pair[1] - pair[0]);
+        assert!(
+            pair[1] - pair[0] <= Duration::from_millis(500),
+            "gap {:?}",
+            pair[1] - pair[0]
+        );
     }
     assert!(times.len() >= 3, "{times:?}");
 }

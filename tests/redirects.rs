@@ -26,7 +26,10 @@ fn follows_redirects_and_reports_final_url() {
 fn no_redirects_reports_the_3xx() {
     let server = Server::start();
     let t = TestClient::new();
-    let opts = Options { no_redirects: true, ..Options::default() };
+    let opts = Options {
+        no_redirects: true,
+        ..Options::default()
+    };
     let ev = t.ended(t.download(&server.url("/redirect/2"), "r.txt", opts));
     assert_eq!((ev.is_error(), ev.status), (false, 302));
     assert_eq!(ev.header("location").as_deref(), Some("/redirect/1"));
@@ -39,7 +42,10 @@ fn no_redirects_reports_the_3xx() {
 fn too_many_redirects() {
     let server = Server::start();
     let t = TestClient::new();
-    let opts = Options { max_redirects: Some(2), ..Options::default() };
+    let opts = Options {
+        max_redirects: Some(2),
+        ..Options::default()
+    };
     let ev = t.ended(t.download(&server.url("/redirect/3"), "r.txt", opts));
     assert_eq!(error_name(&ev), "NET_ERROR_TOO_MANY_REDIRECTS");
     let ev = t.ended(t.download(&server.url("/redirect-loop"), "r.txt", Options::default()));
@@ -54,9 +60,17 @@ fn redirect_to_other_scheme_is_refused() {
     let server = Server::start();
     let t = TestClient::new();
     for target in ["file:///etc/passwd", "ftp://127.0.0.1/x"] {
-        let url = server.url(&format!("/redirect-to?url={}", target.replace(':', "%3A").replace('/', "%2F")));
+        let url = server.url(&format!(
+            "/redirect-to?url={}",
+            target.replace(':', "%3A").replace('/', "%2F")
+        ));
         let ev = t.ended(t.download(&url, "r.txt", Options::default()));
-        assert_eq!(error_name(&ev), "NET_ERROR_UNSUPPORTED_SCHEME", "{target}: {:?}", ev.error);
+        assert_eq!(
+            error_name(&ev),
+            "NET_ERROR_UNSUPPORTED_SCHEME",
+            "{target}: {:?}",
+            ev.error
+        );
         assert!(!t.docs("r.txt").exists());
     }
 }

@@ -13,7 +13,11 @@ use support::Server;
 /// Splits the /echo response into (request line, headers, body).
 fn echo(ev: &netdl::Event) -> (String, Vec<(String, String)>, Vec<u8>) {
     let raw = ev.body.clone().expect("body");
-    let split = raw.windows(2).position(|w| w == b"\n\n").expect("blank line") + 2;
+    let split = raw
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .expect("blank line")
+        + 2;
     let head = String::from_utf8(raw[..split].to_vec()).unwrap();
     let mut lines = head.lines();
     let first = lines.next().unwrap().to_string();
@@ -49,7 +53,10 @@ fn post_sends_headers_and_body() {
     let (line, headers, body) = echo(&ev);
     assert_eq!(line, "POST /echo");
     assert_eq!(get(&headers, "x-game"), Some("level 3"));
-    assert_eq!(get(&headers, "content-type"), Some("application/x-www-form-urlencoded"));
+    assert_eq!(
+        get(&headers, "content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
     assert_eq!(body, b"a=1&b=2");
 }
 
@@ -69,7 +76,10 @@ fn other_methods_and_body_types() {
         let ev = t.ended(t.client.request(&server.url("/echo"), method, opts));
         let (line, headers, body) = echo(&ev);
         assert_eq!(line, format!("{method} /echo"));
-        assert_eq!(get(&headers, "content-type"), Some("application/octet-stream"));
+        assert_eq!(
+            get(&headers, "content-type"),
+            Some("application/octet-stream")
+        );
         assert_eq!(body, vec![0, 1, 2, 255]);
     }
     let opts = Options {
@@ -89,19 +99,31 @@ fn body_from_file() {
     let dir = t.client.directory(BaseDir::ApplicationSupport).unwrap();
     std::fs::create_dir_all(&dir).unwrap();
     let data = support::body(300_000, 3);
-    std::fs::File::create(dir.join("up.bin")).unwrap().write_all(&data).unwrap();
+    std::fs::File::create(dir.join("up.bin"))
+        .unwrap()
+        .write_all(&data)
+        .unwrap();
     let opts = Options {
-        body: Some(Body::File { filename: "up.bin".into(), base_dir: BaseDir::ApplicationSupport }),
+        body: Some(Body::File {
+            filename: "up.bin".into(),
+            base_dir: BaseDir::ApplicationSupport,
+        }),
         ..Options::default()
     };
     let ev = t.ended(t.client.request(&server.url("/echo"), "PUT", opts));
     assert!(!ev.is_error(), "{:?}", ev.error);
     let (_, headers, body) = echo(&ev);
-    assert_eq!(get(&headers, "content-type"), Some("application/octet-stream"));
+    assert_eq!(
+        get(&headers, "content-type"),
+        Some("application/octet-stream")
+    );
     assert_eq!(body, data);
 
     let missing = Options {
-        body: Some(Body::File { filename: "nope.bin".into(), base_dir: BaseDir::ApplicationSupport }),
+        body: Some(Body::File {
+            filename: "nope.bin".into(),
+            base_dir: BaseDir::ApplicationSupport,
+        }),
         ..Options::default()
     };
     let ev = t.ended(t.client.request(&server.url("/echo"), "PUT", missing));
@@ -114,15 +136,24 @@ fn body_from_file() {
 fn body_limit() {
     let server = Server::start();
     let t = TestClient::new();
-    let small = || Options { max_body: Some(1000), ..Options::default() };
+    let small = || Options {
+        max_body: Some(1000),
+        ..Options::default()
+    };
     let ev = t.ended(t.client.request(&server.url("/bytes/1000"), "GET", small()));
     assert_eq!(ev.body.as_deref().map(<[u8]>::len), Some(1000));
     let ev = t.ended(t.client.request(&server.url("/bytes/1001"), "GET", small()));
     assert_eq!(error_name(&ev), "NET_ERROR_TOO_LARGE");
-    let ev = t.ended(t.client.request(&server.url("/chunked/5000"), "GET", small()));
+    let ev = t.ended(
+        t.client
+            .request(&server.url("/chunked/5000"), "GET", small()),
+    );
     assert_eq!(error_name(&ev), "NET_ERROR_TOO_LARGE");
     // The default limit (64 MiB) rejects a 10 GiB announcement at once.
-    let ev = t.ended(t.client.request(&server.url("/huge-length"), "GET", Options::default()));
+    let ev = t.ended(
+        t.client
+            .request(&server.url("/huge-length"), "GET", Options::default()),
+    );
     assert_eq!(error_name(&ev), "NET_ERROR_TOO_LARGE");
     // Downloads honour the limit too, leaving no file.
     let ev = t.ended(t.download(&server.url("/bytes/5000"), "big.bin", small()));

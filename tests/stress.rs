@@ -39,9 +39,9 @@ fn size_of_file(i: u64) -> usize {
 /// shutdown mid-flight stops everything.
 #[test]
 fn ten_thousand_downloads_with_cancels_and_shutdown() {
+    let fds_before = open_fds();
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
-    let fds_before = open_fds();
     let docs = CString::new(dir.path().to_str().unwrap()).unwrap();
     // SAFETY: valid C strings for the duration of each call.
     assert!(unsafe { net_set_directory(NET_DIR_DOCUMENTS, docs.as_ptr()) });
@@ -50,10 +50,19 @@ fn ten_thousand_downloads_with_cancels_and_shutdown() {
     let mut ids = Vec::new();
     let mut file_of = HashMap::new();
     for i in 0..TOTAL {
-        let url = CString::new(server.url(&format!("/bytes/{}?seed={i}", size_of_file(i)))).unwrap();
+        let url =
+            CString::new(server.url(&format!("/bytes/{}?seed={i}", size_of_file(i)))).unwrap();
         let name = CString::new(format!("s/{i}.bin")).unwrap();
         // SAFETY: valid C strings; NULL params means defaults.
-        let id = unsafe { net_download(url.as_ptr(), c"GET".as_ptr(), std::ptr::null(), name.as_ptr(), NET_DIR_DOCUMENTS) };
+        let id = unsafe {
+            net_download(
+                url.as_ptr(),
+                c"GET".as_ptr(),
+                std::ptr::null(),
+                name.as_ptr(),
+                NET_DIR_DOCUMENTS,
+            )
+        };
         assert_ne!(id, 0);
         ids.push(id);
         file_of.insert(id, i);
@@ -72,7 +81,10 @@ fn ten_thousand_downloads_with_cancels_and_shutdown() {
                     if net_cancel(id) {
                         // Inserted only after cancel returned: any later
                         // delivery of `id` is a violation.
-                        assert!(cancelled.lock().unwrap().insert(id), "cancelled twice: {id}");
+                        assert!(
+                            cancelled.lock().unwrap().insert(id),
+                            "cancelled twice: {id}"
+                        );
                         wins += 1;
                     }
                     std::thread::yield_now();
@@ -89,12 +101,22 @@ fn ten_thousand_downloads_with_cancels_and_shutdown() {
         let n = unsafe { net_poll(events.as_mut_ptr(), events.len()) };
         let set = cancelled.lock().unwrap();
         for ev in &events[..n] {
-            assert!(!set.contains(&ev.id), "event for {} after its cancel returned", ev.id);
+            assert!(
+                !set.contains(&ev.id),
+                "event for {} after its cancel returned",
+                ev.id
+            );
             assert_eq!(ev.phase, NET_PHASE_ENDED);
-            assert!(ended.insert(ev.id, (ev.is_error, ev.status)).is_none(), "two ended for {}", ev.id);
+            assert!(
+                ended.insert(ev.id, (ev.is_error, ev.status)).is_none(),
+                "two ended for {}",
+                ev.id
+            );
             if ev.is_error {
                 // SAFETY: `error` is a valid C string until the next poll.
-                panic!("{} failed: {:?}", ev.id, unsafe { CStr::from_ptr(ev.error) });
+                panic!("{} failed: {:?}", ev.id, unsafe {
+                    CStr::from_ptr(ev.error)
+                });
             }
         }
         let done = ended.len() + set.len();
@@ -123,6 +145,14 @@ fn ten_thousand_downloads_with_cancels_and_shutdown() {
         assert!(e != c, "id {id}: ended={e} cancelled={c}");
     }
     assert!(!cancelled.is_empty(), "the cancellers won some races");
+    assert!(server.max_concurrent_connections() <= 64);
+    eprintln!(
+        "stress: {} ended, {} cancelled, {} connections (peak {} open)",
+        ended.len(),
+        cancelled.len(),
+        server.connections(),
+        server.max_concurrent_connections()
+    );
     for (id, _) in ended.iter() {
         let i = file_of[id];
         let data = std::fs::read(dir.path().join(format!("s/{i}.bin"))).unwrap();
@@ -136,7 +166,15 @@ fn ten_thousand_downloads_with_cancels_and_shutdown() {
         let url = CString::new(server.url("/stall-after-headers?len=1000")).unwrap();
         let name = CString::new(format!("late/{i}.bin")).unwrap();
         // SAFETY: valid C strings.
-        unsafe { net_download(url.as_ptr(), std::ptr::null(), std::ptr::null(), name.as_ptr(), NET_DIR_DOCUMENTS) };
+        unsafe {
+            net_download(
+                url.as_ptr(),
+                std::ptr::null(),
+                std::ptr::null(),
+                name.as_ptr(),
+                NET_DIR_DOCUMENTS,
+            )
+        };
     }
     // Wait until the first 64 are running (the other 136 stay queued).
     while server.requests() < requests_before + 64 {
@@ -145,11 +183,22 @@ fn ten_thousand_downloads_with_cancels_and_shutdown() {
     }
     let start = Instant::now();
     net_shutdown();
-    assert!(start.elapsed() < Duration::from_secs(1), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
     // SAFETY: as above.
     assert_eq!(unsafe { net_poll(events.as_mut_ptr(), events.len()) }, 0);
     assert!(common::no_temp_files(dir.path()));
-    assert_eq!(common::files_in(&dir.path().join("late")), Vec::<std::path::PathBuf>::new());
+    assert_eq!(
+        common::files_in(&dir.path().join("late")),
+        Vec::<std::path::PathBuf>::new()
+    );
     drop(server);
-    assert_eq!(open_fds(), fds_before, "descriptors leaked");
+    let fds: Vec<_> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .map(|e| std::fs::read_link(e.unwrap().path()))
+        .collect();
+    assert_eq!(open_fds(), fds_before, "descriptors leaked: {fds:?}");
 }

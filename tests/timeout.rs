@@ -11,7 +11,10 @@ use netdl::Options;
 use support::Server;
 
 fn one_second() -> Options {
-    Options { timeout: Some(Duration::from_secs(1)), ..Options::default() }
+    Options {
+        timeout: Some(Duration::from_secs(1)),
+        ..Options::default()
+    }
 }
 
 /// Rule: a server that accepts and never answers fails with
@@ -24,7 +27,10 @@ fn silent_server_times_out_on_time() {
     let ev = t.ended(t.download(&server.url("/silent"), "s.bin", one_second()));
     let took = start.elapsed();
     assert_eq!(error_name(&ev), "NET_ERROR_TIMEOUT");
-    assert!(took >= Duration::from_millis(950) && took < Duration::from_secs(3), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(950) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
     assert!(!t.docs("s.bin").exists());
     assert!(no_temp_files(t.dir.path()));
 }
@@ -36,7 +42,11 @@ fn stall_after_headers_times_out() {
     let server = Server::start();
     let t = TestClient::new();
     let start = Instant::now();
-    let ev = t.ended(t.download(&server.url("/stall-after-headers?len=1000"), "s.bin", one_second()));
+    let ev = t.ended(t.download(
+        &server.url("/stall-after-headers?len=1000"),
+        "s.bin",
+        one_second(),
+    ));
     let took = start.elapsed();
     assert_eq!(error_name(&ev), "NET_ERROR_TIMEOUT");
     assert_eq!(ev.status, 200);
@@ -54,5 +64,8 @@ fn slow_but_steady_download_is_not_killed() {
     let ev = t.ended(t.download(&server.url("/drip/12?ms=200"), "d.bin", one_second()));
     assert!(!ev.is_error(), "{:?}", ev.error);
     assert!(start.elapsed() > Duration::from_secs(2));
-    assert_eq!(std::fs::read(t.docs("d.bin")).unwrap(), support::body(12, 0));
+    assert_eq!(
+        std::fs::read(t.docs("d.bin")).unwrap(),
+        support::body(12, 0)
+    );
 }

@@ -23,8 +23,14 @@ fn self_signed_is_rejected() {
 fn ca_file_makes_it_trusted() {
     let server = Server::start_tls();
     let t = TestClient::new();
-    let opts = Options { ca_file: server.ca_pem_path(), ..Options::default() };
+    let opts = Options {
+        ca_file: server.ca_pem_path(),
+        ..Options::default()
+    };
     let ev = t.ended(t.download(&server.url("/bytes/100000?seed=9"), "t.bin", opts));
     assert!(!ev.is_error(), "{:?}", ev.error);
-    assert_eq!(std::fs::read(t.docs("t.bin")).unwrap(), support::body(100_000, 9));
+    assert_eq!(
+        std::fs::read(t.docs("t.bin")).unwrap(),
+        support::body(100_000, 9)
+    );
 }

@@ -340,7 +340,11 @@ fn configure(easy: &mut Easy2<Transfer>, req: &Request) -> Result<(), curl::Erro
     set_str(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https")?;
     // SAFETY: a live easy handle owned by `easy`; the option takes a long.
     let rc = unsafe {
-        curl_sys::curl_easy_setopt(easy.raw(), CURLOPT_SUPPRESS_CONNECT_HEADERS, 1 as libc::c_long)
+        curl_sys::curl_easy_setopt(
+            easy.raw(),
+            CURLOPT_SUPPRESS_CONNECT_HEADERS,
+            1 as libc::c_long,
+        )
     };
     if rc != curl_sys::CURLE_OK {
         return Err(curl::Error::new(rc));

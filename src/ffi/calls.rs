@@ -18,8 +18,8 @@ use super::types::*;
 use super::{arena, client, guard, shutdown};
 use crate::client::Client;
 use crate::dirs::BaseDir;
-use crate::request::Options;
 use crate::error::{Error, ErrorKind};
+use crate::request::Options;
 
 /// Starts downloading `url` into the file `filename` inside `base_dir`.
 ///

@@ -12,6 +12,8 @@ use netdl::{BaseDir, Client, Event, Options, Phase};
 pub struct TestClient {
     pub client: Client,
     pub dir: tempfile::TempDir,
+    /// Events polled while waiting for another id, kept for later.
+    stash: std::sync::Mutex<Vec<Event>>,
 }
 
 impl TestClient {
@@ -22,7 +24,11 @@ impl TestClient {
             let path = dir.path().join(format!("{d:?}"));
             client.set_directory(d, &path).unwrap();
         }
-        TestClient { client, dir }
+        TestClient {
+            client,
+            dir,
+            stash: Default::default(),
+        }
     }
 
     /// Where `filename` lands in `NET_DIR_DOCUMENTS`.
@@ -31,7 +37,8 @@ impl TestClient {
     }
 
     pub fn download(&self, url: &str, filename: &str, opts: Options) -> u64 {
-        self.client.download(url, "GET", opts, filename, BaseDir::Documents)
+        self.client
+            .download(url, "GET", opts, filename, BaseDir::Documents)
     }
 
     /// Every event of `id` until (and including) its `ended`, in order.
@@ -39,24 +46,36 @@ impl TestClient {
     pub fn events_until_ended(&self, id: u64, limit: Duration) -> Vec<Event> {
         let deadline = Instant::now() + limit;
         let mut got = Vec::new();
+        let mut pending = std::mem::take(&mut *self.stash.lock().unwrap());
         loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "no ended event for {id} within {limit:?}; got {got:?}");
-            for ev in self.client.wait(left) {
-                if ev.id == id {
-                    let done = ev.phase == Phase::Ended;
+            let mut rest = Vec::new();
+            let mut done = false;
+            for ev in pending {
+                if ev.id == id && !done {
+                    done = ev.phase == Phase::Ended;
                     got.push(ev);
-                    if done {
-                        return got;
-                    }
+                } else {
+                    rest.push(ev);
                 }
             }
+            self.stash.lock().unwrap().extend(rest);
+            if done {
+                return got;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "no ended event for {id} within {limit:?}; got {got:?}"
+            );
+            pending = self.client.wait(left);
         }
     }
 
     /// The `ended` event of `id` (other events of `id` are skipped).
     pub fn ended(&self, id: u64) -> Event {
-        self.events_until_ended(id, Duration::from_secs(20)).pop().unwrap()
+        self.events_until_ended(id, Duration::from_secs(20))
+            .pop()
+            .unwrap()
     }
 
     /// Every file left in any base directory (to spot temporary files).
@@ -74,7 +93,9 @@ pub fn files_in(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let p = e.path();
         if p.is_dir() {
@@ -87,7 +108,9 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// True when no temporary (`.part`) file remains under `dir`.
 pub fn no_temp_files(dir: &Path) -> bool {
-    files_in(dir).iter().all(|f| !f.to_string_lossy().ends_with(".part"))
+    files_in(dir)
+        .iter()
+        .all(|f| !f.to_string_lossy().ends_with(".part"))
 }
 
 pub fn opts_progress() -> Options {
@@ -98,5 +121,7 @@ pub fn opts_progress() -> Options {
 }
 
 pub fn error_name(ev: &Event) -> &'static str {
-    ev.error.as_ref().map_or("NET_ERROR_NONE", |e| e.kind.name())
+    ev.error
+        .as_ref()
+        .map_or("NET_ERROR_NONE", |e| e.kind.name())
 }
