@@ -117,13 +117,20 @@ impl Error {
             || err.is_use_ssl_failed()
         {
             ErrorKind::Tls
+        } else if err.is_unsupported_protocol() && detail_has(err, "HTTP/0.9") {
+            // libcurl reports a reply that is not HTTP at all as an
+            // unsupported protocol (HTTP/0.9, disabled by default).
+            ErrorKind::Protocol
         } else if err.is_unsupported_protocol() {
             ErrorKind::UnsupportedScheme
         } else if err.is_url_malformed() {
             ErrorKind::InvalidArgument
         } else if err.is_too_many_redirects() {
             ErrorKind::TooManyRedirects
-        } else if err.is_filesize_exceeded() || err.code() == CURLE_TOO_LARGE {
+        } else if err.is_filesize_exceeded()
+            || err.code() == CURLE_TOO_LARGE
+            || detail_has(err, "Too large response headers")
+        {
             ErrorKind::TooLarge
         } else if err.is_bad_content_encoding()
             || err.is_http2_error()
@@ -147,6 +154,12 @@ impl Error {
         };
         Error::new(kind, message)
     }
+}
+
+/// libcurl reuses some codes for distinct failures; its detail text tells
+/// them apart (e.g. "Too large response headers" is a CURLE_RECV_ERROR).
+fn detail_has(err: &curl::Error, text: &str) -> bool {
+    err.extra_description().is_some_and(|d| d.contains(text))
 }
 
 // libcurl codes curl-rust has no predicate for.

@@ -1,0 +1,172 @@
+//! Every fault the test server can inject, through a download over a file
+//! that already holds a good old version: the exact `ended` event, the
+//! old file intact (or the complete new one), no temporary file, and how
+//! long it took.
+
+mod common;
+mod support;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use netdl::Options;
+use support::Server;
+
+const OLD: &[u8] = b"previous good contents";
+
+struct Case {
+    path: &'static str,
+    error: &'static str,
+    status: i32,
+    /// The new body when the download must succeed.
+    new_body: Option<Vec<u8>>,
+    max_secs: f64,
+}
+
+fn case(path: &'static str, error: &'static str, status: i32) -> Case {
+    Case {
+        path,
+        error,
+        status,
+        new_body: None,
+        max_secs: 3.0,
+    }
+}
+
+/// Runs one case on a fresh client with a 1 s inactivity timeout.
+fn run(server: &Server, c: &Case) {
+    let t = TestClient::new();
+    std::fs::create_dir_all(t.docs("")).unwrap();
+    std::fs::write(t.docs("target.bin"), OLD).unwrap();
+    let opts = Options {
+        timeout: Some(Duration::from_secs(1)),
+        ..Options::default()
+    };
+    let start = Instant::now();
+    let ev = t.ended(t.download(&server.url(c.path), "target.bin", opts));
+    let took = start.elapsed().as_secs_f64();
+    let ctx = format!(
+        "{}: {:?} status {} after {took:.2}s",
+        c.path, ev.error, ev.status
+    );
+    assert_eq!(error_name(&ev), c.error, "{ctx}");
+    assert_eq!(ev.is_error(), c.error != "NET_ERROR_NONE", "{ctx}");
+    assert_eq!(ev.status, c.status, "{ctx}");
+    assert!(took <= c.max_secs, "{ctx}");
+    let now = std::fs::read(t.docs("target.bin")).unwrap();
+    match &c.new_body {
+        Some(body) => assert_eq!(&now, body, "{ctx}"),
+        None => assert_eq!(now, OLD, "the old file survives: {ctx}"),
+    }
+    assert_eq!(
+        t.files(),
+        vec![t.docs("target.bin")],
+        "no temporary file: {ctx}"
+    );
+}
+
+/// Rule: transport failures are errors with the right code; the old file
+/// is untouched.
+#[test]
+fn connection_faults() {
+    let server = Server::start();
+    for c in [
+        case("/close-mid-body/100000", "NET_ERROR_NETWORK", 200),
+        case("/reset-mid-body/100000", "NET_ERROR_NETWORK", 200),
+        case("/short/100000", "NET_ERROR_NETWORK", 200),
+        case("/chunked-cut/100000", "NET_ERROR_NETWORK", 200),
+        case("/malformed", "NET_ERROR_PROTOCOL", 0),
+        case("/bad-gzip", "NET_ERROR_PROTOCOL", 200),
+        case("/huge-headers?size=1048576", "NET_ERROR_TOO_LARGE", 200),
+    ] {
+        run(&server, &c);
+    }
+}
+
+/// Rule: a refused connection is NET_ERROR_CONNECT, at once.
+#[test]
+fn refused() {
+    let t = TestClient::new();
+    let start = Instant::now();
+    let ev = t.ended(t.download(&support::refused_url(), "x.bin", Options::default()));
+    assert_eq!((error_name(&ev), ev.status), ("NET_ERROR_CONNECT", 0));
+    assert!(start.elapsed() < Duration::from_secs(2));
+    assert!(t.files().is_empty());
+}
+
+/// Rule: silence times out within 1–3 s of a 1 s limit, wherever it
+/// happens: before the response, after the headers, or after 1000 bytes
+/// of a 10 GiB announcement.
+#[test]
+fn stalls_time_out() {
+    let server = Server::start();
+    for path in ["/silent", "/stall-after-headers?len=5000", "/huge-length"] {
+        let status = if path == "/silent" { 0 } else { 200 };
+        let start = Instant::now();
+        run(&server, &case(path, "NET_ERROR_TIMEOUT", status));
+        assert!(start.elapsed() >= Duration::from_millis(950), "{path}");
+    }
+}
+
+/// Rule: redirect faults: loops, other schemes, no Location.
+#[test]
+fn redirect_faults() {
+    let server = Server::start();
+    run(
+        &server,
+        &case("/redirect-loop", "NET_ERROR_TOO_MANY_REDIRECTS", 302),
+    );
+    run(
+        &server,
+        &case(
+            "/redirect-to?url=file%3A%2F%2F%2Fetc%2Fpasswd",
+            "NET_ERROR_UNSUPPORTED_SCHEME",
+            302,
+        ),
+    );
+    run(
+        &server,
+        &case(
+            "/redirect-to?url=gopher%3A%2F%2F127.0.0.1%2F",
+            "NET_ERROR_UNSUPPORTED_SCHEME",
+            302,
+        ),
+    );
+    run(&server, &case("/no-location/302", "NET_ERROR_NONE", 302));
+}
+
+/// Rule: odd but valid responses: gzip is decoded; an empty 200 and a 204
+/// replace the file with an empty one; a 304 keeps it; HEAD saves nothing
+/// but an empty file.
+#[test]
+fn odd_but_valid_responses() {
+    let server = Server::start();
+    let mut gz = case("/gzip/100000", "NET_ERROR_NONE", 200);
+    gz.new_body = Some(support::body(100_000, 0));
+    run(&server, &gz);
+    let mut empty = case("/empty", "NET_ERROR_NONE", 200);
+    empty.new_body = Some(Vec::new());
+    run(&server, &empty);
+    let mut no_content = case("/status/204", "NET_ERROR_NONE", 204);
+    no_content.new_body = Some(Vec::new());
+    run(&server, &no_content);
+    run(&server, &case("/status/304", "NET_ERROR_NONE", 304));
+}
+
+/// Rule: a self-signed TLS endpoint is NET_ERROR_TLS.
+#[test]
+fn self_signed_tls() {
+    let server = Server::start_tls();
+    run(&server, &case("/bytes/1000", "NET_ERROR_TLS", 0));
+}
+
+/// Rule: a download that keeps receiving (one byte every 300 ms for 3 s)
+/// is never cut off by a 1 s inactivity limit.
+#[test]
+fn drip_is_not_killed() {
+    let server = Server::start();
+    let mut drip = case("/drip/10?ms=300", "NET_ERROR_NONE", 200);
+    drip.new_body = Some(support::body(10, 0));
+    drip.max_secs = 6.0;
+    run(&server, &drip);
+}
