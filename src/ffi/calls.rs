@@ -132,8 +132,9 @@ unsafe fn method_arg<'a>(method: *const c_char) -> Result<&'a str, Error> {
 /// `NET_PHASE_ENDED` event had not been handed out yet. From the moment
 /// this returns, no event of `id` is delivered (not even one already
 /// queued), so the object behind its `user_data` may be freed right away.
-/// Its temporary file is deleted; a download that had already completed
-/// keeps its finished file. Returns false for 0, unknown, finished or
+/// Never blocks: the network thread stops the transfer and deletes its
+/// temporary file right after. A download that had already completed keeps
+/// its finished file. Returns false for 0, unknown, finished or
 /// already cancelled ids, and after `net_shutdown`.
 ///
 /// Thread-safety: any thread (also from inside an event handler).
