@@ -193,9 +193,11 @@ fn run(server: &Server, ops: &[Op]) {
                 seen.cancelled.insert(*id);
             }
         }
+        // It may reuse a connection the server left stalled (e.g. after a
+        // HEAD of /stall-after-headers) and then time out: still a sync.
         let sync = t
             .client
-            .request(&server.url("/bytes/1"), "GET", Options::default());
+            .request(&server.url("/bytes/1"), "GET", opts(false));
         loop {
             let evs = t.client.wait(Duration::from_secs(10));
             assert!(!evs.is_empty(), "sync request stalled");
@@ -225,4 +227,19 @@ proptest! {
         let server = Server::start();
         run(&server, &ops);
     }
+}
+
+/// Regression: a HEAD to a server that then stalls its connection; the
+/// next request reuses that connection and must still end (timeout).
+#[test]
+fn head_then_stalled_connection() {
+    let server = Server::start();
+    let ops = [Op::Download {
+        url: 8,
+        file: 0,
+        method: 2,
+        dir: 0,
+        progress: false,
+    }];
+    run(&server, &ops);
 }
