@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs netdl into a temporary prefix with `make install`, then builds
+# examples-c/download.c with `pkg-config --cflags --libs netdl` and the C++
+# CMake project examples-c/cmake-consumer with find_package(netdl), and runs
+# both against a loopback server. Checks the SONAME and the installed files.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+work=$(mktemp -d)
+prefix="$work/prefix"
+url_file="$work/url"
+python3 scripts/loopback_server.py > "$url_file" &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
+
+make --no-print-directory install PREFIX="$prefix" >/dev/null
+for f in lib/libnetdl.so lib/libnetdl.so.0 lib/libnetdl.a include/netdl.h include/netdl.hpp \
+    lib/pkgconfig/netdl.pc lib/cmake/netdl/netdlConfig.cmake lib/cmake/netdl/netdlConfigVersion.cmake; do
+    [ -e "$prefix/$f" ] || { echo "install: missing $f" >&2; exit 1; }
+done
+soname=$(readelf -d "$prefix/lib/libnetdl.so" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')
+[ "$soname" = "libnetdl.so.0" ] || { echo "install: SONAME is '$soname'" >&2; exit 1; }
+
+for _ in $(seq 100); do [ -s "$url_file" ] && break; sleep 0.05; done
+base=$(head -n1 "$url_file")
+
+# C, through pkg-config.
+export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
+# shellcheck disable=SC2046 # pkg-config output is meant to be split
+cc -std=c11 -Wall -Wextra -Werror examples-c/download.c -o "$work/download" \
+    $(pkg-config --cflags --libs netdl) -Wl,-rpath,"$prefix/lib"
+"$work/download" "$base/bytes/100000" c.bin "$work/out-c" >/dev/null
+cmp <(python3 -c 'import sys; sys.stdout.buffer.write(bytes(i % 251 for i in range(100000)))') "$work/out-c/c.bin"
+
+# C++, through CMake's find_package.
+cmake -S examples-c/cmake-consumer -B "$work/cmake" -DCMAKE_PREFIX_PATH="$prefix" \
+    -DCMAKE_BUILD_RPATH="$prefix/lib" >/dev/null
+cmake --build "$work/cmake" >/dev/null
+"$work/cmake/consumer" "$base/bytes/5000" "$work/out-cpp"
+[ "$(stat -c %s "$work/out-cpp/file.bin")" = 5000 ]
+
+echo "install test: pkg-config (C) and find_package (C++) consumers both work"
