@@ -358,7 +358,10 @@ fn configure(easy: &mut Easy2<Transfer>, req: &Request) -> Result<(), curl::Erro
     // Over TLS, wait for an HTTP/2 connection to multiplex on rather than
     // opening another. Plain http is HTTP/1.1 only (no h2c), where waiting
     // would only serialize transfers behind the first response.
-    let https = req.url.get(..8).is_some_and(|s| s.eq_ignore_ascii_case("https://"));
+    let https = req
+        .url
+        .get(..8)
+        .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
     easy.pipewait(https)?;
     if let Some(ca) = &req.ca_file {
         easy.cainfo(ca)?;
