@@ -16,6 +16,7 @@ cargo fmt --check
 cargo clippy --all-targets -- -D warnings
 
 step "rust: unit and integration tests (C programs included)"
+cargo build          # the cdylib the C programs and the bindings load
 cargo test --all-targets
 
 export NETDL_LIB="$PWD/target/debug/libnetdl.so"
