@@ -13,21 +13,27 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The directory holding the freshly built libnetdl.so (target/<profile>),
-/// with the `libnetdl.so.0` name its SONAME asks for at run time.
+/// The directory holding a fresh libnetdl.so (target/debug), with the
+/// `libnetdl.so.0` name its SONAME asks for at run time. `cargo test` does
+/// not link the cdylib, so this builds it once (cargo serializes builds).
 fn lib_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf(); // target/<profile>/deps/..
-    let lib = dir.join("libnetdl.so");
-    assert!(
-        lib.exists(),
-        "{} missing: build the cdylib first",
-        lib.display()
-    );
-    let soname = dir.join("libnetdl.so.0");
-    let _ = std::fs::remove_file(&soname);
-    std::os::unix::fs::symlink("libnetdl.so", &soname).unwrap();
-    dir
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let status = Command::new(env!("CARGO"))
+                .args(["build", "--lib", "--quiet", "--manifest-path"])
+                .arg(root().join("Cargo.toml"))
+                .status()
+                .expect("cargo runs");
+            assert!(status.success(), "cargo build --lib failed");
+            let exe = std::env::current_exe().unwrap();
+            let dir = exe.parent().unwrap().parent().unwrap().to_path_buf(); // target/debug/deps/..
+            let soname = dir.join("libnetdl.so.0");
+            let _ = std::fs::remove_file(&soname);
+            std::os::unix::fs::symlink("libnetdl.so", &soname).unwrap();
+            dir
+        })
+        .clone()
 }
 
 /// Compiles C (or C++ with `cxx`) sources into `out`, linked to libnetdl.
