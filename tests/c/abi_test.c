@@ -1,12 +1,16 @@
 /*
- * The C ABI from C: argument checking, enum ranges, NULL handling, the
- * zero-filled params rule, one real download, and every call after
- * net_shutdown. Prints one line per failed check; exits 1 on any failure.
+ * The C ABI from C, the bad-input matrix: NULL, empty, non-UTF-8 and 1 MiB
+ * URLs, other schemes, CR/LF in methods and headers, filenames that escape
+ * or name a directory, an uncreatable base directory, enum ranges, reserved
+ * fields, NULL/zero poll buffers, unknown ids, one real download with a
+ * zero-filled params struct, and every call after net_shutdown. Prints one line per failed check; exits 1 on any failure.
  *
  *   abi_test URL_OF_20000_BYTES DIRECTORY
  */
+#define _POSIX_C_SOURCE 200809L /* mkdir */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "netdl.h"
 #include "netdl.h" /* included twice on purpose */
@@ -97,6 +101,45 @@ int main(int argc, char **argv) {
     expect_error(net_download(url, "GET", NULL, "a.bin", NET_DIR_RESOURCE),
                  NET_ERROR_INVALID_ARGUMENT, "resource dir");
     expect_error(net_request(url, "BAD METHOD", NULL), NET_ERROR_INVALID_ARGUMENT, "method");
+    expect_error(net_request(url, "GET\r\nX-Injected: 1", NULL), NET_ERROR_INVALID_ARGUMENT, "CRLF method");
+    expect_error(net_request(url, "", NULL), NET_ERROR_INVALID_ARGUMENT, "empty method");
+
+    /* Schemes other than http(s). */
+    const char *schemes[] = {"file:///etc/passwd", "ftp://127.0.0.1/x", "gopher://127.0.0.1/x",
+                             "dict://127.0.0.1/x", "ldap://127.0.0.1/x"};
+    for (size_t i = 0; i < sizeof schemes / sizeof *schemes; i++)
+        expect_error(net_download(schemes[i], NULL, NULL, "s.bin", NET_DIR_DOCUMENTS),
+                     NET_ERROR_UNSUPPORTED_SCHEME, schemes[i]);
+
+    /* A 1 MiB URL. */
+    static char huge[(1 << 20) + 32];
+    memcpy(huge, "http://127.0.0.1/", 17);
+    memset(huge + 17, 'a', 1 << 20);
+    huge[17 + (1 << 20)] = 0;
+    expect_error(net_request(huge, NULL, NULL), NET_ERROR_INVALID_ARGUMENT, "1 MiB URL");
+
+    /* Filenames that leave their base directory or name no file. */
+    const char *names[] = {"", "/etc/passwd", "../x.bin", "a/../../x.bin", "dir/", "."};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        expect_error(net_download(url, NULL, NULL, names[i], NET_DIR_DOCUMENTS), NET_ERROR_INVALID_ARGUMENT,
+                     names[i]);
+
+    /* A filename that is an existing directory; a base directory whose
+     * parent is a regular file (cannot be created). */
+    char dir[4200], file[4200];
+    snprintf(dir, sizeof dir, "%s/existing-dir", argv[2]);
+    mkdir(argv[2], 0755);
+    CHECK(mkdir(dir, 0755) == 0);
+    expect_error(net_download(url, NULL, NULL, "existing-dir", NET_DIR_DOCUMENTS), NET_ERROR_INVALID_ARGUMENT,
+                 "filename is a directory");
+    snprintf(file, sizeof file, "%s/plain-file", argv[2]);
+    FILE *plain = fopen(file, "w");
+    CHECK(plain != NULL);
+    if (plain)
+        fclose(plain);
+    snprintf(dir, sizeof dir, "%s/plain-file/sub", argv[2]);
+    CHECK(net_set_directory(NET_DIR_CACHES, dir));
+    expect_error(net_download(url, NULL, NULL, "x.bin", NET_DIR_CACHES), NET_ERROR_IO, "uncreatable base dir");
 
     net_params p;
     memset(&p, 0, sizeof p);
@@ -109,10 +152,13 @@ int main(int argc, char **argv) {
     p.body_type = 9;
     expect_error(net_request(url, NULL, &p), NET_ERROR_INVALID_ARGUMENT, "body_type");
     memset(&p, 0, sizeof p);
-    net_header bad = {"X-Ok", "a\r\nInjected: 1"};
-    p.headers = &bad;
-    p.header_count = 1;
-    expect_error(net_request(url, NULL, &p), NET_ERROR_INVALID_ARGUMENT, "header CRLF");
+    net_header bad[] = {{"X-Ok", "a\r\nInjected: 1"}, {"X-Bad\r\nName", "v"}, {"X Space", "v"},
+                        {"X-Ok", "line\nfeed"}, {"", "v"}, {NULL, "v"}, {"X-Ok", NULL}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        p.headers = &bad[i];
+        p.header_count = 1;
+        expect_error(net_request(url, NULL, &p), NET_ERROR_INVALID_ARGUMENT, "bad header");
+    }
 
     /* user_data is echoed even when params are rejected. */
     int marker = 7;
