@@ -144,8 +144,11 @@ impl Agent {
                 self.collect_finished();
                 self.expire_idle(Instant::now());
             }
+            // A zero wait means libcurl has work due now: perform at once.
             let wait = self.wait_time();
-            let _ = self.multi.poll(&mut [], wait);
+            if !wait.is_zero() {
+                let _ = self.multi.poll(&mut [], wait);
+            }
         }
     }
 
@@ -320,7 +323,6 @@ impl Agent {
                 (t.last_activity + t.timeout).saturating_duration_since(now)
             })
             .fold(curl, Duration::min)
-            .max(Duration::from_millis(1))
             .min(IDLE_WAIT)
     }
 
