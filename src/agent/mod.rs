@@ -33,8 +33,14 @@ const IDLE_WAIT: Duration = Duration::from_secs(3600);
 pub enum Command {
     Start(Box<Request>),
     Cancel(u64),
-    Limits { transfers: usize, per_host: usize },
+    Limits {
+        transfers: usize,
+        per_host: usize,
+    },
     Shutdown,
+    /// Unit tests only: make the loop panic.
+    #[cfg(test)]
+    Panic,
 }
 
 /// Starts the network thread; returns its handle and the waker that
@@ -171,6 +177,8 @@ impl Agent {
                 let _ = self.multi.set_max_host_connections(per_host);
             }
             Command::Shutdown => {}
+            #[cfg(test)]
+            Command::Panic => panic!("test: the network thread panics"),
         }
     }
 
@@ -335,5 +343,59 @@ impl Agent {
         }
         self.queued.clear();
         self.order.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dirs::Dirs;
+    use crate::request::Options;
+
+    /// Rule: a panic on the network thread ends every live request (running
+    /// or queued) with NET_ERROR_INTERNAL, and the thread keeps serving.
+    #[test]
+    fn panic_fails_every_live_request() {
+        // Accepts connections (backlog) but never answers.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", silent.local_addr().unwrap());
+        let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
+        let (ev_tx, ev_rx) = crossbeam_channel::unbounded();
+        let (thread, waker) = spawn(cmd_rx, ev_tx).unwrap();
+        let send = |c| {
+            cmd_tx.send(c).unwrap();
+            waker.wakeup().unwrap();
+        };
+        send(Command::Limits {
+            transfers: 1,
+            per_host: 1,
+        });
+        let dirs = Dirs::default();
+        for id in [1, 2] {
+            let req = Request::build(id, &url, "GET", Options::default(), None, &dirs).unwrap();
+            send(Command::Start(Box::new(req)));
+        }
+        send(Command::Panic);
+        let mut ended: Vec<(u64, ErrorKind)> = (0..2)
+            .map(|_| {
+                let ev = ev_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+                (ev.id, ev.error.unwrap().kind)
+            })
+            .collect();
+        ended.sort_by_key(|e| e.0);
+        assert_eq!(
+            ended,
+            vec![(1, ErrorKind::Internal), (2, ErrorKind::Internal)]
+        );
+        // Still alive: a new request is served (and fails to connect).
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let refused = format!("http://{}/", closed.local_addr().unwrap());
+        drop(closed);
+        let req = Request::build(3, &refused, "GET", Options::default(), None, &dirs).unwrap();
+        send(Command::Start(Box::new(req)));
+        let ev = ev_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!((ev.id, ev.error.unwrap().kind), (3, ErrorKind::Connect));
+        send(Command::Shutdown);
+        thread.join().unwrap();
     }
 }
