@@ -32,6 +32,14 @@ cc -std=c11 -Wall -Wextra -Werror examples-c/download.c -o "$work/download" \
 "$work/download" "$base/bytes/100000" c.bin "$work/out-c" >/dev/null
 cmp <(python3 -c 'import sys; sys.stdout.buffer.write(bytes(i % 251 for i in range(100000)))') "$work/out-c/c.bin"
 
+# C, linked statically against libnetdl.a with the libraries netdl.pc lists.
+# shellcheck disable=SC2046
+cc -std=c11 -Wall -Wextra -Werror examples-c/download.c -o "$work/download-static" \
+    $(pkg-config --cflags netdl) "$prefix/lib/libnetdl.a" \
+    $(pkg-config --static --libs-only-l netdl | sed 's/-lnetdl//')
+"$work/download-static" "$base/bytes/1000" s.bin "$work/out-static" >/dev/null
+[ "$(stat -c %s "$work/out-static/s.bin")" = 1000 ]
+
 # C++, through CMake's find_package.
 cmake -S examples-c/cmake-consumer -B "$work/cmake" -DCMAKE_PREFIX_PATH="$prefix" \
     -DCMAKE_BUILD_RPATH="$prefix/lib" >/dev/null
@@ -39,4 +47,4 @@ cmake --build "$work/cmake" >/dev/null
 "$work/cmake/consumer" "$base/bytes/5000" "$work/out-cpp"
 [ "$(stat -c %s "$work/out-cpp/file.bin")" = 5000 ]
 
-echo "install test: pkg-config (C) and find_package (C++) consumers both work"
+echo "install test: pkg-config (C, shared and static) and find_package (C++) consumers work"
