@@ -104,3 +104,26 @@ fn default_limit_is_64() {
         server.max_concurrent_connections()
     );
 }
+
+/// Rule: the queue drains by itself: when the running transfers all end in
+/// the same turn of the network thread, the next ones start at once (a
+/// regression: the thread went to sleep with requests still queued).
+#[test]
+fn queue_drains_one_at_a_time() {
+    let server = Server::start();
+    let t = TestClient::new();
+    t.client.set_limits(1, 1).unwrap();
+    let ids: Vec<u64> = (0..5)
+        .map(|i| {
+            t.download(
+                &server.url("/bytes/10"),
+                &format!("{i}.bin"),
+                Options::default(),
+            )
+        })
+        .collect();
+    for id in ids {
+        let events = t.events_until_ended(id, Duration::from_secs(5));
+        assert!(!events.last().unwrap().is_error());
+    }
+}

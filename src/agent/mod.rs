@@ -320,8 +320,12 @@ impl Agent {
     }
 
     /// How long to sleep: until libcurl's next timer or the next
-    /// inactivity deadline, whichever is first.
+    /// inactivity deadline, whichever is first; not at all when queued
+    /// requests can start (transfers that just ended freed their slots).
     fn wait_time(&self) -> Duration {
+        if self.running.len() < self.max_transfers && !self.queued.is_empty() {
+            return Duration::ZERO;
+        }
         let curl = self.multi.get_timeout().ok().flatten().unwrap_or(IDLE_WAIT);
         let now = Instant::now();
         self.running
