@@ -16,8 +16,8 @@
 //! connection; over plain http (HTTP/1.1 only) up to 64 keep-alive
 //! connections are used. The loop sleeps in `curl_multi_poll`.
 //!
-//! Prints one JSON line: transfers, bytes, failures and the HTTP
-//! versions used. Exits 1 if any transfer failed or had a non-200 status.
+//! Prints one JSON line: transfers, bytes, failures, the HTTP versions
+//! used and libcurl's version. Exits 1 if any transfer failed or had a non-200 status.
 //! Used by `bench/run`; see bench/README.md.
 
 use std::collections::VecDeque;
@@ -221,9 +221,11 @@ fn run(args: &Args) -> Result<bool, String> {
                 .map_err(|e| e.to_string())?;
         }
     }
+    let libcurl = curl::Version::get().version().to_string();
     println!(
         "{{\"transfers\": {total}, \"bytes\": {bytes}, \"failures\": {failures}, \
-         \"protocols\": {{\"1.1\": {h1}, \"2\": {h2}, \"other\": {other}}}}}"
+         \"protocols\": {{\"1.1\": {h1}, \"2\": {h2}, \"other\": {other}}}, \
+         \"libcurl\": \"{libcurl}\"}}"
     );
     Ok(failures == 0)
 }

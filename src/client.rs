@@ -196,6 +196,15 @@ impl Client {
         }
     }
 
+    /// Hands delivered events back to the network thread, which frees them
+    /// on its next turn (off the caller's thread, which is the game's).
+    pub fn recycle(&self, events: Vec<Event>) {
+        if !events.is_empty() {
+            // If the thread is gone, the events are simply dropped here.
+            let _ = self.commands.send(Command::Recycle(events));
+        }
+    }
+
     /// Convenience for Rust callers: every pending event.
     pub fn poll(&self) -> Vec<Event> {
         let mut out = Vec::new();

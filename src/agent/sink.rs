@@ -1,6 +1,7 @@
 //! Where a response body goes: memory, or a temporary file that is renamed
 //! over the target only when the transfer succeeded with a 2xx status.
 
+use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -29,15 +30,20 @@ pub struct FileSink {
 }
 
 impl FileSink {
-    /// Creates `base` and the target's parent folders, and an empty
-    /// temporary file beside the target (exclusive, so two requests never
-    /// share one).
-    pub fn create(base: &Path, target: &Path, id: u64) -> Result<FileSink, Error> {
-        fs::create_dir_all(base)
-            .map_err(|e| Error::io(&format!("cannot create {}", base.display()), &e))?;
+    /// Creates `base` and the target's parent folders (unless `known`
+    /// says they were made before), and an empty temporary file beside the
+    /// target (exclusive, so two requests never share one).
+    pub fn create(
+        base: &Path,
+        target: &Path,
+        id: u64,
+        known: &mut HashSet<PathBuf>,
+    ) -> Result<FileSink, Error> {
         let parent = target.parent().unwrap_or(base);
-        fs::create_dir_all(parent)
-            .map_err(|e| Error::io(&format!("cannot create {}", parent.display()), &e))?;
+        if !known.contains(parent) {
+            make_dirs(base, parent)?;
+            known.insert(parent.to_path_buf());
+        }
         if target.is_dir() {
             return Err(Error::invalid(format!(
                 "{} is a directory, not a file",
@@ -49,11 +55,16 @@ impl FileSink {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let temp = parent.join(format!(".{name}.netdl-{id}.part"));
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)
-            .map_err(|e| Error::io(&format!("cannot create {}", temp.display()), &e))?;
+        let open = || OpenOptions::new().write(true).create_new(true).open(&temp);
+        let file = match open() {
+            // The folder was removed since it was made: make it again.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                make_dirs(base, parent)?;
+                open()
+            }
+            other => other,
+        }
+        .map_err(|e| Error::io(&format!("cannot create {}", temp.display()), &e))?;
         Ok(FileSink {
             file: Some(file),
             temp,
@@ -92,6 +103,14 @@ impl FileSink {
             let _ = fs::remove_file(&self.temp);
         }
     }
+}
+
+fn make_dirs(base: &Path, parent: &Path) -> Result<(), Error> {
+    for dir in [base, parent] {
+        fs::create_dir_all(dir)
+            .map_err(|e| Error::io(&format!("cannot create {}", dir.display()), &e))?;
+    }
+    Ok(())
 }
 
 impl Drop for FileSink {

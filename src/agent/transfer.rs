@@ -7,10 +7,12 @@
 //! panic and re-raise it from `Multi::perform`, taking every other
 //! transfer down with it.
 
+use std::collections::HashSet;
 use std::ffi::{CStr, CString};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -73,7 +75,12 @@ pub struct Transfer {
 impl Transfer {
     /// Builds the easy handle for `req`; creates directories and the
     /// temporary file of a download.
-    pub fn start(req: Request, events: Sender<Event>) -> Result<Easy2<Transfer>, Error> {
+    /// `known_dirs`: folders already made, so they are not made again.
+    pub fn start(
+        req: Request,
+        events: Sender<Event>,
+        known_dirs: &mut HashSet<PathBuf>,
+    ) -> Result<Easy2<Transfer>, Error> {
         let (sink, path, filename) = match &req.target {
             Target::Memory { limit } => (
                 Sink::Memory {
@@ -84,7 +91,7 @@ impl Transfer {
                 None,
             ),
             Target::File { base, path, limit } => {
-                let sink = FileSink::create(base, path, req.id)?.with_limit(*limit);
+                let sink = FileSink::create(base, path, req.id, known_dirs)?.with_limit(*limit);
                 (Sink::File(sink), Some(c_path(path)), req.filename.clone())
             }
         };
@@ -505,7 +512,7 @@ mod panic_tests {
             &dirs,
         )
         .unwrap();
-        let mut easy = Transfer::start(req, tx).unwrap();
+        let mut easy = Transfer::start(req, tx, &mut HashSet::new()).unwrap();
         let t = easy.get_mut();
         let accepted = t.guarded(false, |_| panic!("boom"));
         assert!(!accepted);

@@ -5,6 +5,7 @@ use std::ffi::{c_char, CString};
 use std::ptr;
 
 use super::types::*;
+use crate::client::Client;
 use crate::event::Event;
 
 /// Owns what the last batch of `net_event`s points into.
@@ -23,12 +24,20 @@ pub struct Arena {
 unsafe impl Send for Arena {}
 
 impl Arena {
-    /// Frees the previous batch (ending the life of its pointers).
-    pub fn clear(&mut self) {
-        self.events.clear();
+    /// Ends the life of the previous batch's pointers. Its events go back
+    /// to the network thread of `client` to be freed there (when there is
+    /// one), so the host's frame does not pay for the frees.
+    pub fn reset(&mut self, client: Option<&Client>) {
+        match client {
+            Some(c) if !self.events.is_empty() => {
+                let next = Vec::with_capacity(self.events.len());
+                c.recycle(std::mem::replace(&mut self.events, next));
+            }
+            _ => self.events.clear(),
+        }
         self.headers.clear();
         self.errors.clear();
-        if self.events.capacity() > 4096 {
+        if self.headers.capacity() > 65536 {
             // A burst grew the batch; give the memory back.
             *self = Arena::default();
         }

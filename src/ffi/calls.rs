@@ -163,8 +163,9 @@ pub extern "C" fn net_cancel(id: net_id) -> bool {
 pub unsafe extern "C" fn net_poll(out: *mut net_event, capacity: usize) -> usize {
     guard!(0, {
         let mut arena = arena();
-        arena.clear();
-        let Some(client) = client() else { return 0 };
+        let client = client();
+        arena.reset(client);
+        let Some(client) = client else { return 0 };
         if out.is_null() {
             return 0;
         }
@@ -187,8 +188,9 @@ pub unsafe extern "C" fn net_poll(out: *mut net_event, capacity: usize) -> usize
 pub unsafe extern "C" fn net_wait(out: *mut net_event, capacity: usize, timeout_ms: u32) -> usize {
     guard!(0, {
         let mut arena = arena();
-        arena.clear();
-        let Some(client) = client() else { return 0 };
+        let client = client();
+        arena.reset(client);
+        let Some(client) = client else { return 0 };
         if out.is_null() || capacity == 0 {
             return 0;
         }

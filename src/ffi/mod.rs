@@ -57,5 +57,5 @@ fn shutdown() {
     if let Some(Some(c)) = CLIENT.get() {
         c.shutdown();
     }
-    arena().clear();
+    arena().reset(None);
 }
