@@ -26,4 +26,7 @@ for runner in bindings/python/run_tests.sh bindings/lua/run_tests.sh bindings/cp
     "$runner"
 done
 
+step "benchmark smoke test (bench/run --quick: checks every file, not the timings)"
+bench/run --quick --out "$PWD/target/bench-quick.json"
+
 step "all tests passed"
