@@ -145,7 +145,12 @@ impl Client {
     /// not yet handed out); from then on no event of `id` is delivered.
     /// False for unknown, finished or already cancelled ids.
     pub fn cancel(&self, id: u64) -> bool {
-        let was_live = lock(&self.live).remove(&id);
+        let was_live = {
+            let mut live = lock(&self.live);
+            let was_live = live.remove(&id);
+            shrink_if_sparse(&mut live);
+            was_live
+        };
         if was_live && self.commands.send(Command::Cancel(id)).is_ok() {
             self.wake();
         }
@@ -169,6 +174,7 @@ impl Client {
                 n += 1;
             }
         }
+        shrink_if_sparse(&mut live);
         n
     }
 
@@ -298,6 +304,13 @@ fn accept(live: &mut HashSet<u64>, mut ev: Event) -> Option<Event> {
         live.contains(&ev.id)
     };
     deliver.then_some(ev)
+}
+
+/// After a burst (say 100,000 queued requests) gives the set's memory back.
+fn shrink_if_sparse(live: &mut HashSet<u64>) {
+    if live.capacity() > 4096 && live.len() < live.capacity() / 8 {
+        live.shrink_to_fit();
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -79,6 +79,8 @@ struct Agent {
     queued: HashMap<u64, Box<Request>>,
     running: HashMap<u64, Easy2Handle<Transfer>>,
     max_transfers: usize,
+    /// Work was done since memory was last handed back to the system.
+    busy_since_trim: bool,
     /// Folders downloads already made (so each file costs no extra stat).
     known_dirs: HashSet<PathBuf>,
     /// Shutdown was asked for: after a panic, stop instead of carrying on.
@@ -99,6 +101,7 @@ impl Agent {
             running: HashMap::new(),
             max_transfers: DEFAULT_MAX_TRANSFERS,
             known_dirs: HashSet::new(),
+            busy_since_trim: false,
             stopping: false,
         }
     }
@@ -158,6 +161,10 @@ impl Agent {
                 self.collect_finished();
                 self.expire_idle(Instant::now());
             }
+            if self.running.is_empty() && self.queued.is_empty() && self.busy_since_trim {
+                release_memory();
+                self.busy_since_trim = false;
+            }
             // A zero wait means libcurl has work due now: perform at once.
             let wait = self.wait_time();
             if !wait.is_zero() {
@@ -173,7 +180,9 @@ impl Agent {
                 self.queued.insert(req.id, req);
             }
             Command::Cancel(id) => {
-                if self.queued.remove(&id).is_none() {
+                if self.queued.remove(&id).is_some() {
+                    self.compact_queue();
+                } else {
                     self.remove(id, None);
                 }
             }
@@ -215,6 +224,7 @@ impl Agent {
             match started {
                 Ok(handle) => {
                     self.running.insert(id, handle);
+                    self.busy_since_trim = true;
                 }
                 Err(err) => {
                     let ev = crate::event::failed(id, user_data, &url, filename, err);
@@ -222,8 +232,19 @@ impl Agent {
                 }
             }
         }
-        if self.order.is_empty() && self.order.capacity() > 1024 {
+        self.compact_queue();
+    }
+
+    /// Gives back the queue's memory after a burst (say 100,000 requests
+    /// queued, then started or cancelled).
+    fn compact_queue(&mut self) {
+        if self.queued.is_empty() {
+            self.order.clear(); // only cancelled ids were left
+        }
+        if self.order.capacity() > 1024 && self.order.len() < self.order.capacity() / 4 {
             self.order.shrink_to_fit();
+        }
+        if self.queued.capacity() > 1024 && self.queued.len() < self.queued.capacity() / 4 {
             self.queued.shrink_to_fit();
         }
     }
@@ -357,6 +378,17 @@ impl Agent {
         }
         self.queued.clear();
         self.order.clear();
+    }
+}
+
+/// Once everything has ended, hands freed heap memory back to the system:
+/// glibc keeps it (in this thread's arena too) otherwise, and a game's RSS
+/// would stay at its peak after a burst of downloads.
+fn release_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim has no preconditions; it only returns free pages.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
