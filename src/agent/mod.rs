@@ -275,11 +275,16 @@ impl Agent {
             // The handle is gone with its data; only a libcurl bug gets here.
             panic!("curl_multi_remove_handle failed for request {id}");
         };
-        let effective = easy
-            .effective_url_bytes()
-            .ok()
-            .flatten()
-            .map(<[u8]>::to_vec);
+        // The final URL differs from the request's only after a redirect.
+        let redirected = easy.redirect_count().unwrap_or(0) > 0;
+        let effective = redirected
+            .then(|| {
+                easy.effective_url_bytes()
+                    .ok()
+                    .flatten()
+                    .map(<[u8]>::to_vec)
+            })
+            .flatten();
         let code = easy.response_code().unwrap_or(0) as i32;
         let t = easy.get_mut();
         if let Some(url) = effective {
