@@ -203,11 +203,14 @@ impl Client {
     }
 
     /// Hands delivered events back to the network thread, which frees them
-    /// on its next turn (off the caller's thread, which is the game's).
+    /// (off the caller's thread, which is the game's) and, once idle, gives
+    /// the memory back to the system.
     pub fn recycle(&self, events: Vec<Event>) {
         if !events.is_empty() {
             // If the thread is gone, the events are simply dropped here.
-            let _ = self.commands.send(Command::Recycle(events));
+            if self.commands.send(Command::Recycle(events)).is_ok() {
+                self.wake();
+            }
         }
     }
 

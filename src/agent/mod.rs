@@ -40,7 +40,7 @@ pub enum Command {
     },
     /// Events `poll` already handed out, to be freed here: this thread
     /// allocated them, and freeing them here keeps the host's `net_poll`
-    /// short. Sent without a wake-up; handled on the next turn.
+    /// short.
     Recycle(Vec<Event>),
     Shutdown,
     /// Unit tests only: make the loop panic.
@@ -193,7 +193,10 @@ impl Agent {
                 self.max_transfers = transfers.max(1);
                 let _ = self.multi.set_max_host_connections(per_host);
             }
-            Command::Recycle(events) => drop(events),
+            Command::Recycle(events) => {
+                drop(events);
+                self.busy_since_trim = true; // trim again once idle
+            }
             Command::Shutdown => {}
             #[cfg(test)]
             Command::Panic => panic!("test: the network thread panics"),
