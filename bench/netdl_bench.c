@@ -305,6 +305,10 @@ static fetch_result fetch(const options *o) {
             fprintf(stderr, "netdl_bench: net_download returned 0\n");
             exit(2);
         }
+        /* netdl copied both strings; a game frees its temporaries here. */
+        free(jobs[i].url);
+        free(jobs[i].path);
+        jobs[i].url = jobs[i].path = NULL;
     }
     uint64_t t_submitted = now_ns();
     r.submit_s = (double)(t_submitted - t0) / 1e9;
@@ -371,10 +375,6 @@ static fetch_result fetch(const options *o) {
     net_poll(events, o->cap); /* frees the last batch's event memory */
     r.rss_end_kib = status_kib("VmRSS");
     r.heap_end = heap_in_use();
-    for (size_t i = 0; i < n; i++) {
-        free(jobs[i].url);
-        free(jobs[i].path);
-    }
     free(jobs);
     free(events);
     return r;

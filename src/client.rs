@@ -14,19 +14,18 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use curl::multi::MultiWaker;
 
 use crate::agent::{self, Command};
 use crate::dirs::{BaseDir, Dirs};
 use crate::error::{Error, ErrorKind};
 use crate::event::{Event, Phase};
-use crate::request::{Options, Request};
+use crate::request::{FilePath, Options, Request};
 
 /// An HTTP client with its own network thread. Every method may be called
 /// from any thread.
 pub struct Client {
     commands: Sender<Command>,
-    waker: MultiWaker,
+    waker: agent::Waker,
     events: Receiver<Event>,
     /// For events of requests rejected before reaching the network thread.
     event_tx: Sender<Event>,
@@ -95,17 +94,18 @@ impl Client {
         };
         match built {
             Ok(req) => {
-                let filename = req.filename.clone();
+                let (url, file) = (req.url.clone(), req.file().cloned());
                 if self.commands.send(Command::Start(Box::new(req))).is_err() {
                     let err = Error::new(ErrorKind::Internal, "the network thread has stopped");
-                    self.send_event(crate::event::failed(id, user_data, url, filename, err));
+                    self.send_event(crate::event::failed(id, user_data, url, file, err));
                 } else {
                     self.wake();
                 }
             }
             Err(err) => {
-                let filename = download.map(|(f, d)| (to_cstr(f), d));
-                self.send_event(crate::event::failed(id, user_data, url, filename, err));
+                let file = download.map(|(f, d)| FilePath::unresolved(f, d));
+                let ev = crate::event::failed(id, user_data, to_cstr(url), file, err);
+                self.send_event(ev);
             }
         }
         id
@@ -116,7 +116,7 @@ impl Client {
     /// `ended` error.
     pub fn reject(&self, user_data: usize, err: Error) -> u64 {
         let Some(id) = self.new_id() else { return 0 };
-        self.send_event(crate::event::failed(id, user_data, "", None, err));
+        self.send_event(crate::event::failed(id, user_data, to_cstr(""), None, err));
         id
     }
 
@@ -137,8 +137,7 @@ impl Client {
     }
 
     fn wake(&self) {
-        // Fails only once the network thread has gone, when nobody waits.
-        let _ = self.waker.wakeup();
+        self.waker.wake();
     }
 
     /// Cancels a request. True when it was still live (its `ended` event
@@ -322,6 +321,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// `s` as a C string, NUL bytes dropped (for reporting a rejected URL).
 fn to_cstr(s: &str) -> std::sync::Arc<std::ffi::CStr> {
-    std::sync::Arc::from(std::ffi::CString::new(s).unwrap_or_default())
+    let clean: Vec<u8> = s.bytes().filter(|&b| b != 0).collect();
+    std::sync::Arc::from(std::ffi::CString::new(clean).unwrap_or_default())
 }

@@ -103,6 +103,14 @@ impl Dirs {
         Ok(())
     }
 
+    /// Calls `f` with the directory's path, without copying an override.
+    pub fn with_path<T>(&self, dir: BaseDir, f: impl FnOnce(&Path) -> T) -> Result<T, Error> {
+        match &self.overrides[dir as usize] {
+            Some(p) => Ok(f(p)),
+            None => Ok(f(&self.path(dir)?)),
+        }
+    }
+
     /// The directory's path: the override if set, else the default.
     pub fn path(&self, dir: BaseDir) -> Result<PathBuf, Error> {
         if let Some(p) = &self.overrides[dir as usize] {

@@ -8,8 +8,9 @@ use std::ffi::CStr;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 
-use crate::dirs::BaseDir;
 use crate::error::Error;
+use crate::ffi::types::net_header;
+use crate::request::FilePath;
 
 /// The phase of a request an event reports (`net_phase` in C).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,19 +29,133 @@ pub enum ResponseType {
     Binary = 1,
 }
 
-/// One response header, bytes as received (no CR, LF or NUL).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Header {
-    pub name: Box<CStr>,
-    pub value: Box<CStr>,
+/// The header block of one response: every field's name and value as
+/// NUL-terminated bytes in one buffer (as received, without CR, LF or
+/// NUL), plus their C view (`net_header` pointers into that buffer), built
+/// once on the network thread so handing an event to C copies nothing.
+pub struct Headers {
+    text: Box<[u8]>,
+    fields: Box<[net_header]>,
 }
 
-impl Header {
-    pub fn name(&self) -> &str {
-        self.name.to_str().unwrap_or("")
+// SAFETY: `fields` only points into `text`, which is never mutated after
+// construction (its heap buffer stays put when the box moves); nothing is
+// reachable through the pointers but immutable bytes.
+unsafe impl Send for Headers {}
+// SAFETY: as above; shared access only ever reads.
+unsafe impl Sync for Headers {}
+
+impl Headers {
+    /// The empty header block (shared; cloning it allocates nothing).
+    pub fn empty() -> Arc<Headers> {
+        static EMPTY: once_cell::sync::Lazy<Arc<Headers>> =
+            once_cell::sync::Lazy::new(|| Arc::new(HeaderBuf::default().freeze()));
+        EMPTY.clone()
     }
-    pub fn value_lossy(&self) -> String {
-        self.value.to_string_lossy().into_owned()
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+    /// Every field in the order received: (name, value).
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        let base = self.text.as_ptr() as usize;
+        self.fields.iter().map(move |f| {
+            let (n, v) = (f.name as usize - base, f.value as usize - base);
+            (until_nul(&self.text[n..]), until_nul(&self.text[v..]))
+        })
+    }
+    /// The first value of `name` (ASCII case-insensitive).
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| v)
+    }
+    /// The C view: `len()` entries, valid while `self` lives.
+    pub(crate) fn as_c(&self) -> &[net_header] {
+        &self.fields
+    }
+}
+
+impl std::fmt::Debug for Headers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(
+                self.iter()
+                    .map(|(n, v)| (String::from_utf8_lossy(n), String::from_utf8_lossy(v))),
+            )
+            .finish()
+    }
+}
+
+fn until_nul(b: &[u8]) -> &[u8] {
+    b.iter().position(|&c| c == 0).map_or(b, |end| &b[..end])
+}
+
+/// A header block being received: fields are appended to one buffer.
+#[derive(Debug, Default)]
+pub(crate) struct HeaderBuf {
+    text: Vec<u8>,
+    /// Offsets of each field's name and value in `text`.
+    spans: Vec<(usize, usize)>,
+}
+
+impl HeaderBuf {
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.spans.clear();
+    }
+    /// Appends a field; NUL bytes (never valid in HTTP) are dropped.
+    pub fn push(&mut self, name: &[u8], value: &[u8]) {
+        if self.text.capacity() == 0 {
+            // A typical block fits: no regrowth.
+            self.text.reserve(512);
+            self.spans.reserve(16);
+        }
+        let n = self.text.len();
+        self.push_str(name);
+        let v = self.text.len();
+        self.push_str(value);
+        self.spans.push((n, v));
+    }
+    /// Obsolete line folding: appends " " and `more` to the last value.
+    pub fn continue_last(&mut self, more: &[u8]) {
+        if !self.spans.is_empty() {
+            self.text.pop(); // the last value's NUL
+            self.text.push(b' ');
+            self.push_str(more);
+        }
+    }
+    fn push_str(&mut self, s: &[u8]) {
+        if s.contains(&0) {
+            self.text.extend(s.iter().copied().filter(|&b| b != 0));
+        } else {
+            self.text.extend_from_slice(s);
+        }
+        self.text.push(0);
+    }
+    /// The first value of `name` (ASCII case-insensitive).
+    pub fn get(&self, name: &str) -> Option<&[u8]> {
+        self.spans
+            .iter()
+            .find(|&&(n, v)| self.text[n..v - 1].eq_ignore_ascii_case(name.as_bytes()))
+            .map(|&(_, v)| until_nul(&self.text[v..]))
+    }
+    /// The finished block; leaves `self` empty.
+    pub fn freeze(&mut self) -> Headers {
+        // Shrinking in place: the block keeps only what it holds.
+        let text = std::mem::take(&mut self.text).into_boxed_slice();
+        let base = text.as_ptr();
+        let fields = self
+            .spans
+            .drain(..)
+            .map(|(n, v)| net_header {
+                name: base.wrapping_add(n).cast(),
+                value: base.wrapping_add(v).cast(),
+            })
+            .collect();
+        Headers { text, fields }
     }
 }
 
@@ -81,11 +196,10 @@ pub struct Event {
     /// The final URL after redirects (the request URL until it is known).
     pub url: Arc<CStr>,
     /// Response headers of the final response (empty before `Began`).
-    pub headers: Arc<[Header]>,
-    /// Downloads: the full path of the target file.
-    pub path: Option<Arc<CStr>>,
-    /// Downloads: the filename as given, and its base directory.
-    pub filename: Option<(Arc<CStr>, BaseDir)>,
+    pub headers: Arc<Headers>,
+    /// Downloads: the filename as given, its base directory and (once
+    /// the request was accepted) the full path of the target file.
+    pub file: Option<FilePath>,
     /// Requests (and non-2xx downloads): the response body, on `Ended`.
     pub body: Option<Vec<u8>>,
     pub response_type: ResponseType,
@@ -99,18 +213,25 @@ impl Event {
     pub fn url(&self) -> String {
         self.url.to_string_lossy().into_owned()
     }
+    /// Downloads: the full path of the target file.
     pub fn path(&self) -> Option<std::path::PathBuf> {
-        use std::os::unix::ffi::OsStrExt;
-        self.path
-            .as_ref()
-            .map(|p| std::ffi::OsStr::from_bytes(p.to_bytes()).into())
+        self.file.as_ref()?.path().map(Into::into)
+    }
+    /// Downloads: the filename as given.
+    pub fn filename(&self) -> Option<String> {
+        Some(
+            self.file
+                .as_ref()?
+                .filename()
+                .to_string_lossy()
+                .into_owned(),
+        )
     }
     /// The first header with this name (ASCII case-insensitive).
     pub fn header(&self, name: &str) -> Option<String> {
         self.headers
-            .iter()
-            .find(|h| h.name().eq_ignore_ascii_case(name))
-            .map(Header::value_lossy)
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
     }
 }
 
@@ -119,8 +240,8 @@ impl Event {
 pub(crate) fn failed(
     id: u64,
     user_data: usize,
-    url: &str,
-    filename: Option<(Arc<CStr>, BaseDir)>,
+    url: Arc<CStr>,
+    file: Option<FilePath>,
     err: Error,
 ) -> Event {
     Event {
@@ -131,10 +252,9 @@ pub(crate) fn failed(
         status: 0,
         bytes_transferred: 0,
         bytes_estimated: -1,
-        url: Arc::from(std::ffi::CString::new(url).unwrap_or_default()),
-        headers: Arc::from(Vec::new()),
-        path: None,
-        filename,
+        url,
+        headers: Headers::empty(),
+        file,
         body: None,
         response_type: ResponseType::Binary,
         progress: None,

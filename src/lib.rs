@@ -23,5 +23,14 @@ pub mod request;
 pub use client::Client;
 pub use dirs::BaseDir;
 pub use error::{Error, ErrorKind};
-pub use event::{Event, Header, Phase, ResponseType};
-pub use request::{Body, BodyType, Options};
+pub use event::{Event, Headers, Phase, ResponseType};
+pub use request::{Body, BodyType, FilePath, Options};
+
+/// A `&'static CStr` from a string literal ending in NUL (checked at
+/// compile time when used in a const).
+pub(crate) const fn cstr(s: &'static str) -> &'static std::ffi::CStr {
+    match std::ffi::CStr::from_bytes_with_nul(s.as_bytes()) {
+        Ok(c) => c,
+        Err(_) => panic!("not a NUL-terminated string without inner NUL"),
+    }
+}

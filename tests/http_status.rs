@@ -69,7 +69,7 @@ fn request_reports_status_and_body() {
     assert_eq!((ev.is_error(), ev.status), (false, 500));
     assert_eq!(ev.body.as_deref(), Some(&b"status 500"[..]));
     assert_eq!(ev.response_type, netdl::ResponseType::Text);
-    assert!(ev.path.is_none());
+    assert!(ev.path().is_none());
 }
 
 /// Rule: HEAD has no body; its estimate is 0 and a HEAD download saves an

@@ -12,9 +12,12 @@ mod transfer;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
+use curl::easy::Easy2;
 use curl::multi::{Easy2Handle, Multi, MultiWaker};
 
 use crate::error::{Error, ErrorKind};
@@ -48,36 +51,72 @@ pub enum Command {
     Panic,
 }
 
+/// Interrupts the network thread's sleep after a command was sent.
+///
+/// A burst of commands (10,000 `net_download` calls in a row) costs one
+/// wake-up, not one system call each: a wake-up is only sent when none is
+/// pending since the thread last looked at its commands.
+pub struct Waker {
+    multi: MultiWaker,
+    pending: Arc<AtomicBool>,
+}
+
+impl Waker {
+    /// Call after sending a command.
+    pub fn wake(&self) {
+        // Pairs with the swap in `Agent::run`: either the thread clears
+        // the flag after our command was queued (and then sees it), or we
+        // see the flag clear and wake it.
+        if !self.pending.swap(true, Ordering::SeqCst) {
+            // Fails only once the network thread has gone, when nobody waits.
+            let _ = self.multi.wakeup();
+        }
+    }
+}
+
+impl std::fmt::Debug for Waker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Waker").finish_non_exhaustive()
+    }
+}
+
 /// Starts the network thread; returns its handle and the waker that
 /// interrupts its sleep.
 pub fn spawn(
     commands: Receiver<Command>,
     events: Sender<Event>,
-) -> std::io::Result<(std::thread::JoinHandle<()>, MultiWaker)> {
+) -> std::io::Result<(std::thread::JoinHandle<()>, Waker)> {
     let (tx, rx) = crossbeam_channel::bounded(1);
+    let pending = Arc::new(AtomicBool::new(false));
+    let agent_pending = pending.clone();
     let thread = std::thread::Builder::new()
         .name("netdl-agent".into())
         .spawn(move || {
-            let mut agent = Agent::new(commands, events);
+            let mut agent = Agent::new(commands, events, agent_pending);
             let _ = tx.send(agent.multi.waker());
             drop(tx);
             agent.run_guarded();
         })?;
-    let waker = rx
+    let multi = rx
         .recv()
         .map_err(|_| std::io::Error::other("the network thread failed to start"))?;
-    Ok((thread, waker))
+    Ok((thread, Waker { multi, pending }))
 }
 
 struct Agent {
     multi: Multi,
     commands: Receiver<Command>,
+    /// Set by `Waker::wake`; cleared here before reading `commands`.
+    wake_pending: Arc<AtomicBool>,
     events: Sender<Event>,
     /// Ids waiting to start, in order; a cancelled id stays here until
     /// popped but is gone from `queued`.
     order: VecDeque<u64>,
     queued: HashMap<u64, Box<Request>>,
     running: HashMap<u64, Easy2Handle<Transfer>>,
+    /// Easy handles of ended transfers, reused by the next ones (at most
+    /// `max_transfers`; dropped once idle).
+    spare: Vec<Easy2<Transfer>>,
     max_transfers: usize,
     /// Work was done since memory was last handed back to the system.
     busy_since_trim: bool,
@@ -88,17 +127,23 @@ struct Agent {
 }
 
 impl Agent {
-    fn new(commands: Receiver<Command>, events: Sender<Event>) -> Agent {
+    fn new(
+        commands: Receiver<Command>,
+        events: Sender<Event>,
+        wake_pending: Arc<AtomicBool>,
+    ) -> Agent {
         let mut multi = Multi::new();
         let _ = multi.set_max_host_connections(DEFAULT_MAX_PER_HOST);
         let _ = multi.pipelining(false, true);
         Agent {
             multi,
             commands,
+            wake_pending,
             events,
             order: VecDeque::new(),
             queued: HashMap::new(),
             running: HashMap::new(),
+            spare: Vec::new(),
             max_transfers: DEFAULT_MAX_TRANSFERS,
             known_dirs: HashSet::new(),
             busy_since_trim: false,
@@ -144,6 +189,7 @@ impl Agent {
     /// The loop. Returns on `Shutdown` or when every client is gone.
     fn run(&mut self) {
         loop {
+            self.wake_pending.swap(false, Ordering::SeqCst);
             loop {
                 match self.commands.try_recv() {
                     Ok(Command::Shutdown) => return self.shutdown(),
@@ -162,6 +208,7 @@ impl Agent {
                 self.expire_idle(Instant::now());
             }
             if self.running.is_empty() && self.queued.is_empty() && self.busy_since_trim {
+                self.spare = Vec::new();
                 release_memory();
                 self.busy_since_trim = false;
             }
@@ -211,8 +258,9 @@ impl Agent {
             let Some(req) = self.queued.remove(&id) else {
                 continue; // cancelled while queued
             };
-            let (user_data, url, filename) = (req.user_data, req.url.clone(), req.filename.clone());
-            let started = Transfer::start(*req, self.events.clone(), &mut self.known_dirs)
+            let (user_data, url, file) = (req.user_data, req.url.clone(), req.file().cloned());
+            let spare = self.spare.pop();
+            let started = Transfer::start(*req, self.events.clone(), &mut self.known_dirs, spare)
                 .and_then(|mut easy| {
                     easy.get_mut().last_activity = Instant::now();
                     let mut handle = self
@@ -230,7 +278,7 @@ impl Agent {
                     self.busy_since_trim = true;
                 }
                 Err(err) => {
-                    let ev = crate::event::failed(id, user_data, &url, filename, err);
+                    let ev = crate::event::failed(id, user_data, url, file, err);
                     let _ = self.events.send(ev);
                 }
             }
@@ -316,6 +364,15 @@ impl Agent {
             (Some(e), _) => ev.error = Some(e), // dropping the sink deletes the temp file
         }
         let _ = self.events.send(ev);
+        self.keep_spare(easy);
+    }
+
+    /// Keeps an ended transfer's handle for reuse; its files are let go.
+    fn keep_spare(&mut self, mut easy: Easy2<Transfer>) {
+        easy.get_mut().release();
+        if self.spare.len() < self.max_transfers {
+            self.spare.push(easy);
+        }
     }
 
     /// Stops a running transfer early: with `Some(err)` its `ended` event
@@ -327,14 +384,22 @@ impl Agent {
                 ev.error = Some(e);
                 ev
             });
-            // Dropping the easy handle drops its sink, deleting the temp file.
-            let _ = self.multi.remove2(handle);
+            // Releasing the transfer drops its sink, deleting the temp file.
+            if let Ok(easy) = self.multi.remove2(handle) {
+                self.keep_spare(easy);
+            }
             if let Some(ev) = ev {
                 let _ = self.events.send(ev);
             }
         } else if let Some(req) = self.queued.remove(&id) {
             if let Some(e) = err {
-                let ev = crate::event::failed(id, req.user_data, &req.url, req.filename, e);
+                let ev = crate::event::failed(
+                    id,
+                    req.user_data,
+                    req.url.clone(),
+                    req.file().cloned(),
+                    e,
+                );
                 let _ = self.events.send(ev);
             }
         }
@@ -418,7 +483,7 @@ mod tests {
         let (thread, waker) = spawn(cmd_rx, ev_tx).unwrap();
         let send = |c| {
             cmd_tx.send(c).unwrap();
-            waker.wakeup().unwrap();
+            waker.wake();
         };
         send(Command::Limits {
             transfers: 1,

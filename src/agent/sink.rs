@@ -2,12 +2,13 @@
 //! over the target only when the transfer succeeded with a 2xx status.
 
 use std::collections::HashSet;
+use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, ErrorKind};
-use crate::request::ERROR_BODY_LIMIT;
+use crate::request::{FilePath, ERROR_BODY_LIMIT};
 
 #[derive(Debug)]
 pub enum Sink {
@@ -21,7 +22,7 @@ pub enum Sink {
 pub struct FileSink {
     file: Option<File>,
     temp: PathBuf,
-    target: PathBuf,
+    target: FilePath,
     limit: Option<u64>,
     written: u64,
     /// Set once a non-2xx final response arrived: its body is kept here
@@ -30,31 +31,35 @@ pub struct FileSink {
 }
 
 impl FileSink {
-    /// Creates `base` and the target's parent folders (unless `known`
-    /// says they were made before), and an empty temporary file beside the
-    /// target (exclusive, so two requests never share one).
+    /// Creates the base directory and the target's parent folders (unless
+    /// `known` says they were made before), and an empty temporary file
+    /// beside the target (exclusive, so two requests never share one).
     pub fn create(
-        base: &Path,
-        target: &Path,
+        target: &FilePath,
         id: u64,
         known: &mut HashSet<PathBuf>,
     ) -> Result<FileSink, Error> {
-        let parent = target.parent().unwrap_or(base);
+        let (Some(path), Some((parent, name))) = (target.path(), target.parent_and_name()) else {
+            return Err(Error::new(ErrorKind::Internal, "download without a path"));
+        };
+        let base = target.base();
         if !known.contains(parent) {
             make_dirs(base, parent)?;
             known.insert(parent.to_path_buf());
         }
-        if target.is_dir() {
+        if path.is_dir() {
             return Err(Error::invalid(format!(
                 "{} is a directory, not a file",
-                target.display()
+                path.display()
             )));
         }
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let temp = parent.join(format!(".{name}.netdl-{id}.part"));
+        // parent/.NAME.netdl-ID.part
+        let mut temp = OsString::with_capacity(parent.as_os_str().len() + name.len() + 40);
+        temp.push(parent);
+        temp.push("/.");
+        temp.push(name);
+        temp.push(format_args!(".netdl-{id}.part").to_string());
+        let temp = PathBuf::from(temp);
         let open = || OpenOptions::new().write(true).create_new(true).open(&temp);
         let file = match open() {
             // The folder was removed since it was made: make it again.
@@ -68,7 +73,7 @@ impl FileSink {
         Ok(FileSink {
             file: Some(file),
             temp,
-            target: target.to_path_buf(),
+            target: target.clone(),
             limit: None,
             written: 0,
             error_body: None,
@@ -89,9 +94,10 @@ impl FileSink {
     /// Moves the complete file over the target.
     fn commit(&mut self) -> Result<(), Error> {
         drop(self.file.take());
-        fs::rename(&self.temp, &self.target).map_err(|e| {
+        let target = self.target.path().unwrap_or(Path::new(""));
+        fs::rename(&self.temp, target).map_err(|e| {
             Error::io(
-                &format!("cannot move the download to {}", self.target.display()),
+                &format!("cannot move the download to {}", target.display()),
                 &e,
             )
         })

@@ -8,7 +8,7 @@
 //! transfer down with it.
 
 use std::collections::HashSet;
-use std::ffi::{CStr, CString};
+use std::ffi::CStr;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -21,10 +21,9 @@ use crossbeam_channel::Sender;
 use curl::easy::{Easy2, Handler, List, ReadError, SeekResult, WriteError};
 
 use super::sink::{FileSink, Sink};
-use crate::dirs::BaseDir;
 use crate::error::{Error, ErrorKind};
-use crate::event::{Event, Header, Phase, ProgressSlot, ResponseType};
-use crate::request::{BodyType, Request, ResolvedBody, Target};
+use crate::event::{Event, HeaderBuf, Headers, Phase, ProgressSlot, ResponseType};
+use crate::request::{BodyType, FilePath, Request, ResolvedBody, Target};
 
 /// Minimum time between two progress events of one request.
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
@@ -46,8 +45,7 @@ pub struct Transfer {
     events: Sender<Event>,
     progress: Option<Arc<ProgressSlot>>,
     pub url: Arc<CStr>,
-    pub path: Option<Arc<CStr>>,
-    pub filename: Option<(Arc<CStr>, BaseDir)>,
+    pub file: Option<FilePath>,
     follow_redirects: bool,
     is_head: bool,
     pub timeout: Duration,
@@ -57,12 +55,12 @@ pub struct Transfer {
     /// The response being received: status, headers, and whether its
     /// header block is complete (the final response, not a 1xx/redirect).
     pub status: i32,
-    headers: Vec<Header>,
+    headers: HeaderBuf,
     /// The final response's header block is complete; later header lines
     /// are trailers and are ignored.
     final_seen: bool,
     began_sent: bool,
-    pub final_headers: Arc<[Header]>,
+    pub final_headers: Arc<Headers>,
     pub estimated: i64,
     pub response_type: ResponseType,
     pub transferred: u64,
@@ -76,26 +74,28 @@ impl Transfer {
     /// Builds the easy handle for `req`; creates directories and the
     /// temporary file of a download.
     /// `known_dirs`: folders already made, so they are not made again.
+    /// `spare`: a handle of an ended transfer to reuse (reset here), which
+    /// saves allocating and initialising a new one.
     pub fn start(
         req: Request,
         events: Sender<Event>,
         known_dirs: &mut HashSet<PathBuf>,
+        spare: Option<Easy2<Transfer>>,
     ) -> Result<Easy2<Transfer>, Error> {
-        let (sink, path, filename) = match &req.target {
+        let (sink, file) = match &req.target {
             Target::Memory { limit } => (
                 Sink::Memory {
                     buf: Vec::new(),
                     limit: *limit,
                 },
                 None,
-                None,
             ),
-            Target::File { base, path, limit } => {
-                let sink = FileSink::create(base, path, req.id, known_dirs)?.with_limit(*limit);
-                (Sink::File(sink), Some(c_path(path)), req.filename.clone())
+            Target::File { file, limit } => {
+                let sink = FileSink::create(file, req.id, known_dirs)?.with_limit(*limit);
+                (Sink::File(sink), Some(file.clone()))
             }
         };
-        let upload = match &req.body {
+        let upload = match &req.extra().body {
             Some(ResolvedBody::File(p)) => Some(File::open(p).map_err(|e| {
                 Error::io(&format!("cannot read the body file {}", p.display()), &e)
             })?),
@@ -106,19 +106,18 @@ impl Transfer {
             user_data: req.user_data,
             events,
             progress: req.progress.then(Arc::default),
-            url: Arc::from(CString::new(req.url.as_str()).unwrap_or_default()),
-            path,
-            filename,
+            url: req.url.clone(),
+            file,
             follow_redirects: req.follow_redirects,
             is_head: req.method == "HEAD",
             timeout: req.timeout,
             last_activity: Instant::now(),
             last_progress: None,
             status: 0,
-            headers: Vec::new(),
+            headers: HeaderBuf::default(),
             final_seen: false,
             began_sent: false,
-            final_headers: Arc::from(Vec::new()),
+            final_headers: Headers::empty(),
             estimated: -1,
             response_type: ResponseType::Binary,
             transferred: 0,
@@ -126,7 +125,14 @@ impl Transfer {
             upload,
             failure: None,
         };
-        let mut easy = Easy2::new(transfer);
+        let mut easy = match spare {
+            Some(mut easy) => {
+                easy.reset(); // every option back to its default
+                *easy.get_mut() = transfer;
+                easy
+            }
+            None => Easy2::new(transfer),
+        };
         configure(&mut easy, &req).map_err(|e| Error::from_curl(&e))?;
         Ok(easy)
     }
@@ -143,12 +149,19 @@ impl Transfer {
             bytes_estimated: self.estimated,
             url: self.url.clone(),
             headers: self.final_headers.clone(),
-            path: self.path.clone(),
-            filename: self.filename.clone(),
+            file: self.file.clone(),
             body: None,
             response_type: self.response_type,
             progress: None,
         }
+    }
+
+    /// Ends the transfer's use of files: deletes the temporary file (unless
+    /// the sink was already finished) and closes the body file. What is
+    /// left is plain memory, fit to sit in the pool of spare handles.
+    pub fn release(&mut self) {
+        self.sink = None;
+        self.upload = None;
     }
 
     /// Runs a callback body; a panic becomes this transfer's failure.
@@ -183,19 +196,12 @@ impl Transfer {
         }
         if line[0] == b' ' || line[0] == b'\t' {
             // Obsolete line folding: continue the previous value.
-            if let Some(last) = self.headers.last_mut() {
-                let mut v = last.value.to_bytes().to_vec();
-                v.push(b' ');
-                v.extend_from_slice(trim(line));
-                last.value = to_cstr(&v);
-            }
+            self.headers.continue_last(trim(line));
             return Ok(());
         }
         if let Some(colon) = line.iter().position(|&b| b == b':') {
-            self.headers.push(Header {
-                name: to_cstr(trim(&line[..colon])),
-                value: to_cstr(trim(&line[colon + 1..])),
-            });
+            self.headers
+                .push(trim(&line[..colon]), trim(&line[colon + 1..]));
         }
         Ok(())
     }
@@ -233,7 +239,7 @@ impl Transfer {
                 ResponseType::Binary
             };
         self.final_seen = true;
-        self.final_headers = Arc::from(std::mem::take(&mut self.headers));
+        self.final_headers = Arc::new(self.headers.freeze());
         if let Some(sink) = &mut self.sink {
             if let Sink::File(f) = sink {
                 if !(200..300).contains(&status) {
@@ -252,10 +258,7 @@ impl Transfer {
     }
 
     fn find_header(&self, name: &str) -> Option<&[u8]> {
-        self.headers
-            .iter()
-            .find(|h| h.name.to_bytes().eq_ignore_ascii_case(name.as_bytes()))
-            .map(|h| h.value.to_bytes())
+        self.headers.get(name)
     }
 
     fn on_body(&mut self, data: &[u8]) -> Result<(), Error> {
@@ -340,26 +343,19 @@ impl Handler for Transfer {
     }
 }
 
-/// Sets every libcurl option of a request.
+/// Sets every libcurl option of a request. Fixed strings are passed as C
+/// strings directly (libcurl copies them), so a plain GET allocates nothing
+/// here.
 fn configure(easy: &mut Easy2<Transfer>, req: &Request) -> Result<(), curl::Error> {
-    easy.url(&req.url)?;
-    set_str(easy, CURLOPT_PROTOCOLS_STR, "http,https")?;
-    set_str(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https")?;
-    // SAFETY: a live easy handle owned by `easy`; the option takes a long.
-    let rc = unsafe {
-        curl_sys::curl_easy_setopt(
-            easy.raw(),
-            CURLOPT_SUPPRESS_CONNECT_HEADERS,
-            1 as libc::c_long,
-        )
-    };
-    if rc != curl_sys::CURLE_OK {
-        return Err(curl::Error::new(rc));
-    }
-    easy.useragent(concat!("netdl/", env!("CARGO_PKG_VERSION")))?;
+    set_str(easy, curl_sys::CURLOPT_URL, &req.url)?;
+    set_str(easy, CURLOPT_PROTOCOLS_STR, c"http,https")?;
+    set_str(easy, CURLOPT_REDIR_PROTOCOLS_STR, c"http,https")?;
+    set_long(easy, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1)?;
+    set_str(easy, curl_sys::CURLOPT_USERAGENT, USER_AGENT)?;
+    // Every encoding libcurl can decode.
+    set_str(easy, curl_sys::CURLOPT_ACCEPT_ENCODING, c"")?;
     easy.follow_location(req.follow_redirects)?;
     easy.max_redirections(req.max_redirects)?;
-    easy.accept_encoding("")?; // every encoding libcurl can decode
     easy.connect_timeout(req.timeout)?;
     easy.buffer_size(BUFFER_SIZE)?;
     // Over TLS, wait for an HTTP/2 connection to multiplex on rather than
@@ -367,18 +363,20 @@ fn configure(easy: &mut Easy2<Transfer>, req: &Request) -> Result<(), curl::Erro
     // would only serialize transfers behind the first response.
     let https = req
         .url
+        .to_bytes()
         .get(..8)
-        .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
+        .is_some_and(|s| s.eq_ignore_ascii_case(b"https://"));
     easy.pipewait(https)?;
-    if let Some(ca) = &req.ca_file {
+    let extra = req.extra();
+    if let Some(ca) = &extra.ca_file {
         easy.cainfo(ca)?;
     }
 
     let mut headers = List::new();
-    for h in &req.headers {
+    for h in &extra.headers {
         headers.append(h)?;
     }
-    match &req.body {
+    match &extra.body {
         None if req.method == "HEAD" => easy.nobody(true)?,
         None if req.method == "GET" => easy.get(true)?,
         None if req.method == "POST" => {
@@ -402,32 +400,49 @@ fn configure(easy: &mut Easy2<Transfer>, req: &Request) -> Result<(), curl::Erro
             if req.method != "POST" {
                 easy.custom_request(&req.method)?;
             }
-            if !req.has_content_type {
-                headers.append(match req.body_type {
+            if !extra.has_content_type {
+                headers.append(match extra.body_type {
                     BodyType::Text => "Content-Type: application/x-www-form-urlencoded",
                     BodyType::Binary => "Content-Type: application/octet-stream",
                 })?;
             }
         }
     }
-    easy.http_headers(headers)?;
+    if !extra.headers.is_empty() || extra.body.is_some() {
+        easy.http_headers(headers)?;
+    }
     Ok(())
 }
 
-/// Sets a string option curl-rust has no method for.
+/// `netdl/VERSION`, sent as the User-Agent.
+const USER_AGENT: &CStr = crate::cstr(concat!("netdl/", env!("CARGO_PKG_VERSION"), "\0"));
+
+/// Sets a string option. libcurl copies it before returning.
 fn set_str(
     easy: &mut Easy2<Transfer>,
     opt: curl_sys::CURLoption,
-    value: &str,
+    value: &CStr,
 ) -> Result<(), curl::Error> {
-    let value = CString::new(value).expect("option strings have no NUL");
-    // SAFETY: `easy.raw()` is a live easy handle owned by `easy`; libcurl
-    // copies string options before curl_easy_setopt returns.
-    let rc = unsafe { curl_sys::curl_easy_setopt(easy.raw(), opt, value.as_ptr()) };
-    if rc == curl_sys::CURLE_OK {
-        Ok(())
-    } else {
-        Err(curl::Error::new(rc))
+    // SAFETY: `easy.raw()` is a live easy handle owned by `easy`; `value`
+    // is a valid C string for the call, and libcurl copies string options
+    // before curl_easy_setopt returns.
+    check(unsafe { curl_sys::curl_easy_setopt(easy.raw(), opt, value.as_ptr()) })
+}
+
+/// Sets a long option curl-rust has no method for.
+fn set_long(
+    easy: &mut Easy2<Transfer>,
+    opt: curl_sys::CURLoption,
+    value: libc::c_long,
+) -> Result<(), curl::Error> {
+    // SAFETY: a live easy handle owned by `easy`; the option takes a long.
+    check(unsafe { curl_sys::curl_easy_setopt(easy.raw(), opt, value) })
+}
+
+fn check(rc: curl_sys::CURLcode) -> Result<(), curl::Error> {
+    match rc {
+        curl_sys::CURLE_OK => Ok(()),
+        rc => Err(curl::Error::new(rc)),
     }
 }
 
@@ -444,17 +459,6 @@ fn trim_crlf(line: &[u8]) -> &[u8] {
 
 fn trim(s: &[u8]) -> &[u8] {
     s.trim_ascii()
-}
-
-/// A header field as a C string; NUL bytes (never valid in HTTP) are dropped.
-fn to_cstr(bytes: &[u8]) -> Box<CStr> {
-    let clean: Vec<u8> = bytes.iter().copied().filter(|&b| b != 0).collect();
-    CString::new(clean).unwrap_or_default().into_boxed_c_str()
-}
-
-fn c_path(path: &std::path::Path) -> Arc<CStr> {
-    use std::os::unix::ffi::OsStrExt;
-    Arc::from(to_cstr(path.as_os_str().as_bytes()))
 }
 
 /// Text is what a script would want as a string: `text/*`, JSON, XML,
@@ -512,7 +516,7 @@ mod panic_tests {
             &dirs,
         )
         .unwrap();
-        let mut easy = Transfer::start(req, tx, &mut HashSet::new()).unwrap();
+        let mut easy = Transfer::start(req, tx, &mut HashSet::new(), None).unwrap();
         let t = easy.get_mut();
         let accepted = t.guarded(false, |_| panic!("boom"));
         assert!(!accepted);

@@ -12,16 +12,9 @@ use crate::event::Event;
 #[derive(Debug, Default)]
 pub struct Arena {
     pub events: Vec<Event>,
-    /// Every header array of the batch, back to back. Sized before it is
-    /// filled, so it never moves while events point into it.
-    headers: Vec<net_header>,
+    /// Error messages of the batch as C strings.
     errors: Vec<CString>,
 }
-
-// SAFETY: the raw pointers in `headers` point into `events` (reference-
-// counted, immutable header strings) owned by this same arena; they are
-// never dereferenced by Rust and move with the arena between threads.
-unsafe impl Send for Arena {}
 
 impl Arena {
     /// Ends the life of the previous batch's pointers. Its events go back
@@ -35,9 +28,8 @@ impl Arena {
             }
             _ => self.events.clear(),
         }
-        self.headers.clear();
         self.errors.clear();
-        if self.headers.capacity() > 65536 {
+        if self.events.capacity() > 4096 {
             // A burst grew the batch; give the memory back.
             *self = Arena::default();
         }
@@ -48,19 +40,11 @@ impl Arena {
     /// # Safety
     /// `out` must be valid for writing `self.events.len()` events.
     pub unsafe fn fill(&mut self, out: *mut net_event) {
-        let total: usize = self.events.iter().map(|e| e.headers.len()).sum();
-        self.headers.reserve_exact(total);
         for (i, ev) in self.events.iter().enumerate() {
-            let start = self.headers.len();
-            self.headers.extend(ev.headers.iter().map(|h| net_header {
-                name: h.name.as_ptr(),
-                value: h.value.as_ptr(),
-            }));
-            let headers = if ev.headers.is_empty() {
-                ptr::null()
-            } else {
-                // In bounds: `start` entries were pushed before these.
-                self.headers[start..].as_ptr()
+            // Built by the network thread; lives as long as the event.
+            let headers = match ev.headers.as_c() {
+                [] => ptr::null(),
+                h => h.as_ptr(),
             };
             let (is_error, error_code, error) = match &ev.error {
                 None => (false, NET_ERROR_NONE, c"".as_ptr()),
@@ -88,12 +72,12 @@ impl Arena {
                 url: ev.url.as_ptr(),
                 headers,
                 header_count: ev.headers.len(),
-                path: opt_ptr(ev.path.as_deref()),
+                path: opt_ptr(ev.file.as_ref().and_then(|f| f.c_path())),
                 body,
                 body_len,
                 response_type: ev.response_type as net_response_type,
-                base_dir: ev.filename.as_ref().map_or(0, |(_, d)| *d as net_dir),
-                filename: opt_ptr(ev.filename.as_ref().map(|(f, _)| &**f)),
+                base_dir: ev.file.as_ref().map_or(0, |f| f.dir as net_dir),
+                filename: opt_ptr(ev.file.as_ref().map(|f| f.filename())),
                 reserved: [0; 8],
             };
             // SAFETY: the caller guarantees room for every event; `i` is

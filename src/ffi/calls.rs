@@ -309,11 +309,7 @@ pub extern "C" fn net_shutdown() {
 /// Thread-safety: any thread.
 #[no_mangle]
 pub extern "C" fn net_version() -> *const c_char {
-    const VERSION: &CStr =
-        match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
-            Ok(v) => v,
-            Err(_) => panic!("version has a NUL"),
-        };
+    const VERSION: &CStr = crate::cstr(concat!(env!("CARGO_PKG_VERSION"), "\0"));
     VERSION.as_ptr()
 }
 
