@@ -19,6 +19,7 @@ use crate::agent::{self, Command};
 use crate::dirs::{BaseDir, Dirs};
 use crate::error::{Error, ErrorKind};
 use crate::event::{Event, Phase};
+use crate::ffi::view::{EventTx, Sealed};
 use crate::request::{FilePath, Options, Request};
 
 /// An HTTP client with its own network thread. Every method may be called
@@ -26,9 +27,9 @@ use crate::request::{FilePath, Options, Request};
 pub struct Client {
     commands: Sender<Command>,
     waker: agent::Waker,
-    events: Receiver<Event>,
+    events: Receiver<Box<Sealed>>,
     /// For events of requests rejected before reaching the network thread.
-    event_tx: Sender<Event>,
+    event_tx: EventTx,
     live: Mutex<HashSet<u64>>,
     next_id: AtomicU64,
     dirs: Mutex<Dirs>,
@@ -41,6 +42,7 @@ impl Client {
     pub fn new() -> Result<Client, Error> {
         let (commands, command_rx) = crossbeam_channel::unbounded();
         let (event_tx, events) = crossbeam_channel::unbounded();
+        let event_tx = EventTx(event_tx);
         let (thread, waker) = agent::spawn(command_rx, event_tx.clone()).map_err(|e| {
             Error::new(
                 ErrorKind::Internal,
@@ -132,8 +134,7 @@ impl Client {
     }
 
     fn send_event(&self, ev: Event) {
-        // The receiver is owned by `self`, so this cannot fail.
-        let _ = self.event_tx.send(ev);
+        self.event_tx.send(ev);
     }
 
     fn wake(&self) {
@@ -158,7 +159,7 @@ impl Client {
 
     /// Moves up to `max` events into `out` without blocking; returns how
     /// many were added.
-    pub fn poll_into(&self, out: &mut Vec<Event>, max: usize) -> usize {
+    pub fn poll_into(&self, out: &mut Vec<Box<Sealed>>, max: usize) -> usize {
         if max == 0 || self.events.is_empty() {
             return 0;
         }
@@ -178,7 +179,7 @@ impl Client {
     }
 
     /// Like `poll_into`, but waits up to `timeout` for the first event.
-    pub fn wait_into(&self, out: &mut Vec<Event>, max: usize, timeout: Duration) -> usize {
+    pub fn wait_into(&self, out: &mut Vec<Box<Sealed>>, max: usize, timeout: Duration) -> usize {
         let deadline = Instant::now() + timeout;
         loop {
             let n = self.poll_into(out, max);
@@ -204,7 +205,7 @@ impl Client {
     /// Hands delivered events back to the network thread, which frees them
     /// (off the caller's thread, which is the game's) and, once idle, gives
     /// the memory back to the system.
-    pub fn recycle(&self, events: Vec<Event>) {
+    pub fn recycle(&self, events: Vec<Box<Sealed>>) {
         if !events.is_empty() {
             // If the thread is gone, the events are simply dropped here.
             if self.commands.send(Command::Recycle(events)).is_ok() {
@@ -217,14 +218,14 @@ impl Client {
     pub fn poll(&self) -> Vec<Event> {
         let mut out = Vec::new();
         self.poll_into(&mut out, usize::MAX);
-        out
+        out.into_iter().map(|s| s.event).collect()
     }
 
     /// Convenience for Rust callers: waits up to `timeout` for events.
     pub fn wait(&self, timeout: Duration) -> Vec<Event> {
         let mut out = Vec::new();
         self.wait_into(&mut out, usize::MAX, timeout);
-        out
+        out.into_iter().map(|s| s.event).collect()
     }
 
     pub fn set_directory(&self, dir: BaseDir, path: &Path) -> Result<(), Error> {
@@ -296,14 +297,15 @@ impl Drop for Client {
 
 /// Decides whether an event is delivered: only for live ids; `ended`
 /// ends the id's life; a progress event picks up the latest byte count.
-fn accept(live: &mut HashSet<u64>, mut ev: Event) -> Option<Event> {
-    if let Some(slot) = ev.progress.take() {
-        ev.bytes_transferred = slot.release();
+fn accept(live: &mut HashSet<u64>, mut ev: Box<Sealed>) -> Option<Box<Sealed>> {
+    if let Some(slot) = ev.event.progress.take() {
+        ev.set_transferred(slot.release());
     }
-    let deliver = if ev.phase == Phase::Ended {
-        live.remove(&ev.id)
+    let e = &ev.event;
+    let deliver = if e.phase == Phase::Ended {
+        live.remove(&e.id)
     } else {
-        live.contains(&ev.id)
+        live.contains(&e.id)
     };
     deliver.then_some(ev)
 }

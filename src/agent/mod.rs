@@ -16,12 +16,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Receiver;
 use curl::easy::Easy2;
 use curl::multi::{Easy2Handle, Multi, MultiWaker};
 
 use crate::error::{Error, ErrorKind};
-use crate::event::{Event, Phase};
+use crate::event::Phase;
+use crate::ffi::view::{EventTx, Sealed};
 use crate::request::Request;
 use transfer::Transfer;
 
@@ -44,7 +45,9 @@ pub enum Command {
     /// Events `poll` already handed out, to be freed here: this thread
     /// allocated them, and freeing them here keeps the host's `net_poll`
     /// short.
-    Recycle(Vec<Event>),
+    // Boxed as they came through the channel: moving pointers, not events.
+    #[allow(clippy::vec_box)]
+    Recycle(Vec<Box<Sealed>>),
     Shutdown,
     /// Unit tests only: make the loop panic.
     #[cfg(test)]
@@ -84,7 +87,7 @@ impl std::fmt::Debug for Waker {
 /// interrupts its sleep.
 pub fn spawn(
     commands: Receiver<Command>,
-    events: Sender<Event>,
+    events: EventTx,
 ) -> std::io::Result<(std::thread::JoinHandle<()>, Waker)> {
     let (tx, rx) = crossbeam_channel::bounded(1);
     let pending = Arc::new(AtomicBool::new(false));
@@ -108,7 +111,7 @@ struct Agent {
     commands: Receiver<Command>,
     /// Set by `Waker::wake`; cleared here before reading `commands`.
     wake_pending: Arc<AtomicBool>,
-    events: Sender<Event>,
+    events: EventTx,
     /// Ids waiting to start, in order; a cancelled id stays here until
     /// popped but is gone from `queued`.
     order: VecDeque<u64>,
@@ -127,11 +130,7 @@ struct Agent {
 }
 
 impl Agent {
-    fn new(
-        commands: Receiver<Command>,
-        events: Sender<Event>,
-        wake_pending: Arc<AtomicBool>,
-    ) -> Agent {
+    fn new(commands: Receiver<Command>, events: EventTx, wake_pending: Arc<AtomicBool>) -> Agent {
         let mut multi = Multi::new();
         let _ = multi.set_max_host_connections(DEFAULT_MAX_PER_HOST);
         let _ = multi.pipelining(false, true);
@@ -279,7 +278,7 @@ impl Agent {
                 }
                 Err(err) => {
                     let ev = crate::event::failed(id, user_data, url, file, err);
-                    let _ = self.events.send(ev);
+                    self.events.send(ev);
                 }
             }
         }
@@ -363,7 +362,7 @@ impl Agent {
             }
             (Some(e), _) => ev.error = Some(e), // dropping the sink deletes the temp file
         }
-        let _ = self.events.send(ev);
+        self.events.send(ev);
         self.keep_spare(easy);
     }
 
@@ -389,7 +388,7 @@ impl Agent {
                 self.keep_spare(easy);
             }
             if let Some(ev) = ev {
-                let _ = self.events.send(ev);
+                self.events.send(ev);
             }
         } else if let Some(req) = self.queued.remove(&id) {
             if let Some(e) = err {
@@ -400,7 +399,7 @@ impl Agent {
                     req.file().cloned(),
                     e,
                 );
-                let _ = self.events.send(ev);
+                self.events.send(ev);
             }
         }
     }
@@ -480,7 +479,7 @@ mod tests {
         let url = format!("http://{}/", silent.local_addr().unwrap());
         let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
         let (ev_tx, ev_rx) = crossbeam_channel::unbounded();
-        let (thread, waker) = spawn(cmd_rx, ev_tx).unwrap();
+        let (thread, waker) = spawn(cmd_rx, EventTx(ev_tx)).unwrap();
         let send = |c| {
             cmd_tx.send(c).unwrap();
             waker.wake();
@@ -497,7 +496,7 @@ mod tests {
         send(Command::Panic);
         let mut ended: Vec<(u64, ErrorKind)> = (0..2)
             .map(|_| {
-                let ev = ev_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+                let ev = ev_rx.recv_timeout(Duration::from_secs(10)).unwrap().event;
                 (ev.id, ev.error.unwrap().kind)
             })
             .collect();
@@ -512,7 +511,7 @@ mod tests {
         drop(closed);
         let req = Request::build(3, &refused, "GET", Options::default(), None, &dirs).unwrap();
         send(Command::Start(Box::new(req)));
-        let ev = ev_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        let ev = ev_rx.recv_timeout(Duration::from_secs(10)).unwrap().event;
         assert_eq!((ev.id, ev.error.unwrap().kind), (3, ErrorKind::Connect));
         send(Command::Shutdown);
         thread.join().unwrap();

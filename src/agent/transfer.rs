@@ -17,12 +17,12 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Sender;
 use curl::easy::{Easy2, Handler, List, ReadError, SeekResult, WriteError};
 
 use super::sink::{FileSink, Sink};
 use crate::error::{Error, ErrorKind};
 use crate::event::{Event, HeaderBuf, Headers, Phase, ProgressSlot, ResponseType};
+use crate::ffi::view::EventTx;
 use crate::request::{BodyType, FilePath, Request, ResolvedBody, Target};
 
 /// Minimum time between two progress events of one request.
@@ -42,7 +42,7 @@ const CURLOPT_SUPPRESS_CONNECT_HEADERS: curl_sys::CURLoption = 265;
 pub struct Transfer {
     pub id: u64,
     pub user_data: usize,
-    events: Sender<Event>,
+    events: EventTx,
     progress: Option<Arc<ProgressSlot>>,
     pub url: Arc<CStr>,
     pub file: Option<FilePath>,
@@ -78,7 +78,7 @@ impl Transfer {
     /// saves allocating and initialising a new one.
     pub fn start(
         req: Request,
-        events: Sender<Event>,
+        events: EventTx,
         known_dirs: &mut HashSet<PathBuf>,
         spare: Option<Easy2<Transfer>>,
     ) -> Result<Easy2<Transfer>, Error> {
@@ -287,9 +287,7 @@ impl Transfer {
     }
 
     fn send(&self, ev: Event) {
-        // The receiver lives as long as the client; if it is gone, the
-        // client is shutting down and nobody wants the event.
-        let _ = self.events.send(ev);
+        self.events.send(ev);
     }
 }
 
@@ -506,6 +504,7 @@ mod panic_tests {
     #[test]
     fn callback_panic_becomes_internal_error() {
         let (tx, _rx) = crossbeam_channel::unbounded();
+        let tx = crate::ffi::view::EventTx(tx);
         let dirs = crate::dirs::Dirs::default();
         let req = Request::build(
             1,

@@ -1,6 +1,7 @@
 //! The C ABI: every exported function and every type C can see.
 //!
-//! Nothing else in the crate touches a raw pointer. Each export catches
+//! Nothing else in the crate touches a raw pointer (`view` builds each
+//! event's C view on the thread that sends it). Each export catches
 //! panics (no unwinding across the boundary, and no abort), checks its
 //! pointers, copies what it needs and hands over to the global [`Client`].
 
@@ -10,6 +11,7 @@ mod arena;
 mod calls;
 mod params;
 pub mod types;
+pub(crate) mod view;
 
 pub use calls::*;
 pub use types::*;

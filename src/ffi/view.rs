@@ -1,0 +1,100 @@
+//! The C view of an event (`net_event`), built by the thread that sends
+//! the event (usually the network thread), so that `net_poll` only copies
+//! 192 bytes per event into the caller's array: the game's frame pays for
+//! no conversion, allocation or pointer chasing.
+
+use std::ffi::{c_char, CStr, CString};
+use std::ptr;
+
+use crossbeam_channel::Sender;
+
+use super::types::*;
+use crate::event::Event;
+
+/// An event and its C view. The view's pointers point into the heap data
+/// the event owns (reference-counted strings, the header block, the body)
+/// and into `error`; none of it is mutated or freed while the `Sealed`
+/// lives, and moving the `Sealed` moves no heap data.
+#[derive(Debug)]
+pub struct Sealed {
+    pub event: Event,
+    c: net_event,
+    /// The error message as a C string (`c.error` points into it).
+    _error: Option<CString>,
+}
+
+// SAFETY: the raw pointers in `c` only point into data owned by this value
+// (see above), which is immutable while it lives; every owned part is Send.
+unsafe impl Send for Sealed {}
+
+impl Sealed {
+    pub fn new(event: Event) -> Box<Sealed> {
+        let ev = &event;
+        let error = ev
+            .error
+            .as_ref()
+            .map(|e| CString::new(e.message.replace('\0', " ")).unwrap_or_default());
+        let (body, body_len) = match &ev.body {
+            Some(b) if !b.is_empty() => (b.as_ptr().cast(), b.len()),
+            _ => (ptr::null(), 0),
+        };
+        let headers = match ev.headers.as_c() {
+            [] => ptr::null(),
+            h => h.as_ptr(),
+        };
+        let c = net_event {
+            id: ev.id,
+            user_data: ev.user_data as *mut _,
+            phase: ev.phase as net_phase,
+            is_error: ev.error.is_some(),
+            error_code: ev.error.as_ref().map_or(NET_ERROR_NONE, |e| e.kind.code()),
+            error: error.as_deref().unwrap_or(c"").as_ptr(),
+            status: ev.status,
+            bytes_transferred: ev.bytes_transferred,
+            bytes_estimated: ev.bytes_estimated,
+            url: ev.url.as_ptr(),
+            headers,
+            header_count: ev.headers.len(),
+            path: opt_ptr(ev.file.as_ref().and_then(|f| f.c_path())),
+            body,
+            body_len,
+            response_type: ev.response_type as net_response_type,
+            base_dir: ev.file.as_ref().map_or(0, |f| f.dir as net_dir),
+            filename: opt_ptr(ev.file.as_ref().map(|f| f.filename())),
+            reserved: [0; 8],
+        };
+        Box::new(Sealed {
+            event,
+            c,
+            _error: error,
+        })
+    }
+
+    /// The C view; valid while `self` lives.
+    pub fn c(&self) -> &net_event {
+        &self.c
+    }
+
+    /// Sets the byte count (a progress event reports the latest one when
+    /// it is delivered).
+    pub fn set_transferred(&mut self, n: i64) {
+        self.event.bytes_transferred = n;
+        self.c.bytes_transferred = n;
+    }
+}
+
+fn opt_ptr(s: Option<&CStr>) -> *const c_char {
+    s.map_or(ptr::null(), |s| s.as_ptr())
+}
+
+/// The sending end of the event channel; seals each event on the way.
+#[derive(Clone, Debug)]
+pub struct EventTx(pub Sender<Box<Sealed>>);
+
+impl EventTx {
+    /// Sends `ev`. If the receiving client is gone, it is shutting down and
+    /// nobody wants the event: it is dropped.
+    pub fn send(&self, ev: Event) {
+        let _ = self.0.send(Sealed::new(ev));
+    }
+}
