@@ -209,7 +209,7 @@ impl Client {
         if !events.is_empty() {
             // If the thread is gone, the events are simply dropped here.
             if self.commands.send(Command::Recycle(events)).is_ok() {
-                self.wake();
+                self.waker.wake_if_asleep();
             }
         }
     }
@@ -298,14 +298,15 @@ impl Drop for Client {
 /// Decides whether an event is delivered: only for live ids; `ended`
 /// ends the id's life; a progress event picks up the latest byte count.
 fn accept(live: &mut HashSet<u64>, mut ev: Box<Sealed>) -> Option<Box<Sealed>> {
-    if let Some(slot) = ev.event.progress.take() {
+    if let Some(slot) = ev.progress.take() {
         ev.set_transferred(slot.release());
     }
-    let e = &ev.event;
-    let deliver = if e.phase == Phase::Ended {
-        live.remove(&e.id)
+    // Read from the C view: the first cache lines of the event.
+    let (id, phase) = (ev.c().id, ev.c().phase);
+    let deliver = if phase == Phase::Ended as u32 {
+        live.remove(&id)
     } else {
-        live.contains(&e.id)
+        live.contains(&id)
     };
     deliver.then_some(ev)
 }

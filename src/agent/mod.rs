@@ -12,7 +12,7 @@ mod transfer;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -33,6 +33,10 @@ pub const DEFAULT_MAX_TRANSFERS: usize = 64;
 pub const DEFAULT_MAX_PER_HOST: usize = 64;
 /// Longest sleep with nothing to do; only a command ends it earlier.
 const IDLE_WAIT: Duration = Duration::from_secs(3600);
+/// After the last transfer ended, how long the thread stays ready to free
+/// the events `poll` hands back (without being woken for them) before it
+/// sleeps for good.
+const LINGER: Duration = Duration::from_millis(250);
 
 /// What callers' threads ask of the network thread.
 pub enum Command {
@@ -61,7 +65,16 @@ pub enum Command {
 /// pending since the thread last looked at its commands.
 pub struct Waker {
     multi: MultiWaker,
-    pending: Arc<AtomicBool>,
+    flags: Arc<Flags>,
+}
+
+/// What the network thread and its callers share besides channels.
+#[derive(Debug, Default)]
+struct Flags {
+    /// A wake-up was sent and the thread has not read its commands since.
+    wake_pending: AtomicBool,
+    /// The thread sleeps with nothing to do and no timer.
+    asleep: AtomicBool,
 }
 
 impl Waker {
@@ -70,9 +83,21 @@ impl Waker {
         // Pairs with the swap in `Agent::run`: either the thread clears
         // the flag after our command was queued (and then sees it), or we
         // see the flag clear and wake it.
-        if !self.pending.swap(true, Ordering::SeqCst) {
+        if !self.flags.wake_pending.swap(true, Ordering::SeqCst) {
             // Fails only once the network thread has gone, when nobody waits.
             let _ = self.multi.wakeup();
+        }
+    }
+
+    /// Call after sending a command that may wait for the thread's next
+    /// turn (events to free): wakes it only when it sleeps for good, so
+    /// `net_poll` makes no system call while the thread is busy or lingers.
+    pub fn wake_if_asleep(&self) {
+        // Pairs with the fence in `Agent::sleep`: either the thread sees
+        // our command before sleeping, or we see it asleep.
+        fence(Ordering::SeqCst);
+        if self.flags.asleep.load(Ordering::SeqCst) {
+            self.wake();
         }
     }
 }
@@ -90,12 +115,12 @@ pub fn spawn(
     events: EventTx,
 ) -> std::io::Result<(std::thread::JoinHandle<()>, Waker)> {
     let (tx, rx) = crossbeam_channel::bounded(1);
-    let pending = Arc::new(AtomicBool::new(false));
-    let agent_pending = pending.clone();
+    let flags = Arc::new(Flags::default());
+    let agent_flags = flags.clone();
     let thread = std::thread::Builder::new()
         .name("netdl-agent".into())
         .spawn(move || {
-            let mut agent = Agent::new(commands, events, agent_pending);
+            let mut agent = Agent::new(commands, events, agent_flags);
             let _ = tx.send(agent.multi.waker());
             drop(tx);
             agent.run_guarded();
@@ -103,14 +128,14 @@ pub fn spawn(
     let multi = rx
         .recv()
         .map_err(|_| std::io::Error::other("the network thread failed to start"))?;
-    Ok((thread, Waker { multi, pending }))
+    Ok((thread, Waker { multi, flags }))
 }
 
 struct Agent {
     multi: Multi,
     commands: Receiver<Command>,
-    /// Set by `Waker::wake`; cleared here before reading `commands`.
-    wake_pending: Arc<AtomicBool>,
+    /// Shared with `Waker`.
+    flags: Arc<Flags>,
     events: EventTx,
     /// Ids waiting to start, in order; a cancelled id stays here until
     /// popped but is gone from `queued`.
@@ -123,6 +148,9 @@ struct Agent {
     max_transfers: usize,
     /// Work was done since memory was last handed back to the system.
     busy_since_trim: bool,
+    /// Idle, and memory was trimmed less than `LINGER` ago: events may
+    /// still come back to be freed.
+    lingering: bool,
     /// Folders downloads already made (so each file costs no extra stat).
     known_dirs: HashSet<PathBuf>,
     /// Shutdown was asked for: after a panic, stop instead of carrying on.
@@ -130,14 +158,14 @@ struct Agent {
 }
 
 impl Agent {
-    fn new(commands: Receiver<Command>, events: EventTx, wake_pending: Arc<AtomicBool>) -> Agent {
+    fn new(commands: Receiver<Command>, events: EventTx, flags: Arc<Flags>) -> Agent {
         let mut multi = Multi::new();
         let _ = multi.set_max_host_connections(DEFAULT_MAX_PER_HOST);
         let _ = multi.pipelining(false, true);
         Agent {
             multi,
             commands,
-            wake_pending,
+            flags,
             events,
             order: VecDeque::new(),
             queued: HashMap::new(),
@@ -146,6 +174,7 @@ impl Agent {
             max_transfers: DEFAULT_MAX_TRANSFERS,
             known_dirs: HashSet::new(),
             busy_since_trim: false,
+            lingering: false,
             stopping: false,
         }
     }
@@ -188,7 +217,7 @@ impl Agent {
     /// The loop. Returns on `Shutdown` or when every client is gone.
     fn run(&mut self) {
         loop {
-            self.wake_pending.swap(false, Ordering::SeqCst);
+            self.flags.wake_pending.swap(false, Ordering::SeqCst);
             loop {
                 match self.commands.try_recv() {
                     Ok(Command::Shutdown) => return self.shutdown(),
@@ -206,17 +235,35 @@ impl Agent {
                 self.collect_finished();
                 self.expire_idle(Instant::now());
             }
-            if self.running.is_empty() && self.queued.is_empty() && self.busy_since_trim {
-                self.spare = Vec::new();
-                release_memory();
-                self.busy_since_trim = false;
+            if self.running.is_empty() && self.queued.is_empty() {
+                // Idle: give memory back, then linger a while for events
+                // still to be freed; a quiet linger ends in a deep sleep.
+                self.lingering = self.busy_since_trim;
+                if self.busy_since_trim {
+                    self.spare = Vec::new();
+                    release_memory();
+                    self.busy_since_trim = false;
+                }
             }
             // A zero wait means libcurl has work due now: perform at once.
             let wait = self.wait_time();
-            if !wait.is_zero() {
+            if wait == IDLE_WAIT {
+                self.sleep();
+            } else if !wait.is_zero() {
                 let _ = self.multi.poll(&mut [], wait);
             }
         }
+    }
+
+    /// Sleeps with no timer until a command arrives; `Waker::wake_if_asleep`
+    /// knows it must wake the thread.
+    fn sleep(&mut self) {
+        self.flags.asleep.store(true, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        if self.commands.is_empty() {
+            let _ = self.multi.poll(&mut [], IDLE_WAIT);
+        }
+        self.flags.asleep.store(false, Ordering::SeqCst);
     }
 
     fn handle(&mut self, cmd: Command) {
@@ -428,6 +475,9 @@ impl Agent {
     fn wait_time(&self) -> Duration {
         if self.running.len() < self.max_transfers && !self.queued.is_empty() {
             return Duration::ZERO;
+        }
+        if self.running.is_empty() && self.lingering {
+            return LINGER;
         }
         let curl = self.multi.get_timeout().ok().flatten().unwrap_or(IDLE_WAIT);
         let now = Instant::now();

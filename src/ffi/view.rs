@@ -9,16 +9,24 @@ use std::ptr;
 use crossbeam_channel::Sender;
 
 use super::types::*;
-use crate::event::Event;
+use std::sync::Arc;
+
+use crate::event::{Event, ProgressSlot};
 
 /// An event and its C view. The view's pointers point into the heap data
 /// the event owns (reference-counted strings, the header block, the body)
 /// and into `error`; none of it is mutated or freed while the `Sealed`
 /// lives, and moving the `Sealed` moves no heap data.
+///
+/// `poll` reads only the first few cache lines: the view, then the
+/// progress slot.
 #[derive(Debug)]
+#[repr(C)]
 pub struct Sealed {
-    pub event: Event,
     c: net_event,
+    /// A progress event's byte count, read when it is delivered.
+    pub progress: Option<Arc<ProgressSlot>>,
+    pub event: Event,
     /// The error message as a C string (`c.error` points into it).
     _error: Option<CString>,
 }
@@ -28,7 +36,8 @@ pub struct Sealed {
 unsafe impl Send for Sealed {}
 
 impl Sealed {
-    pub fn new(event: Event) -> Box<Sealed> {
+    pub fn new(mut event: Event) -> Box<Sealed> {
+        let progress = event.progress.take();
         let ev = &event;
         let error = ev
             .error
@@ -64,8 +73,9 @@ impl Sealed {
             reserved: [0; 8],
         };
         Box::new(Sealed {
-            event,
             c,
+            progress,
+            event,
             _error: error,
         })
     }
