@@ -6,7 +6,6 @@
 //! ends it too. Both decide under one small lock (`live`) that the network
 //! thread never takes, so a cancel racing a poll has exactly one winner.
 
-use std::collections::HashSet;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -20,6 +19,7 @@ use crate::dirs::{BaseDir, Dirs};
 use crate::error::{Error, ErrorKind};
 use crate::event::{Event, Phase};
 use crate::ffi::view::{EventTx, Sealed};
+use crate::live::LiveIds;
 use crate::request::{FilePath, Options, Request};
 
 /// An HTTP client with its own network thread. Every method may be called
@@ -30,7 +30,7 @@ pub struct Client {
     events: Receiver<Box<Sealed>>,
     /// For events of requests rejected before reaching the network thread.
     event_tx: EventTx,
-    live: Mutex<HashSet<u64>>,
+    live: Mutex<LiveIds>,
     next_id: AtomicU64,
     dirs: Mutex<Dirs>,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -54,7 +54,7 @@ impl Client {
             waker,
             events,
             event_tx,
-            live: Mutex::new(HashSet::new()),
+            live: Mutex::new(LiveIds::default()),
             next_id: AtomicU64::new(1),
             dirs: Mutex::new(Dirs::default()),
             thread: Mutex::new(Some(thread)),
@@ -147,9 +147,7 @@ impl Client {
     pub fn cancel(&self, id: u64) -> bool {
         let was_live = {
             let mut live = lock(&self.live);
-            let was_live = live.remove(&id);
-            shrink_if_sparse(&mut live);
-            was_live
+            live.remove(id)
         };
         if was_live && self.commands.send(Command::Cancel(id)).is_ok() {
             self.wake();
@@ -174,7 +172,6 @@ impl Client {
                 n += 1;
             }
         }
-        shrink_if_sparse(&mut live);
         n
     }
 
@@ -297,25 +294,18 @@ impl Drop for Client {
 
 /// Decides whether an event is delivered: only for live ids; `ended`
 /// ends the id's life; a progress event picks up the latest byte count.
-fn accept(live: &mut HashSet<u64>, mut ev: Box<Sealed>) -> Option<Box<Sealed>> {
+fn accept(live: &mut LiveIds, mut ev: Box<Sealed>) -> Option<Box<Sealed>> {
     if let Some(slot) = ev.progress.take() {
         ev.set_transferred(slot.release());
     }
     // Read from the C view: the first cache lines of the event.
     let (id, phase) = (ev.c().id, ev.c().phase);
     let deliver = if phase == Phase::Ended as u32 {
-        live.remove(&id)
+        live.remove(id)
     } else {
-        live.contains(&id)
+        live.contains(id)
     };
     deliver.then_some(ev)
-}
-
-/// After a burst (say 100,000 queued requests) gives the set's memory back.
-fn shrink_if_sparse(live: &mut HashSet<u64>) {
-    if live.capacity() > 4096 && live.len() < live.capacity() / 8 {
-        live.shrink_to_fit();
-    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -18,6 +18,7 @@ pub mod dirs;
 pub mod error;
 pub mod event;
 pub mod ffi;
+mod live;
 pub mod request;
 
 pub use client::Client;
