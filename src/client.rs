@@ -162,17 +162,28 @@ impl Client {
             return 0;
         }
         let mut live = lock(&self.live);
-        let mut n = 0;
-        while n < max {
-            let Ok(ev) = self.events.try_recv() else {
+        let first = out.len();
+        // Take a batch, start fetching every event's memory (written by
+        // another thread, likely not in this core's cache) at once, then
+        // look at each: the cache misses overlap instead of queueing.
+        // Repeat while events were dropped (cancelled) and more wait.
+        while out.len() - first < max {
+            let batch = out.len();
+            let want = max - (out.len() - first);
+            out.extend(self.events.try_iter().take(want));
+            if out.len() == batch {
                 break;
-            };
-            if let Some(ev) = accept(&mut live, ev) {
-                out.push(ev);
-                n += 1;
             }
+            for ev in &out[batch..] {
+                ev.prefetch();
+            }
+            let mut i = 0;
+            out.retain_mut(|ev| {
+                i += 1;
+                i <= batch || accept(&mut live, ev)
+            });
         }
-        n
+        out.len() - first
     }
 
     /// Like `poll_into`, but waits up to `timeout` for the first event.
@@ -186,9 +197,9 @@ impl Client {
             // Wait without holding `live`: a cancel must never wait on us.
             let left = deadline.saturating_duration_since(Instant::now());
             match self.events.recv_timeout(left) {
-                Ok(ev) => {
+                Ok(mut ev) => {
                     let mut live = lock(&self.live);
-                    if let Some(ev) = accept(&mut live, ev) {
+                    if accept(&mut live, &mut ev) {
                         out.push(ev);
                         drop(live);
                         return 1 + self.poll_into(out, max - 1);
@@ -294,18 +305,17 @@ impl Drop for Client {
 
 /// Decides whether an event is delivered: only for live ids; `ended`
 /// ends the id's life; a progress event picks up the latest byte count.
-fn accept(live: &mut LiveIds, mut ev: Box<Sealed>) -> Option<Box<Sealed>> {
+fn accept(live: &mut LiveIds, ev: &mut Sealed) -> bool {
     if let Some(slot) = ev.progress.take() {
         ev.set_transferred(slot.release());
     }
     // Read from the C view: the first cache lines of the event.
     let (id, phase) = (ev.c().id, ev.c().phase);
-    let deliver = if phase == Phase::Ended as u32 {
+    if phase == Phase::Ended as u32 {
         live.remove(id)
     } else {
         live.contains(id)
-    };
-    deliver.then_some(ev)
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

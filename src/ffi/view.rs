@@ -80,6 +80,23 @@ impl Sealed {
         })
     }
 
+    /// Asks the CPU to start loading what `poll` reads of this event (the
+    /// view and the progress slot pointer). Only a hint: no effect on
+    /// correctness, none at all off x86-64.
+    pub fn prefetch(&self) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            let p: *const i8 = (self as *const Sealed).cast();
+            for offset in [0, 64, 128, 192] {
+                // SAFETY: a prefetch never faults and changes no state;
+                // the addresses lie inside `self` (the view and the
+                // field after it). SSE is part of every x86-64 CPU.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(offset)) };
+            }
+        }
+    }
+
     /// The C view; valid while `self` lives.
     pub fn c(&self) -> &net_event {
         &self.c
