@@ -293,6 +293,9 @@ static fetch_result fetch(const options *o) {
     size_t poll_cap = 4096;
     r.poll_ns = xmalloc(poll_cap * sizeof *r.poll_ns);
     net_event *events = xmalloc(o->cap * sizeof *events);
+    /* A game reuses its event array every frame: it is in memory, not
+     * first-touched inside the first net_poll calls. */
+    memset(events, 0, o->cap * sizeof *events);
     net_params params;
     memset(&params, 0, sizeof params);
     params.ca_file = o->cacert;

@@ -306,8 +306,12 @@ impl Drop for Client {
 /// Decides whether an event is delivered: only for live ids; `ended`
 /// ends the id's life; a progress event picks up the latest byte count.
 fn accept(live: &mut LiveIds, ev: &mut Sealed) -> bool {
-    if let Some(slot) = ev.progress.take() {
-        ev.set_transferred(slot.release());
+    // Only progress events are written to (the rest stay shared-clean
+    // in the cache).
+    if ev.progress.is_some() {
+        if let Some(slot) = ev.progress.take() {
+            ev.set_transferred(slot.release());
+        }
     }
     // Read from the C view: the first cache lines of the event.
     let (id, phase) = (ev.c().id, ev.c().phase);

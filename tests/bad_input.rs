@@ -135,21 +135,16 @@ fn bad_filenames_and_directories() {
     );
 }
 
-/// Rule: a target that is an existing directory, a base directory that
-/// cannot be created, or one that is not writable is reported when the
-/// transfer starts, before any network traffic.
+/// Rule: a base directory that cannot be created, or one that is not
+/// writable, is reported when the transfer starts, before any network
+/// traffic; a target that is an existing directory is reported when the
+/// body would replace it (no stat per download), and the directory and
+/// its folder are left as they were (no temporary file).
 #[test]
 fn unusable_directories() {
     let server = support::Server::start();
     let t = TestClient::new();
     let url = server.url("/bytes/10");
-    std::fs::create_dir_all(t.docs("adir")).unwrap();
-    check(
-        &t,
-        t.download(&url, "adir", Options::default()),
-        "NET_ERROR_INVALID_ARGUMENT",
-        "is a directory",
-    );
 
     let blocker = t.dir.path().join("plainfile");
     std::fs::write(&blocker, b"x").unwrap();
@@ -173,4 +168,14 @@ fn unusable_directories() {
         check(&t, id, "NET_ERROR_IO", "cannot create");
     }
     assert_eq!(server.requests(), 0, "nothing was sent");
+
+    std::fs::create_dir_all(t.docs("adir/inside")).unwrap();
+    check(
+        &t,
+        t.download(&url, "adir", Options::default()),
+        "NET_ERROR_INVALID_ARGUMENT",
+        "is a directory",
+    );
+    assert!(t.docs("adir/inside").is_dir(), "the directory is untouched");
+    assert!(no_temp_files(t.dir.path()), "{:?}", t.files());
 }

@@ -39,19 +39,13 @@ impl FileSink {
         id: u64,
         known: &mut HashSet<PathBuf>,
     ) -> Result<FileSink, Error> {
-        let (Some(path), Some((parent, name))) = (target.path(), target.parent_and_name()) else {
+        let Some((parent, name)) = target.parent_and_name() else {
             return Err(Error::new(ErrorKind::Internal, "download without a path"));
         };
         let base = target.base();
         if !known.contains(parent) {
             make_dirs(base, parent)?;
             known.insert(parent.to_path_buf());
-        }
-        if path.is_dir() {
-            return Err(Error::invalid(format!(
-                "{} is a directory, not a file",
-                path.display()
-            )));
         }
         // parent/.NAME.netdl-ID.part
         let mut temp = OsString::with_capacity(parent.as_os_str().len() + name.len() + 40);
@@ -92,14 +86,21 @@ impl FileSink {
     }
 
     /// Moves the complete file over the target.
+    /// A target that is a directory is found here, by rename(2) itself,
+    /// rather than by a stat of every target when its transfer starts.
     fn commit(&mut self) -> Result<(), Error> {
         drop(self.file.take());
         let target = self.target.path().unwrap_or(Path::new(""));
         fs::rename(&self.temp, target).map_err(|e| {
-            Error::io(
-                &format!("cannot move the download to {}", target.display()),
-                &e,
-            )
+            let _ = fs::remove_file(&self.temp);
+            if e.raw_os_error() == Some(libc::EISDIR) {
+                Error::invalid(format!("{} is a directory, not a file", target.display()))
+            } else {
+                Error::io(
+                    &format!("cannot move the download to {}", target.display()),
+                    &e,
+                )
+            }
         })
     }
 

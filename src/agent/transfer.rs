@@ -68,6 +68,9 @@ pub struct Transfer {
     upload: Option<File>,
     /// Why a callback stopped the transfer; wins over libcurl's error.
     pub failure: Option<Error>,
+    /// A GET with no option beyond the per-request ones `configure` always
+    /// sets: its handle can serve the next plain GET without a reset.
+    plain: bool,
 }
 
 impl Transfer {
@@ -124,16 +127,24 @@ impl Transfer {
             sink: Some(sink),
             upload,
             failure: None,
+            plain: req.method == "GET" && req.extra.is_none(),
         };
-        let mut easy = match spare {
+        // A plain GET after a plain GET only changes the per-request
+        // options (the usual way to reuse a libcurl handle); anything else
+        // starts from a reset handle.
+        let (mut easy, fresh) = match spare {
+            Some(mut easy) if easy.get_ref().plain && transfer.plain => {
+                *easy.get_mut() = transfer;
+                (easy, false)
+            }
             Some(mut easy) => {
                 easy.reset(); // every option back to its default
                 *easy.get_mut() = transfer;
-                easy
+                (easy, true)
             }
-            None => Easy2::new(transfer),
+            None => (Easy2::new(transfer), true),
         };
-        configure(&mut easy, &req).map_err(|e| Error::from_curl(&e))?;
+        configure(&mut easy, &req, fresh).map_err(|e| Error::from_curl(&e))?;
         Ok(easy)
     }
 
@@ -344,18 +355,23 @@ impl Handler for Transfer {
 /// Sets every libcurl option of a request. Fixed strings are passed as C
 /// strings directly (libcurl copies them), so a plain GET allocates nothing
 /// here.
-fn configure(easy: &mut Easy2<Transfer>, req: &Request) -> Result<(), curl::Error> {
+///
+/// `fresh`: the handle is new or reset, so the options every request
+/// shares are set too; otherwise it served a plain GET and still has them.
+fn configure(easy: &mut Easy2<Transfer>, req: &Request, fresh: bool) -> Result<(), curl::Error> {
+    if fresh {
+        set_str(easy, CURLOPT_PROTOCOLS_STR, c"http,https")?;
+        set_str(easy, CURLOPT_REDIR_PROTOCOLS_STR, c"http,https")?;
+        set_long(easy, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1)?;
+        set_str(easy, curl_sys::CURLOPT_USERAGENT, USER_AGENT)?;
+        // Every encoding libcurl can decode.
+        set_str(easy, curl_sys::CURLOPT_ACCEPT_ENCODING, c"")?;
+        easy.buffer_size(BUFFER_SIZE)?;
+    }
     set_str(easy, curl_sys::CURLOPT_URL, &req.url)?;
-    set_str(easy, CURLOPT_PROTOCOLS_STR, c"http,https")?;
-    set_str(easy, CURLOPT_REDIR_PROTOCOLS_STR, c"http,https")?;
-    set_long(easy, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1)?;
-    set_str(easy, curl_sys::CURLOPT_USERAGENT, USER_AGENT)?;
-    // Every encoding libcurl can decode.
-    set_str(easy, curl_sys::CURLOPT_ACCEPT_ENCODING, c"")?;
     easy.follow_location(req.follow_redirects)?;
     easy.max_redirections(req.max_redirects)?;
     easy.connect_timeout(req.timeout)?;
-    easy.buffer_size(BUFFER_SIZE)?;
     // Over TLS, wait for an HTTP/2 connection to multiplex on rather than
     // opening another. Plain http is HTTP/1.1 only (no h2c), where waiting
     // would only serialize transfers behind the first response.
