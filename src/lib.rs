@@ -6,8 +6,12 @@
 //! [`Client::poll`], typically once per frame. The C functions (`net_*`,
 //! in [`ffi`]) wrap one global client created on first use.
 //!
-//! Layout: [`ffi`] is everything that touches a raw pointer; `agent` is
-//! the network thread and never sees one; [`client`] sits between them.
+//! Layout: [`ffi`] is the C ABI (its `view` module builds each event's
+//! `net_event` on the thread that sends the event, and [`event::Headers`]
+//! keeps a header block's `net_header` array beside its bytes, so that
+//! `net_poll` only copies); `agent` is the network thread and dereferences
+//! no raw pointer; [`client`] sits between them. `live` is the set of ids
+//! whose `ended` event has not been handed out.
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_debug_implementations, rust_2018_idioms)]

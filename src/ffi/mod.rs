@@ -1,7 +1,8 @@
 //! The C ABI: every exported function and every type C can see.
 //!
-//! Nothing else in the crate touches a raw pointer (`view` builds each
-//! event's C view on the thread that sends it). Each export catches
+//! Nothing else in the crate dereferences a raw pointer (`view` builds
+//! each event's C view on the thread that sends it; `event::Headers` makes
+//! the header array's pointers). Each export catches
 //! panics (no unwinding across the boundary, and no abort), checks its
 //! pointers, copies what it needs and hands over to the global [`Client`].
 
