@@ -18,7 +18,7 @@ use crate::agent::{self, Command};
 use crate::dirs::{BaseDir, Dirs};
 use crate::error::{Error, ErrorKind};
 use crate::event::{Event, Phase};
-use crate::ffi::view::{EventTx, Sealed};
+use crate::ffi::view::{Batch, EventTx, Sealed};
 use crate::live::LiveIds;
 use crate::request::{FilePath, Options, Request};
 
@@ -28,6 +28,8 @@ pub struct Client {
     commands: Sender<Command>,
     waker: agent::Waker,
     events: Receiver<Box<Sealed>>,
+    /// Emptied batches coming back from the network thread.
+    batches: Receiver<Batch>,
     /// For events of requests rejected before reaching the network thread.
     event_tx: EventTx,
     live: Mutex<LiveIds>,
@@ -41,8 +43,7 @@ impl Client {
     /// Starts a client and its network thread.
     pub fn new() -> Result<Client, Error> {
         let (commands, command_rx) = crossbeam_channel::unbounded();
-        let (event_tx, events) = crossbeam_channel::unbounded();
-        let event_tx = EventTx(event_tx);
+        let (event_tx, event_rx) = crate::ffi::view::channel();
         let (thread, waker) = agent::spawn(command_rx, event_tx.clone()).map_err(|e| {
             Error::new(
                 ErrorKind::Internal,
@@ -52,7 +53,8 @@ impl Client {
         Ok(Client {
             commands,
             waker,
-            events,
+            events: event_rx.events,
+            batches: event_rx.batches,
             event_tx,
             live: Mutex::new(LiveIds::default()),
             next_id: AtomicU64::new(1),
@@ -157,7 +159,7 @@ impl Client {
 
     /// Moves up to `max` events into `out` without blocking; returns how
     /// many were added.
-    pub fn poll_into(&self, out: &mut Vec<Box<Sealed>>, max: usize) -> usize {
+    pub fn poll_into(&self, out: &mut Batch, max: usize) -> usize {
         if max == 0 || self.events.is_empty() {
             return 0;
         }
@@ -187,7 +189,7 @@ impl Client {
     }
 
     /// Like `poll_into`, but waits up to `timeout` for the first event.
-    pub fn wait_into(&self, out: &mut Vec<Box<Sealed>>, max: usize, timeout: Duration) -> usize {
+    pub fn wait_into(&self, out: &mut Batch, max: usize, timeout: Duration) -> usize {
         let deadline = Instant::now() + timeout;
         loop {
             let n = self.poll_into(out, max);
@@ -213,13 +215,19 @@ impl Client {
     /// Hands delivered events back to the network thread, which frees them
     /// (off the caller's thread, which is the game's) and, once idle, gives
     /// the memory back to the system.
-    pub fn recycle(&self, events: Vec<Box<Sealed>>) {
+    pub fn recycle(&self, events: Batch) {
         if !events.is_empty() {
             // If the thread is gone, the events are simply dropped here.
             if self.commands.send(Command::Recycle(events)).is_ok() {
                 self.waker.wake_if_asleep();
             }
         }
+    }
+
+    /// An empty batch to poll into: one the network thread handed back
+    /// (no allocation), else a new one.
+    pub fn spare_batch(&self) -> Batch {
+        self.batches.try_recv().unwrap_or_default()
     }
 
     /// Convenience for Rust callers: every pending event.

@@ -22,7 +22,7 @@ use curl::multi::{Easy2Handle, Multi, MultiWaker};
 
 use crate::error::{Error, ErrorKind};
 use crate::event::Phase;
-use crate::ffi::view::{EventTx, Sealed};
+use crate::ffi::view::{Batch, EventTx};
 use crate::request::Request;
 use transfer::Transfer;
 
@@ -49,9 +49,7 @@ pub enum Command {
     /// Events `poll` already handed out, to be freed here: this thread
     /// allocated them, and freeing them here keeps the host's `net_poll`
     /// short.
-    // Boxed as they came through the channel: moving pointers, not events.
-    #[allow(clippy::vec_box)]
-    Recycle(Vec<Box<Sealed>>),
+    Recycle(Batch),
     Shutdown,
     /// Unit tests only: make the loop panic.
     #[cfg(test)]
@@ -287,7 +285,7 @@ impl Agent {
                 let _ = self.multi.set_max_host_connections(per_host);
             }
             Command::Recycle(events) => {
-                drop(events);
+                self.events.recycle(events);
                 self.busy_since_trim = true; // trim again once idle
             }
             Command::Shutdown => {}
@@ -528,8 +526,9 @@ mod tests {
         let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/", silent.local_addr().unwrap());
         let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
-        let (ev_tx, ev_rx) = crossbeam_channel::unbounded();
-        let (thread, waker) = spawn(cmd_rx, EventTx(ev_tx)).unwrap();
+        let (ev_tx, ev_rx) = crate::ffi::view::channel();
+        let ev_rx = ev_rx.events;
+        let (thread, waker) = spawn(cmd_rx, ev_tx).unwrap();
         let send = |c| {
             cmd_tx.send(c).unwrap();
             waker.wake();

@@ -519,8 +519,7 @@ mod panic_tests {
     /// with an internal error, and does not unwind into libcurl.
     #[test]
     fn callback_panic_becomes_internal_error() {
-        let (tx, _rx) = crossbeam_channel::unbounded();
-        let tx = crate::ffi::view::EventTx(tx);
+        let (tx, _rx) = crate::ffi::view::channel();
         let dirs = crate::dirs::Dirs::default();
         let req = Request::build(
             1,

@@ -2,16 +2,13 @@
 //! of the last `net_poll` / `net_wait`, kept until the next call.
 
 use super::types::net_event;
-use super::view::Sealed;
+use super::view::Batch;
 use crate::client::Client;
 
 /// Owns what the last batch of `net_event`s points into.
 #[derive(Debug, Default)]
 pub struct Arena {
-    /// Boxed as they came through the channel: a batch is a list of
-    /// pointers, and the events never move while C points into them.
-    #[allow(clippy::vec_box)]
-    pub events: Vec<Box<Sealed>>,
+    pub events: Batch,
 }
 
 impl Arena {
@@ -21,7 +18,7 @@ impl Arena {
     pub fn reset(&mut self, client: Option<&Client>) {
         match client {
             Some(c) if !self.events.is_empty() => {
-                let next = Vec::with_capacity(self.events.len());
+                let next = c.spare_batch();
                 c.recycle(std::mem::replace(&mut self.events, next));
             }
             _ => self.events.clear(),
