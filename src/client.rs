@@ -3,9 +3,10 @@
 //! Callers' threads validate and copy a request, mark its id live and send
 //! it to the network thread. `poll` drains the event channel and hands out
 //! only events of live ids; an `ended` event ends the id's life. `cancel`
-//! ends it too. Both decide under one small lock (`live`) that the network
+//! ends it too. Both decide under one small lock (`inbox`) that the network
 //! thread never takes, so a cancel racing a poll has exactly one winner.
 
+use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -27,12 +28,14 @@ use crate::request::{FilePath, Options, Request};
 pub struct Client {
     commands: Sender<Command>,
     waker: agent::Waker,
-    events: Receiver<Box<Sealed>>,
+    events: Receiver<Batch>,
     /// Emptied batches coming back from the network thread.
     batches: Receiver<Batch>,
     /// For events of requests rejected before reaching the network thread.
     event_tx: EventTx,
-    live: Mutex<LiveIds>,
+    inbox: Mutex<Inbox>,
+    /// `inbox.pending` is not empty (read without the lock by `poll`).
+    has_pending: AtomicBool,
     next_id: AtomicU64,
     dirs: Mutex<Dirs>,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -56,7 +59,8 @@ impl Client {
             events: event_rx.events,
             batches: event_rx.batches,
             event_tx,
-            live: Mutex::new(LiveIds::default()),
+            inbox: Mutex::default(),
+            has_pending: AtomicBool::new(false),
             next_id: AtomicU64::new(1),
             dirs: Mutex::new(Dirs::default()),
             thread: Mutex::new(Some(thread)),
@@ -126,17 +130,17 @@ impl Client {
 
     /// Allocates an id and marks it live, unless the client is shut down.
     fn new_id(&self) -> Option<u64> {
-        let mut live = lock(&self.live);
+        let mut inbox = lock(&self.inbox);
         if self.closed.load(Ordering::Acquire) {
             return None;
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        live.insert(id);
+        inbox.live.insert(id);
         Some(id)
     }
 
     fn send_event(&self, ev: Event) {
-        self.event_tx.send(ev);
+        self.event_tx.send_now(ev);
     }
 
     fn wake(&self) {
@@ -147,10 +151,7 @@ impl Client {
     /// not yet handed out); from then on no event of `id` is delivered.
     /// False for unknown, finished or already cancelled ids.
     pub fn cancel(&self, id: u64) -> bool {
-        let was_live = {
-            let mut live = lock(&self.live);
-            live.remove(id)
-        };
+        let was_live = { lock(&self.inbox).live.remove(id) };
         if was_live && self.commands.send(Command::Cancel(id)).is_ok() {
             self.wake();
         }
@@ -160,31 +161,33 @@ impl Client {
     /// Moves up to `max` events into `out` without blocking; returns how
     /// many were added.
     pub fn poll_into(&self, out: &mut Batch, max: usize) -> usize {
-        if max == 0 || self.events.is_empty() {
+        if max == 0 || (self.events.is_empty() && !self.has_pending.load(Ordering::Acquire)) {
             return 0;
         }
-        let mut live = lock(&self.live);
+        let mut guard = lock(&self.inbox);
+        let inbox = &mut *guard;
         let first = out.len();
-        // Take a batch, start fetching every event's memory (written by
-        // another thread, likely not in this core's cache) at once, then
-        // look at each: the cache misses overlap instead of queueing.
-        // Repeat while events were dropped (cancelled) and more wait.
+        out.reserve(max.min(inbox.pending.len() + 64 * self.events.len()));
         while out.len() - first < max {
-            let batch = out.len();
-            let want = max - (out.len() - first);
-            out.extend(self.events.try_iter().take(want));
-            if out.len() == batch {
-                break;
+            let Some(mut ev) = inbox.pending.pop_front() else {
+                // One message is one turn of the network thread's events.
+                match self.events.try_recv() {
+                    Ok(batch) => {
+                        inbox.pending.extend(batch);
+                        continue;
+                    }
+                    Err(_) => break,
+                }
+            };
+            if accept(&mut inbox.live, &mut ev) {
+                out.push(ev);
             }
-            for ev in &out[batch..] {
-                ev.prefetch();
-            }
-            let mut i = 0;
-            out.retain_mut(|ev| {
-                i += 1;
-                i <= batch || accept(&mut live, ev)
-            });
         }
+        if inbox.pending.is_empty() && inbox.pending.capacity() > 4096 {
+            inbox.pending = VecDeque::new(); // after a burst
+        }
+        self.has_pending
+            .store(!inbox.pending.is_empty(), Ordering::Release);
         out.len() - first
     }
 
@@ -196,16 +199,12 @@ impl Client {
             if n > 0 || max == 0 {
                 return n;
             }
-            // Wait without holding `live`: a cancel must never wait on us.
+            // Wait without holding `inbox`: a cancel must never wait on us.
             let left = deadline.saturating_duration_since(Instant::now());
             match self.events.recv_timeout(left) {
-                Ok(mut ev) => {
-                    let mut live = lock(&self.live);
-                    if accept(&mut live, &mut ev) {
-                        out.push(ev);
-                        drop(live);
-                        return 1 + self.poll_into(out, max - 1);
-                    }
+                Ok(batch) => {
+                    lock(&self.inbox).pending.extend(batch);
+                    self.has_pending.store(true, Ordering::Release);
                 }
                 Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => return 0,
             }
@@ -281,11 +280,12 @@ impl Client {
     /// thread and drops every pending event. Later calls return 0/false.
     pub fn shutdown(&self) {
         {
-            let mut live = lock(&self.live);
+            let mut inbox = lock(&self.inbox);
             if self.closed.swap(true, Ordering::AcqRel) {
                 return;
             }
-            live.clear();
+            inbox.live.clear();
+            inbox.pending.clear();
         }
         let _ = self.commands.send(Command::Shutdown);
         self.wake();
@@ -299,7 +299,7 @@ impl Client {
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("live", &lock(&self.live).len())
+            .field("live", &lock(&self.inbox).live.len())
             .field("closed", &self.is_shut_down())
             .finish_non_exhaustive()
     }
@@ -309,6 +309,15 @@ impl Drop for Client {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// What `poll` and `cancel` decide under one lock.
+#[derive(Debug, Default)]
+struct Inbox {
+    live: LiveIds,
+    /// Events received from the channel but not handed out yet (a batch
+    /// larger than the caller's capacity).
+    pending: VecDeque<Box<Sealed>>,
 }
 
 /// Decides whether an event is delivered: only for live ids; `ended`

@@ -185,6 +185,7 @@ impl Agent {
                 Ok(()) => return,
                 Err(_) => {
                     self.fail_all();
+                    self.events.flush();
                     if self.stopping {
                         return;
                     }
@@ -243,6 +244,8 @@ impl Agent {
                     self.busy_since_trim = false;
                 }
             }
+            // Everything this turn produced goes out before any wait.
+            self.events.flush();
             // A zero wait means libcurl has work due now: perform at once.
             let wait = self.wait_time();
             if wait == IDLE_WAIT {
@@ -543,9 +546,18 @@ mod tests {
             send(Command::Start(Box::new(req)));
         }
         send(Command::Panic);
+        // Events come in batches (one per turn of the loop).
+        let mut received = Vec::new();
+        let mut next = || {
+            while received.is_empty() {
+                received = ev_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+                received.reverse();
+            }
+            received.pop().unwrap().event
+        };
         let mut ended: Vec<(u64, ErrorKind)> = (0..2)
             .map(|_| {
-                let ev = ev_rx.recv_timeout(Duration::from_secs(10)).unwrap().event;
+                let ev = next();
                 (ev.id, ev.error.unwrap().kind)
             })
             .collect();
@@ -560,7 +572,7 @@ mod tests {
         drop(closed);
         let req = Request::build(3, &refused, "GET", Options::default(), None, &dirs).unwrap();
         send(Command::Start(Box::new(req)));
-        let ev = ev_rx.recv_timeout(Duration::from_secs(10)).unwrap().event;
+        let ev = next();
         assert_eq!((ev.id, ev.error.unwrap().kind), (3, ErrorKind::Connect));
         send(Command::Shutdown);
         thread.join().unwrap();

@@ -9,7 +9,7 @@ use std::ptr;
 use crossbeam_channel::{Receiver, Sender};
 
 use super::types::*;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::event::{Event, ProgressSlot};
 
@@ -18,8 +18,8 @@ use crate::event::{Event, ProgressSlot};
 /// and into `error`; none of it is mutated or freed while the `Sealed`
 /// lives, and moving the `Sealed` moves no heap data.
 ///
-/// `poll` reads only the first few cache lines: the view, then the
-/// progress slot.
+/// `poll` reads only the first cache lines: the view, then the progress
+/// slot.
 #[derive(Debug)]
 #[repr(C)]
 pub struct Sealed {
@@ -80,23 +80,6 @@ impl Sealed {
         })
     }
 
-    /// Asks the CPU to start loading what `poll` reads of this event (the
-    /// view and the progress slot pointer). Only a hint: no effect on
-    /// correctness, none at all off x86-64.
-    pub fn prefetch(&self) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            let p: *const i8 = (self as *const Sealed).cast();
-            for offset in [0, 64, 128, 192] {
-                // SAFETY: a prefetch never faults and changes no state;
-                // the addresses lie inside `self` (the view and the
-                // field after it). SSE is part of every x86-64 CPU.
-                unsafe { _mm_prefetch::<_MM_HINT_T0>(p.wrapping_add(offset)) };
-            }
-        }
-    }
-
     /// The C view; valid while `self` lives.
     pub fn c(&self) -> &net_event {
         &self.c
@@ -123,7 +106,8 @@ pub type Batch = Vec<Box<Sealed>>;
 /// The receiving ends that go with an `EventTx`.
 #[derive(Debug)]
 pub struct EventRx {
-    pub events: Receiver<Box<Sealed>>,
+    /// Events in batches: one message per turn of the network thread.
+    pub events: Receiver<Batch>,
     /// Emptied batches, to be filled again without allocating.
     pub batches: Receiver<Batch>,
 }
@@ -135,22 +119,43 @@ pub fn channel() -> (EventTx, EventRx) {
     let tx = EventTx {
         events: events_tx,
         batches: batches_tx,
+        outbox: Arc::default(),
     };
     (tx, EventRx { events, batches })
 }
 
 /// The sending end of the event channel; seals each event on the way.
+///
+/// The network thread `send`s into an outbox and `flush`es it once per
+/// turn of its loop: the poller then takes a few hundred events from a
+/// handful of messages instead of one channel operation each.
 #[derive(Clone, Debug)]
 pub struct EventTx {
-    events: Sender<Box<Sealed>>,
+    events: Sender<Batch>,
     batches: Sender<Batch>,
+    /// Only the network thread (and the transfers it drives) use it.
+    outbox: Arc<Mutex<Batch>>,
 }
 
 impl EventTx {
-    /// Sends `ev`. If the receiving client is gone, it is shutting down and
-    /// nobody wants the event: it is dropped.
+    /// Queues `ev` until the next `flush` (network thread only).
     pub fn send(&self, ev: Event) {
-        let _ = self.events.send(Sealed::new(ev));
+        lock(&self.outbox).push(Sealed::new(ev));
+    }
+
+    /// Delivers what `send` queued. The network thread calls it before it
+    /// waits for anything. If the receiving client is gone, it is shutting
+    /// down and nobody wants the events: they are dropped.
+    pub fn flush(&self) {
+        let batch = std::mem::take(&mut *lock(&self.outbox));
+        if !batch.is_empty() {
+            let _ = self.events.send(batch);
+        }
+    }
+
+    /// Delivers `ev` at once (for events made on a caller's thread).
+    pub fn send_now(&self, ev: Event) {
+        let _ = self.events.send(vec![Sealed::new(ev)]);
     }
 
     /// Frees a delivered batch's events and hands the empty vector back to
@@ -162,4 +167,9 @@ impl EventTx {
         batch.clear();
         let _ = self.batches.try_send(batch); // full: two are plenty
     }
+}
+
+fn lock(m: &Mutex<Batch>) -> MutexGuard<'_, Batch> {
+    // A panic while pushing leaves a valid vector behind.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
