@@ -8,7 +8,6 @@
 
 mod sink;
 mod transfer;
-mod writer;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -25,9 +24,7 @@ use crate::error::{Error, ErrorKind};
 use crate::event::Phase;
 use crate::ffi::view::{Batch, EventTx};
 use crate::request::Request;
-use sink::{Finished, WriteJob};
 use transfer::Transfer;
-use writer::Writer;
 
 /// Default number of transfers running at once.
 pub const DEFAULT_MAX_TRANSFERS: usize = 64;
@@ -138,11 +135,6 @@ struct Agent {
     /// Shared with `Waker`.
     flags: Arc<Flags>,
     events: EventTx,
-    /// Writes small downloads out; None if its thread could not start
-    /// (then this thread writes them).
-    writer: Option<Writer>,
-    /// Small downloads that completed this turn, for the writer.
-    deferred: Vec<(WriteJob, crate::event::Event)>,
     /// Ids waiting to start, in order; a cancelled id stays here until
     /// popped but is gone from `queued`.
     order: VecDeque<u64>,
@@ -172,8 +164,6 @@ impl Agent {
             multi,
             commands,
             flags,
-            writer: Writer::spawn(events.fork()).ok(),
-            deferred: Vec::new(),
             events,
             order: VecDeque::new(),
             queued: HashMap::new(),
@@ -195,7 +185,7 @@ impl Agent {
                 Ok(()) => return,
                 Err(_) => {
                     self.fail_all();
-                    self.flush();
+                    self.events.flush();
                     if self.stopping {
                         return;
                     }
@@ -221,11 +211,6 @@ impl Agent {
         self.running.clear();
         self.queued.clear();
         self.order.clear();
-        // Downloads that completed are written; nobody hears of it.
-        self.deferred.clear();
-        if let Some(w) = &mut self.writer {
-            w.stop();
-        }
     }
 
     /// The loop. Returns on `Shutdown` or when every client is gone.
@@ -260,7 +245,7 @@ impl Agent {
                 }
             }
             // Everything this turn produced goes out before any wait.
-            self.flush();
+            self.events.flush();
             // A zero wait means libcurl has work due now: perform at once.
             let wait = self.wait_time();
             if wait == IDLE_WAIT {
@@ -414,12 +399,7 @@ impl Agent {
         let mut ev = t.event(Phase::Ended);
         match (err, sink) {
             (None, Some(sink)) => match sink.finish() {
-                Ok(Finished::Body(body)) => ev.body = body,
-                Ok(Finished::Write(job)) => {
-                    self.deferred.push((job, ev));
-                    self.keep_spare(easy);
-                    return;
-                }
+                Ok(body) => ev.body = body,
                 Err(e) => ev.error = Some(e),
             },
             (None, None) => {
@@ -432,27 +412,6 @@ impl Agent {
         }
         self.events.send(ev);
         self.keep_spare(easy);
-    }
-
-    /// Sends this turn's events, then hands the small downloads that
-    /// completed in it to the writer: after, because their `began` and
-    /// `progress` events must arrive before their `ended`.
-    fn flush(&mut self) {
-        self.events.flush();
-        let mut wrote_here = false;
-        for (job, ev) in self.deferred.drain(..) {
-            let refused = match &self.writer {
-                Some(w) => w.submit(job, ev),
-                None => Some((job, ev)),
-            };
-            if let Some((job, ev)) = refused {
-                self.events.send(writer::write(job, ev));
-                wrote_here = true;
-            }
-        }
-        if wrote_here {
-            self.events.flush();
-        }
     }
 
     /// Keeps an ended transfer's handle for reuse; its files are let go.
@@ -542,11 +501,6 @@ impl Agent {
         }
         self.queued.clear();
         self.order.clear();
-        // Downloads that completed are written; nobody hears of it.
-        self.deferred.clear();
-        if let Some(w) = &mut self.writer {
-            w.stop();
-        }
     }
 }
 

@@ -18,18 +18,9 @@ pub enum Sink {
     File(FileSink),
 }
 
-/// Bodies up to this size are kept in memory and written out in one go
-/// when the transfer succeeds (by the writer thread, see `writer`): the
-/// network thread then makes no file system call for them. Larger bodies
-/// go to their temporary file as they arrive.
-pub const SMALL_BODY: usize = 64 * 1024;
-
 #[derive(Debug)]
 pub struct FileSink {
-    /// The temporary file, once the body outgrew `SMALL_BODY`.
     file: Option<File>,
-    /// The body while it is small.
-    small: Vec<u8>,
     temp: PathBuf,
     target: FilePath,
     limit: Option<u64>,
@@ -39,40 +30,10 @@ pub struct FileSink {
     error_body: Option<Vec<u8>>,
 }
 
-/// A complete small download to write: temporary file, then rename.
-#[derive(Debug)]
-pub struct WriteJob {
-    temp: PathBuf,
-    target: FilePath,
-    body: Vec<u8>,
-}
-
-impl WriteJob {
-    pub fn len(&self) -> usize {
-        self.body.len()
-    }
-
-    /// Writes the body to the temporary file and renames it over the
-    /// target; on failure nothing is left behind.
-    pub fn run(self) -> Result<(), Error> {
-        let mut file = open_temp(&self.temp, &self.target)?;
-        if let Err(e) = file.write_all(&self.body) {
-            drop(file);
-            let _ = fs::remove_file(&self.temp);
-            return Err(Error::io(
-                &format!("cannot write {}", self.temp.display()),
-                &e,
-            ));
-        }
-        drop(file);
-        rename_into(&self.temp, &self.target)
-    }
-}
-
 impl FileSink {
     /// Creates the base directory and the target's parent folders (unless
-    /// `known` says they were made before). No file yet: the temporary
-    /// file beside the target is made when the body needs it.
+    /// `known` says they were made before), and an empty temporary file
+    /// beside the target (exclusive, so two requests never share one).
     pub fn create(
         target: &FilePath,
         id: u64,
@@ -81,8 +42,9 @@ impl FileSink {
         let Some((parent, name)) = target.parent_and_name() else {
             return Err(Error::new(ErrorKind::Internal, "download without a path"));
         };
+        let base = target.base();
         if !known.contains(parent) {
-            make_dirs(target.base(), parent)?;
+            make_dirs(base, parent)?;
             known.insert(parent.to_path_buf());
         }
         // parent/.NAME.netdl-ID.part
@@ -91,10 +53,20 @@ impl FileSink {
         temp.push("/.");
         temp.push(name);
         temp.push(format_args!(".netdl-{id}.part").to_string());
+        let temp = PathBuf::from(temp);
+        let open = || OpenOptions::new().write(true).create_new(true).open(&temp);
+        let file = match open() {
+            // The folder was removed since it was made: make it again.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                make_dirs(base, parent)?;
+                open()
+            }
+            other => other,
+        }
+        .map_err(|e| Error::io(&format!("cannot create {}", temp.display()), &e))?;
         Ok(FileSink {
-            file: None,
-            small: Vec::new(),
-            temp: PathBuf::from(temp),
+            file: Some(file),
+            temp,
             target: target.clone(),
             limit: None,
             written: 0,
@@ -113,68 +85,31 @@ impl FileSink {
         self.error_body = Some(Vec::new());
     }
 
-    /// From now on the body goes to the temporary file (exclusive, so two
-    /// requests never share one), starting with what was kept in memory.
-    fn spill(&mut self) -> Result<&mut File, Error> {
-        if self.file.is_none() {
-            let file = open_temp(&self.temp, &self.target)?;
-            // Owned from here: a failure below deletes the temporary file.
-            let file = self.file.insert(file);
-            let small = std::mem::take(&mut self.small);
-            if let Err(e) = file.write_all(&small) {
-                return Err(Error::io(
-                    &format!("cannot write {}", self.temp.display()),
+    /// Moves the complete file over the target.
+    /// A target that is a directory is found here, by rename(2) itself,
+    /// rather than by a stat of every target when its transfer starts.
+    fn commit(&mut self) -> Result<(), Error> {
+        drop(self.file.take());
+        let target = self.target.path().unwrap_or(Path::new(""));
+        fs::rename(&self.temp, target).map_err(|e| {
+            let _ = fs::remove_file(&self.temp);
+            if e.raw_os_error() == Some(libc::EISDIR) {
+                Error::invalid(format!("{} is a directory, not a file", target.display()))
+            } else {
+                Error::io(
+                    &format!("cannot move the download to {}", target.display()),
                     &e,
-                ));
+                )
             }
-        }
-        Ok(self.file.as_mut().expect("made above"))
+        })
     }
 
-    fn write_error(&self, e: &std::io::Error) -> Error {
-        Error::io(&format!("cannot write {}", self.temp.display()), e)
-    }
-
-    /// Deletes the temporary file, if there is one (idempotent).
+    /// Deletes the temporary file (idempotent).
     fn discard(&mut self) {
         if self.file.take().is_some() {
             let _ = fs::remove_file(&self.temp);
         }
     }
-}
-
-/// Creates `temp` exclusively; makes the folders again if they were
-/// removed since the transfer started.
-fn open_temp(temp: &Path, target: &FilePath) -> Result<File, Error> {
-    let open = || OpenOptions::new().write(true).create_new(true).open(temp);
-    match open() {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if let Some((parent, _)) = target.parent_and_name() {
-                make_dirs(target.base(), parent)?;
-            }
-            open()
-        }
-        other => other,
-    }
-    .map_err(|e| Error::io(&format!("cannot create {}", temp.display()), &e))
-}
-
-/// Moves the complete temporary file over the target (deleting it if that
-/// fails). A target that is a directory is found here, by rename(2)
-/// itself, rather than by a stat of every target when its transfer starts.
-fn rename_into(temp: &Path, target: &FilePath) -> Result<(), Error> {
-    let path = target.path().unwrap_or(Path::new(""));
-    fs::rename(temp, path).map_err(|e| {
-        let _ = fs::remove_file(temp);
-        if e.raw_os_error() == Some(libc::EISDIR) {
-            Error::invalid(format!("{} is a directory, not a file", path.display()))
-        } else {
-            Error::io(
-                &format!("cannot move the download to {}", path.display()),
-                &e,
-            )
-        }
-    })
 }
 
 fn make_dirs(base: &Path, parent: &Path) -> Result<(), Error> {
@@ -189,16 +124,6 @@ impl Drop for FileSink {
     fn drop(&mut self) {
         self.discard();
     }
-}
-
-/// How a successful transfer's sink ended.
-#[derive(Debug)]
-pub enum Finished {
-    /// Done; the body to report, if any (requests, or a download's error
-    /// body).
-    Body(Option<Vec<u8>>),
-    /// A small download whose file is still to be written.
-    Write(WriteJob),
 }
 
 impl Sink {
@@ -223,12 +148,11 @@ impl Sink {
                         return Err(too_large(limit));
                     }
                 }
-                if f.file.is_none() && f.small.len() + data.len() <= SMALL_BODY {
-                    f.small.extend_from_slice(data);
-                } else {
-                    let written = f.spill()?.write_all(data);
-                    written.map_err(|e| f.write_error(&e))?;
-                }
+                let file = f.file.as_mut().ok_or_else(|| {
+                    Error::new(ErrorKind::Internal, "write after the file was closed")
+                })?;
+                file.write_all(data)
+                    .map_err(|e| Error::io(&format!("cannot write {}", f.temp.display()), &e))?;
                 f.written += data.len() as u64;
                 Ok(())
             }
@@ -236,46 +160,30 @@ impl Sink {
     }
 
     /// Checks an announced Content-Length against the limit before any
-    /// byte is stored; a download announced larger than `SMALL_BODY` goes
-    /// straight to its file.
-    pub fn announce(&mut self, len: u64) -> Result<(), Error> {
+    /// byte is stored.
+    pub fn check_announced(&self, len: u64) -> Result<(), Error> {
         let limit = match self {
             Sink::Memory { limit, .. } => Some(*limit),
             Sink::File(f) if f.error_body.is_none() => f.limit,
             Sink::File(_) => None,
         };
-        if let Some(limit) = limit.filter(|&limit| len > limit) {
-            return Err(too_large(limit));
-        }
-        match self {
-            Sink::File(f) if f.error_body.is_none() && len > SMALL_BODY as u64 => {
-                f.spill().map(|_| ())
-            }
+        match limit {
+            Some(limit) if len > limit => Err(too_large(limit)),
             _ => Ok(()),
         }
     }
 
-    /// Ends a successful transfer. A 2xx download already in its file is
-    /// renamed into place here; a small one is returned to be written.
-    pub fn finish(self) -> Result<Finished, Error> {
+    /// Ends a successful transfer: returns the body to report (requests,
+    /// or a download's error body); a 2xx download is renamed into place.
+    pub fn finish(self) -> Result<Option<Vec<u8>>, Error> {
         match self {
-            Sink::Memory { buf, .. } => Ok(Finished::Body(Some(buf))),
+            Sink::Memory { buf, .. } => Ok(Some(buf)),
             Sink::File(mut f) => match f.error_body.take() {
                 Some(body) => {
                     f.discard();
-                    Ok(Finished::Body(Some(body)))
+                    Ok(Some(body))
                 }
-                None => match f.file.take() {
-                    Some(file) => {
-                        drop(file); // closed before the rename
-                        rename_into(&f.temp, &f.target).map(|()| Finished::Body(None))
-                    }
-                    None => Ok(Finished::Write(WriteJob {
-                        temp: std::mem::take(&mut f.temp),
-                        target: f.target.clone(),
-                        body: std::mem::take(&mut f.small),
-                    })),
-                },
+                None => f.commit().map(|()| None),
             },
         }
     }

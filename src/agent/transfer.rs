@@ -258,7 +258,7 @@ impl Transfer {
                 }
             }
             if self.estimated > 0 {
-                sink.announce(self.estimated as u64)?;
+                sink.check_announced(self.estimated as u64)?;
             }
         }
         if self.progress.is_some() && !self.began_sent {

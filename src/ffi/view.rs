@@ -153,15 +153,6 @@ impl EventTx {
         }
     }
 
-    /// A sender on the same channel with its own outbox (for another
-    /// thread that flushes on its own).
-    pub fn fork(&self) -> EventTx {
-        EventTx {
-            outbox: Arc::default(),
-            ..self.clone()
-        }
-    }
-
     /// Delivers `ev` at once (for events made on a caller's thread).
     pub fn send_now(&self, ev: Event) {
         let _ = self.events.send(vec![Sealed::new(ev)]);
