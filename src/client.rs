@@ -6,20 +6,19 @@
 //! ends it too. Both decide under one small lock (`inbox`) that the network
 //! thread never takes, so a cancel racing a poll has exactly one winner.
 
-use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::Sender;
 
 use crate::agent::{self, Command};
 use crate::dirs::{BaseDir, Dirs};
 use crate::error::{Error, ErrorKind};
 use crate::event::{Event, Phase};
-use crate::ffi::view::{Batch, EventTx, Sealed};
+use crate::ffi::view::{Batch, EventRx, EventTx, Queue, Sealed};
 use crate::live::LiveIds;
 use crate::request::{FilePath, Options, Request};
 
@@ -28,9 +27,7 @@ use crate::request::{FilePath, Options, Request};
 pub struct Client {
     commands: Sender<Command>,
     waker: agent::Waker,
-    events: Receiver<Batch>,
-    /// Emptied batches coming back from the network thread.
-    batches: Receiver<Batch>,
+    events: EventRx,
     /// For events of requests rejected before reaching the network thread.
     event_tx: EventTx,
     inbox: Mutex<Inbox>,
@@ -56,8 +53,7 @@ impl Client {
         Ok(Client {
             commands,
             waker,
-            events: event_rx.events,
-            batches: event_rx.batches,
+            events: event_rx,
             event_tx,
             inbox: Mutex::default(),
             has_pending: AtomicBool::new(false),
@@ -161,30 +157,26 @@ impl Client {
     /// Moves up to `max` events into `out` without blocking; returns how
     /// many were added.
     pub fn poll_into(&self, out: &mut Batch, max: usize) -> usize {
-        if max == 0 || (self.events.is_empty() && !self.has_pending.load(Ordering::Acquire)) {
+        if max == 0 || (!self.events.ready() && !self.has_pending.load(Ordering::Acquire)) {
             return 0;
         }
         let mut guard = lock(&self.inbox);
         let inbox = &mut *guard;
+        if inbox.pending.is_empty() {
+            self.events.take(&mut inbox.pending);
+        }
         let first = out.len();
-        out.reserve(max.min(inbox.pending.len() + 64 * self.events.len()));
+        out.reserve(max.min(inbox.pending.len()));
         while out.len() - first < max {
             let Some(mut ev) = inbox.pending.pop_front() else {
-                // One message is one turn of the network thread's events.
-                match self.events.try_recv() {
-                    Ok(batch) => {
-                        inbox.pending.extend(batch);
-                        continue;
-                    }
-                    Err(_) => break,
-                }
+                break;
             };
             if accept(&mut inbox.live, &mut ev) {
                 out.push(ev);
             }
         }
         if inbox.pending.is_empty() && inbox.pending.capacity() > 4096 {
-            inbox.pending = VecDeque::new(); // after a burst
+            inbox.pending = Queue::new(); // after a burst
         }
         self.has_pending
             .store(!inbox.pending.is_empty(), Ordering::Release);
@@ -196,18 +188,12 @@ impl Client {
         let deadline = Instant::now() + timeout;
         loop {
             let n = self.poll_into(out, max);
-            if n > 0 || max == 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if n > 0 || max == 0 || left.is_zero() {
                 return n;
             }
-            // Wait without holding `inbox`: a cancel must never wait on us.
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.events.recv_timeout(left) {
-                Ok(batch) => {
-                    lock(&self.inbox).pending.extend(batch);
-                    self.has_pending.store(true, Ordering::Release);
-                }
-                Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => return 0,
-            }
+            // Waits without holding `inbox`: a cancel must never wait on us.
+            self.events.wait(left);
         }
     }
 
@@ -226,7 +212,7 @@ impl Client {
     /// An empty batch to poll into: one the network thread handed back
     /// (no allocation), else a new one.
     pub fn spare_batch(&self) -> Batch {
-        self.batches.try_recv().unwrap_or_default()
+        self.events.spare_batch()
     }
 
     /// Convenience for Rust callers: every pending event.
@@ -292,7 +278,7 @@ impl Client {
         if let Some(thread) = lock(&self.thread).take() {
             let _ = thread.join();
         }
-        while self.events.try_recv().is_ok() {}
+        self.events.take(&mut Queue::new());
     }
 }
 
@@ -315,9 +301,9 @@ impl Drop for Client {
 #[derive(Debug, Default)]
 struct Inbox {
     live: LiveIds,
-    /// Events received from the channel but not handed out yet (a batch
-    /// larger than the caller's capacity).
-    pending: VecDeque<Box<Sealed>>,
+    /// Events taken from the channel but not handed out yet (more than
+    /// the caller's capacity).
+    pending: Queue,
 }
 
 /// Decides whether an event is delivered: only for live ids; `ended`

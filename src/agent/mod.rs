@@ -530,7 +530,6 @@ mod tests {
         let url = format!("http://{}/", silent.local_addr().unwrap());
         let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
         let (ev_tx, ev_rx) = crate::ffi::view::channel();
-        let ev_rx = ev_rx.events;
         let (thread, waker) = spawn(cmd_rx, ev_tx).unwrap();
         let send = |c| {
             cmd_tx.send(c).unwrap();
@@ -546,14 +545,15 @@ mod tests {
             send(Command::Start(Box::new(req)));
         }
         send(Command::Panic);
-        // Events come in batches (one per turn of the loop).
-        let mut received = Vec::new();
+        let mut received = crate::ffi::view::Queue::new();
         let mut next = || {
+            let deadline = Instant::now() + Duration::from_secs(10);
             while received.is_empty() {
-                received = ev_rx.recv_timeout(Duration::from_secs(10)).unwrap();
-                received.reverse();
+                assert!(Instant::now() < deadline, "no event in 10 s");
+                ev_rx.wait(Duration::from_millis(100));
+                ev_rx.take(&mut received);
             }
-            received.pop().unwrap().event
+            received.pop_front().unwrap().event
         };
         let mut ended: Vec<(u64, ErrorKind)> = (0..2)
             .map(|_| {

@@ -3,13 +3,16 @@
 //! 192 bytes per event into the caller's array: the game's frame pays for
 //! no conversion, allocation or pointer chasing.
 
+use std::collections::VecDeque;
 use std::ffi::{c_char, CStr, CString};
 use std::ptr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
 
 use super::types::*;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::event::{Event, ProgressSlot};
 
@@ -97,41 +100,92 @@ fn opt_ptr(s: Option<&CStr>) -> *const c_char {
     s.map_or(ptr::null(), |s| s.as_ptr())
 }
 
-/// The events one `net_poll` handed out, kept as they came through the
-/// channel (a list of pointers: the events never move while C points into
-/// them).
+/// The events one `net_poll` handed out, kept as they came (a list of
+/// pointers: the events never move while C points into them).
 #[allow(clippy::vec_box)]
 pub type Batch = Vec<Box<Sealed>>;
 
-/// The receiving ends that go with an `EventTx`.
+/// Events on their way to `poll`, in order.
+pub type Queue = VecDeque<Box<Sealed>>;
+
+/// The queue between the threads that make events and the one that polls.
+///
+/// Double-buffered: senders append their events to `queue` once per turn;
+/// `poll` swaps the whole queue for its own empty one. Each side touches
+/// the lock once per turn, whatever the number of events, and after the
+/// first bursts neither allocates.
+#[derive(Debug, Default)]
+struct Shared {
+    queue: Mutex<Queue>,
+    /// Set when events arrive (`poll` checks it without the lock).
+    ready: AtomicBool,
+    arrived: Condvar,
+}
+
+/// The receiving side of an event channel.
 #[derive(Debug)]
 pub struct EventRx {
-    /// Events in batches: one message per turn of the network thread.
-    pub events: Receiver<Batch>,
+    shared: Arc<Shared>,
     /// Emptied batches, to be filled again without allocating.
-    pub batches: Receiver<Batch>,
+    batches: Receiver<Batch>,
 }
+
+impl EventRx {
+    /// Whether events may be waiting.
+    pub fn ready(&self) -> bool {
+        self.shared.ready.load(Ordering::Acquire)
+    }
+
+    /// Swaps every waiting event into `into`, which must be empty.
+    pub fn take(&self, into: &mut Queue) {
+        let mut queue = lock(&self.shared.queue);
+        self.shared.ready.store(false, Ordering::Release);
+        std::mem::swap(&mut *queue, into);
+    }
+
+    /// Waits until events arrive or `timeout` passes.
+    pub fn wait(&self, timeout: Duration) {
+        let queue = lock(&self.shared.queue);
+        let _ = self
+            .shared
+            .arrived
+            .wait_timeout_while(queue, timeout, |q| q.is_empty());
+    }
+
+    /// An empty batch for `poll` to fill: one handed back (no allocation),
+    /// else a new one.
+    pub fn spare_batch(&self) -> Batch {
+        self.batches.try_recv().unwrap_or_default()
+    }
+}
+
+/// Emptied batches kept for `poll` (two: one in use, one coming back).
+const SPARE_BATCHES: usize = 2;
 
 /// An event channel: sealed events one way, emptied batches back.
 pub fn channel() -> (EventTx, EventRx) {
-    let (events_tx, events) = crossbeam_channel::unbounded();
-    let (batches_tx, batches) = crossbeam_channel::bounded(2);
+    let shared = Arc::new(Shared::default());
+    let (batches_tx, batches) = crossbeam_channel::bounded(SPARE_BATCHES);
+    // Ready from the first frame: a first poll that has to grow its batch
+    // pays for glibc's consolidation of small chunks (tens of µs).
+    for _ in 0..SPARE_BATCHES {
+        let _ = batches_tx.try_send(Batch::with_capacity(1024));
+    }
     let tx = EventTx {
-        events: events_tx,
+        shared: shared.clone(),
         batches: batches_tx,
         outbox: Arc::default(),
     };
-    (tx, EventRx { events, batches })
+    (tx, EventRx { shared, batches })
 }
 
 /// The sending end of the event channel; seals each event on the way.
 ///
 /// The network thread `send`s into an outbox and `flush`es it once per
-/// turn of its loop: the poller then takes a few hundred events from a
-/// handful of messages instead of one channel operation each.
+/// turn of its loop.
 #[derive(Clone, Debug)]
 pub struct EventTx {
-    events: Sender<Batch>,
+    shared: Arc<Shared>,
     batches: Sender<Batch>,
     /// Only the network thread (and the transfers it drives) use it.
     outbox: Arc<Mutex<Batch>>,
@@ -144,18 +198,25 @@ impl EventTx {
     }
 
     /// Delivers what `send` queued. The network thread calls it before it
-    /// waits for anything. If the receiving client is gone, it is shutting
-    /// down and nobody wants the events: they are dropped.
+    /// waits for anything.
     pub fn flush(&self) {
-        let batch = std::mem::take(&mut *lock(&self.outbox));
-        if !batch.is_empty() {
-            let _ = self.events.send(batch);
+        let mut outbox = lock(&self.outbox);
+        if !outbox.is_empty() {
+            self.deliver(outbox.drain(..));
         }
     }
 
     /// Delivers `ev` at once (for events made on a caller's thread).
     pub fn send_now(&self, ev: Event) {
-        let _ = self.events.send(vec![Sealed::new(ev)]);
+        self.deliver(std::iter::once(Sealed::new(ev)));
+    }
+
+    fn deliver(&self, events: impl Iterator<Item = Box<Sealed>>) {
+        let mut queue = lock(&self.shared.queue);
+        queue.extend(events);
+        self.shared.ready.store(true, Ordering::Release);
+        drop(queue);
+        self.shared.arrived.notify_all();
     }
 
     /// Frees a delivered batch's events and hands the empty vector back to
@@ -165,11 +226,11 @@ impl EventTx {
     /// frame, with thousands of requests' worth of small chunks freed.
     pub fn recycle(&self, mut batch: Batch) {
         batch.clear();
-        let _ = self.batches.try_send(batch); // full: two are plenty
+        let _ = self.batches.try_send(batch); // full: enough are spare
     }
 }
 
-fn lock(m: &Mutex<Batch>) -> MutexGuard<'_, Batch> {
-    // A panic while pushing leaves a valid vector behind.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while pushing leaves a valid collection behind.
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
