@@ -21,6 +21,8 @@ impl Arena {
                 let next = c.spare_batch();
                 c.recycle(std::mem::replace(&mut self.events, next));
             }
+            // The first call: start with a spare that needs no growing.
+            Some(c) if self.events.capacity() == 0 => self.events = c.spare_batch(),
             _ => self.events.clear(),
         }
         if self.events.capacity() > 4096 {

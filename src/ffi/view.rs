@@ -161,6 +161,8 @@ impl EventRx {
 
 /// Emptied batches kept for `poll` (two: one in use, one coming back).
 const SPARE_BATCHES: usize = 2;
+/// Events a spare batch holds without growing (8 KiB of pointers).
+const SPARE_CAPACITY: usize = 1024;
 
 /// An event channel: sealed events one way, emptied batches back.
 pub fn channel() -> (EventTx, EventRx) {
@@ -169,7 +171,7 @@ pub fn channel() -> (EventTx, EventRx) {
     // Ready from the first frame: a first poll that has to grow its batch
     // pays for glibc's consolidation of small chunks (tens of µs).
     for _ in 0..SPARE_BATCHES {
-        let _ = batches_tx.try_send(Batch::with_capacity(1024));
+        let _ = batches_tx.try_send(Batch::with_capacity(SPARE_CAPACITY));
     }
     let tx = EventTx {
         shared: shared.clone(),
@@ -226,6 +228,7 @@ impl EventTx {
     /// frame, with thousands of requests' worth of small chunks freed.
     pub fn recycle(&self, mut batch: Batch) {
         batch.clear();
+        batch.reserve(SPARE_CAPACITY); // grown here, not in a frame
         let _ = self.batches.try_send(batch); // full: enough are spare
     }
 }
