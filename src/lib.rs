@@ -7,7 +7,8 @@
 //! in [`ffi`]) wrap one global client created on first use.
 //!
 //! Layout: [`ffi`] is the C ABI (its `view` module builds each event's
-//! `net_event` on the thread that sends the event, and [`event::Headers`]
+//! `net_event` on the thread that sends the event and holds the event
+//! queue between the threads, and [`event::Headers`]
 //! keeps a header block's `net_header` array beside its bytes, so that
 //! `net_poll` only copies); `agent` is the network thread and dereferences
 //! no raw pointer; [`client`] sits between them. `live` is the set of ids
