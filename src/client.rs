@@ -156,7 +156,7 @@ impl Client {
 
     /// Moves up to `max` events into `out` without blocking; returns how
     /// many were added.
-    pub fn poll_into(&self, out: &mut Batch, max: usize) -> usize {
+    pub(crate) fn poll_into(&self, out: &mut Batch, max: usize) -> usize {
         if max == 0 || (!self.events.ready() && !self.has_pending.load(Ordering::Acquire)) {
             return 0;
         }
@@ -189,7 +189,7 @@ impl Client {
     }
 
     /// Like `poll_into`, but waits up to `timeout` for the first event.
-    pub fn wait_into(&self, out: &mut Batch, max: usize, timeout: Duration) -> usize {
+    pub(crate) fn wait_into(&self, out: &mut Batch, max: usize, timeout: Duration) -> usize {
         let deadline = Instant::now() + timeout;
         loop {
             let n = self.poll_into(out, max);
@@ -205,7 +205,7 @@ impl Client {
     /// Hands delivered events back to the network thread, which frees them
     /// (off the caller's thread, which is the game's) and, once idle, gives
     /// the memory back to the system.
-    pub fn recycle(&self, events: Batch) {
+    pub(crate) fn recycle(&self, events: Batch) {
         if !events.is_empty() {
             // If the thread is gone, the events are simply dropped here.
             if self.commands.send(Command::Recycle(events)).is_ok() {
@@ -216,7 +216,7 @@ impl Client {
 
     /// An empty batch to poll into: one the network thread handed back
     /// (no allocation), else a new one.
-    pub fn spare_batch(&self) -> Batch {
+    pub(crate) fn spare_batch(&self) -> Batch {
         self.events.spare_batch()
     }
 
