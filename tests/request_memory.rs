@@ -161,3 +161,55 @@ fn body_limit() {
     assert!(!t.docs("big.bin").exists());
     assert!(no_temp_files(t.dir.path()));
 }
+
+/// Rule: a libcurl handle reused from an earlier request carries none of
+/// its options: with one transfer at a time (so every request reuses the
+/// previous one's handle), a GET after a POST with body, header and CA file
+/// sends no body and no header, a GET after a HEAD gets its body, and a
+/// HEAD or custom method after plain GETs is still that method.
+#[test]
+fn reused_handles_carry_no_options_over() {
+    let server = Server::start();
+    let t = TestClient::new();
+    t.client.set_limits(1, 1).unwrap();
+    let echo_of = |method: &str, opts: Options| {
+        let ev = t.ended(t.client.request(&server.url("/echo"), method, opts));
+        assert!(!ev.is_error(), "{method}: {:?}", ev.error);
+        ev
+    };
+    let post = Options {
+        headers: vec![("X-Only-Once".into(), "yes".into())],
+        body: Some(Body::Bytes(b"payload".to_vec())),
+        ..Options::default()
+    };
+    let (line, _, body) = echo(&echo_of("POST", post));
+    assert_eq!(
+        (line.as_str(), body.as_slice()),
+        ("POST /echo", &b"payload"[..])
+    );
+
+    let (line, headers, body) = echo(&echo_of("GET", Options::default()));
+    assert_eq!(line, "GET /echo");
+    assert_eq!(get(&headers, "x-only-once"), None);
+    assert_eq!(get(&headers, "content-type"), None);
+    assert!(body.is_empty(), "{body:?}");
+
+    let head = t.ended(
+        t.client
+            .request(&server.url("/bytes/300"), "HEAD", Options::default()),
+    );
+    assert_eq!(
+        (head.status, head.body.as_deref().unwrap_or(&[]).len()),
+        (200, 0)
+    );
+    let get = t.ended(
+        t.client
+            .request(&server.url("/bytes/300"), "GET", Options::default()),
+    );
+    assert_eq!(get.body.as_deref(), Some(&support::body(300, 0)[..]));
+
+    let (line, _, _) = echo(&echo_of("PROPFIND", Options::default()));
+    assert_eq!(line, "PROPFIND /echo");
+    let (line, _, _) = echo(&echo_of("GET", Options::default()));
+    assert_eq!(line, "GET /echo");
+}
