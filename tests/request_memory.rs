@@ -163,53 +163,46 @@ fn body_limit() {
 }
 
 /// Rule: a libcurl handle reused from an earlier request carries none of
-/// its options: with one transfer at a time (so every request reuses the
-/// previous one's handle), a GET after a POST with body, header and CA file
-/// sends no body and no header, a GET after a HEAD gets its body, and a
-/// HEAD or custom method after plain GETs is still that method.
+/// its options. All requests are queued at once with one transfer at a
+/// time, so each one starts on the handle the one before just left: a GET
+/// after a POST with body and header sends neither, a GET after a HEAD
+/// gets its body, a custom method after a GET is still that method.
 #[test]
 fn reused_handles_carry_no_options_over() {
     let server = Server::start();
     let t = TestClient::new();
     t.client.set_limits(1, 1).unwrap();
-    let echo_of = |method: &str, opts: Options| {
-        let ev = t.ended(t.client.request(&server.url("/echo"), method, opts));
-        assert!(!ev.is_error(), "{method}: {:?}", ev.error);
-        ev
-    };
+    let echo_url = server.url("/echo");
+    let bytes = server.url("/bytes/300");
     let post = Options {
         headers: vec![("X-Only-Once".into(), "yes".into())],
         body: Some(Body::Bytes(b"payload".to_vec())),
         ..Options::default()
     };
-    let (line, _, body) = echo(&echo_of("POST", post));
+    let ids = [
+        t.client.request(&echo_url, "POST", post),
+        t.client.request(&echo_url, "GET", Options::default()),
+        t.client.request(&bytes, "HEAD", Options::default()),
+        t.client.request(&bytes, "GET", Options::default()),
+        t.client.request(&echo_url, "PROPFIND", Options::default()),
+        t.client.request(&echo_url, "GET", Options::default()),
+    ];
+    let ev: Vec<netdl::Event> = ids.iter().map(|&id| t.ended(id)).collect();
+    for e in &ev {
+        assert!(!e.is_error(), "{:?}", e.error);
+    }
+    let lines = [&ev[0], &ev[1], &ev[4], &ev[5]].map(echo);
+    assert_eq!(lines[0].0, "POST /echo");
+    assert_eq!(lines[0].2, b"payload");
+    assert_eq!(lines[1].0, "GET /echo");
+    assert_eq!(get(&lines[1].1, "x-only-once"), None);
+    assert_eq!(get(&lines[1].1, "content-type"), None);
+    assert!(lines[1].2.is_empty(), "{:?}", lines[1].2);
     assert_eq!(
-        (line.as_str(), body.as_slice()),
-        ("POST /echo", &b"payload"[..])
-    );
-
-    let (line, headers, body) = echo(&echo_of("GET", Options::default()));
-    assert_eq!(line, "GET /echo");
-    assert_eq!(get(&headers, "x-only-once"), None);
-    assert_eq!(get(&headers, "content-type"), None);
-    assert!(body.is_empty(), "{body:?}");
-
-    let head = t.ended(
-        t.client
-            .request(&server.url("/bytes/300"), "HEAD", Options::default()),
-    );
-    assert_eq!(
-        (head.status, head.body.as_deref().unwrap_or(&[]).len()),
+        (ev[2].status, ev[2].body.as_deref().unwrap_or(&[]).len()),
         (200, 0)
     );
-    let get = t.ended(
-        t.client
-            .request(&server.url("/bytes/300"), "GET", Options::default()),
-    );
-    assert_eq!(get.body.as_deref(), Some(&support::body(300, 0)[..]));
-
-    let (line, _, _) = echo(&echo_of("PROPFIND", Options::default()));
-    assert_eq!(line, "PROPFIND /echo");
-    let (line, _, _) = echo(&echo_of("GET", Options::default()));
-    assert_eq!(line, "GET /echo");
+    assert_eq!(ev[3].body.as_deref(), Some(&support::body(300, 0)[..]));
+    assert_eq!(lines[2].0, "PROPFIND /echo");
+    assert_eq!(lines[3].0, "GET /echo");
 }
