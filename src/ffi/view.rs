@@ -6,7 +6,7 @@
 use std::collections::VecDeque;
 use std::ffi::{c_char, CStr, CString};
 use std::ptr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -138,6 +138,9 @@ struct Shared {
     /// Set when events arrive (`poll` checks it without the lock).
     ready: AtomicBool,
     arrived: Condvar,
+    /// Threads in `EventRx::wait` (only then is `arrived` signalled: a
+    /// signal is a system call).
+    waiters: AtomicUsize,
 }
 
 /// The receiving side of an event channel.
@@ -163,11 +166,15 @@ impl EventRx {
 
     /// Waits until events arrive or `timeout` passes.
     pub fn wait(&self, timeout: Duration) {
+        // Counted before the queue is checked: a sender that finds no
+        // waiter appended before that check (see `deliver`).
+        self.shared.waiters.fetch_add(1, Ordering::SeqCst);
         let queue = lock(&self.shared.queue);
         let _ = self
             .shared
             .arrived
             .wait_timeout_while(queue, timeout, |q| q.is_empty());
+        self.shared.waiters.fetch_sub(1, Ordering::SeqCst);
     }
 
     /// An empty batch for `poll` to fill: one handed back (no allocation),
@@ -236,7 +243,9 @@ impl EventTx {
         queue.extend(events);
         self.shared.ready.store(true, Ordering::Release);
         drop(queue);
-        self.shared.arrived.notify_all();
+        if self.shared.waiters.load(Ordering::SeqCst) > 0 {
+            self.shared.arrived.notify_all();
+        }
     }
 
     /// Frees a delivered batch's events and hands the empty vector back to
