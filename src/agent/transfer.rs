@@ -77,8 +77,9 @@ impl Transfer {
     /// Builds the easy handle for `req`; creates directories and the
     /// temporary file of a download.
     /// `known_dirs`: folders already made, so they are not made again.
-    /// `spare`: a handle of an ended transfer to reuse (reset here), which
-    /// saves allocating and initialising a new one.
+    /// `spare`: a handle of an ended transfer to reuse, which saves
+    /// allocating and initialising a new one (reset here unless both it
+    /// and `req` are plain GETs).
     pub fn start(
         req: Request,
         events: EventTx,
