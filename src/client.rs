@@ -8,11 +8,11 @@
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::{SendError, Sender};
 
 use crate::agent::{self, Command};
 use crate::dirs::{BaseDir, Dirs};
@@ -21,6 +21,7 @@ use crate::event::{Event, Phase};
 use crate::ffi::view::{Batch, EventRx, EventTx, Queue, Sealed};
 use crate::live::LiveIds;
 use crate::request::{FilePath, Options, Request};
+use crate::{lock, lossy_cstr};
 
 /// An HTTP client with its own network thread. Every method may be called
 /// from any thread.
@@ -97,18 +98,25 @@ impl Client {
             Request::build(id, url, method, opts, download, &dirs)
         };
         match built {
-            Ok(req) => {
-                let (url, file) = (req.url.clone(), req.file().cloned());
-                if self.commands.send(Command::Start(Box::new(req))).is_err() {
+            Ok(req) => match self.commands.send(Command::Start(Box::new(req))) {
+                Ok(()) => self.wake(),
+                // The request comes back with the error: report it.
+                Err(SendError(Command::Start(req))) => {
                     let err = Error::new(ErrorKind::Internal, "the network thread has stopped");
-                    self.send_event(crate::event::failed(id, user_data, url, file, err));
-                } else {
-                    self.wake();
+                    let ev = crate::event::failed(
+                        id,
+                        user_data,
+                        req.url.clone(),
+                        req.file().cloned(),
+                        err,
+                    );
+                    self.send_event(ev);
                 }
-            }
+                Err(SendError(_)) => unreachable!("the command sent was Start"),
+            },
             Err(err) => {
                 let file = download.map(|(f, d)| FilePath::unresolved(f, d));
-                let ev = crate::event::failed(id, user_data, to_cstr(url), file, err);
+                let ev = crate::event::failed(id, user_data, lossy_cstr(url), file, err);
                 self.send_event(ev);
             }
         }
@@ -120,7 +128,13 @@ impl Client {
     /// `ended` error.
     pub fn reject(&self, user_data: usize, err: Error) -> u64 {
         let Some(id) = self.new_id() else { return 0 };
-        self.send_event(crate::event::failed(id, user_data, to_cstr(""), None, err));
+        self.send_event(crate::event::failed(
+            id,
+            user_data,
+            lossy_cstr(""),
+            None,
+            err,
+        ));
         id
     }
 
@@ -333,16 +347,4 @@ fn accept(live: &mut LiveIds, ev: &mut Sealed) -> bool {
     } else {
         live.contains(id)
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding one of these locks leaves plain data behind
-    // (a set of ids, directory paths); it stays usable.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// `s` as a C string, NUL bytes dropped (for reporting a rejected URL).
-fn to_cstr(s: &str) -> std::sync::Arc<std::ffi::CStr> {
-    let clean: Vec<u8> = s.bytes().filter(|&b| b != 0).collect();
-    std::sync::Arc::from(std::ffi::CString::new(clean).unwrap_or_default())
 }

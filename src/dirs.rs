@@ -107,7 +107,7 @@ impl Dirs {
     pub fn with_path<T>(&self, dir: BaseDir, f: impl FnOnce(&Path) -> T) -> Result<T, Error> {
         match &self.overrides[dir as usize] {
             Some(p) => Ok(f(p)),
-            None => Ok(f(&self.path(dir)?)),
+            None => self.path(dir).map(|p| f(&p)),
         }
     }
 

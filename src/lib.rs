@@ -32,6 +32,20 @@ pub use error::{Error, ErrorKind};
 pub use event::{Event, Headers, Phase, ResponseType};
 pub use request::{Body, BodyType, FilePath, Options};
 
+/// Locks `m`, also after a panic while it was held: every lock in the
+/// crate guards plain data (ids, paths, queues of owned events) that stays
+/// valid whatever line the panic interrupted.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// `s` as a shared C string, NUL bytes dropped (for reporting what a
+/// caller passed, even when it was rejected for holding one).
+pub(crate) fn lossy_cstr(s: &str) -> std::sync::Arc<std::ffi::CStr> {
+    let clean: Vec<u8> = s.bytes().filter(|&b| b != 0).collect();
+    std::sync::Arc::from(std::ffi::CString::new(clean).unwrap_or_default())
+}
+
 /// A `&'static CStr` from a string literal ending in NUL (checked at
 /// compile time when used in a const).
 pub(crate) const fn cstr(s: &'static str) -> &'static std::ffi::CStr {

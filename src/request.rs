@@ -110,9 +110,8 @@ impl FilePath {
     /// Only the filename as given (NUL bytes dropped), for the event of a
     /// download rejected before its path was known.
     pub(crate) fn unresolved(filename: &str, dir: BaseDir) -> FilePath {
-        let clean: Vec<u8> = filename.bytes().filter(|&b| b != 0).collect();
         FilePath {
-            text: Arc::from(CString::new(clean).unwrap_or_default()),
+            text: crate::lossy_cstr(filename),
             name_at: 0,
             dir,
         }

@@ -52,7 +52,7 @@ impl FileSink {
         temp.push(parent);
         temp.push("/.");
         temp.push(name);
-        temp.push(format_args!(".netdl-{id}.part").to_string());
+        temp.push(format!(".netdl-{id}.part"));
         let temp = PathBuf::from(temp);
         let open = || OpenOptions::new().write(true).create_new(true).open(&temp);
         let file = match open() {

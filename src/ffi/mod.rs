@@ -18,7 +18,7 @@ pub use calls::*;
 pub use types::*;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 
 use once_cell::sync::{Lazy, OnceCell};
 
@@ -52,7 +52,7 @@ fn client() -> Option<&'static Client> {
 }
 
 fn arena() -> MutexGuard<'static, Arena> {
-    ARENA.lock().unwrap_or_else(PoisonError::into_inner)
+    crate::lock(&ARENA)
 }
 
 fn shutdown() {

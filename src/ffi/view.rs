@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::ffi::{c_char, CStr, CString};
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -15,6 +15,7 @@ use crossbeam_channel::{Receiver, Sender};
 use super::types::*;
 
 use crate::event::{Event, ProgressSlot};
+use crate::lock;
 
 /// An event and its C view. The view's pointers point into the heap data
 /// the event owns (reference-counted strings, the header block, the body)
@@ -258,9 +259,4 @@ impl EventTx {
         batch.reserve(SPARE_CAPACITY); // grown here, not in a frame
         let _ = self.batches.try_send(batch); // full: enough are spare
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while pushing leaves a valid collection behind.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
