@@ -1,20 +1,21 @@
 //! `Client`: one network thread and the caller-side state around it.
 //!
-//! Callers' threads validate and copy a request, mark its id live and send
-//! it to the network thread. `poll` drains the event channel and hands out
+//! Callers' threads validate and copy a request, mark its id live and queue
+//! it in the backlog the network thread starts requests from. `poll` drains the event channel and hands out
 //! only events of live ids; an `ended` event ends the id's life. `cancel`
 //! ends it too. Both decide under one small lock (`inbox`) that the network
 //! thread never takes, so a cancel racing a poll has exactly one winner.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{SendError, Sender};
+use crossbeam_channel::Sender;
 
 use crate::agent::{self, Command};
+use crate::backlog::{Backlog, Limits};
 use crate::dirs::{BaseDir, Dirs};
 use crate::error::{Error, ErrorKind};
 use crate::event::{Event, Phase};
@@ -27,6 +28,8 @@ use crate::{lock, lossy_cstr};
 /// from any thread.
 pub struct Client {
     commands: Sender<Command>,
+    /// Requests not started yet, shared with the network thread.
+    backlog: Arc<Backlog>,
     waker: agent::Waker,
     events: EventRx,
     /// For events of requests rejected before reaching the network thread.
@@ -45,14 +48,17 @@ impl Client {
     pub fn new() -> Result<Client, Error> {
         let (commands, command_rx) = crossbeam_channel::unbounded();
         let (event_tx, event_rx) = crate::ffi::view::channel();
-        let (thread, waker) = agent::spawn(command_rx, event_tx.clone()).map_err(|e| {
-            Error::new(
-                ErrorKind::Internal,
-                format!("cannot start the network thread: {e}"),
-            )
-        })?;
+        let backlog = Arc::new(Backlog::new(agent::DEFAULT_LIMITS));
+        let (thread, waker) =
+            agent::spawn(command_rx, backlog.clone(), event_tx.clone()).map_err(|e| {
+                Error::new(
+                    ErrorKind::Internal,
+                    format!("cannot start the network thread: {e}"),
+                )
+            })?;
         Ok(Client {
             commands,
+            backlog,
             waker,
             events: event_rx,
             event_tx,
@@ -98,21 +104,14 @@ impl Client {
             Request::build(id, url, method, opts, download, &dirs)
         };
         match built {
-            Ok(req) => match self.commands.send(Command::Start(Box::new(req))) {
+            Ok(req) => match self.backlog.push(req) {
                 Ok(()) => self.wake(),
-                // The request comes back with the error: report it.
-                Err(SendError(Command::Start(req))) => {
+                // The request comes back: report it.
+                Err(req) => {
                     let err = Error::new(ErrorKind::Internal, "the network thread has stopped");
-                    let ev = crate::event::failed(
-                        id,
-                        user_data,
-                        req.url.clone(),
-                        req.file().cloned(),
-                        err,
-                    );
-                    self.send_event(ev);
+                    let file = req.file().cloned();
+                    self.send_event(crate::event::failed(id, user_data, req.url, file, err));
                 }
-                Err(SendError(_)) => unreachable!("the command sent was Start"),
             },
             Err(err) => {
                 let file = download.map(|(f, d)| FilePath::unresolved(f, d));
@@ -162,7 +161,9 @@ impl Client {
     /// False for unknown, finished or already cancelled ids.
     pub fn cancel(&self, id: u64) -> bool {
         let was_live = { lock(&self.inbox).live.remove(id) };
-        if was_live && self.commands.send(Command::Cancel(id)).is_ok() {
+        // A queued request is simply dropped from the backlog; one that left
+        // it is the network thread's to stop.
+        if was_live && !self.backlog.cancel(id) && self.commands.send(Command::Cancel(id)).is_ok() {
             self.wake();
         }
         was_live
@@ -267,12 +268,15 @@ impl Client {
         if transfers == 0 || per_host == 0 {
             return Err(Error::invalid("limits must be at least 1"));
         }
-        self.commands
-            .send(Command::Limits {
-                transfers,
-                per_host,
-            })
-            .map_err(|_| Error::new(ErrorKind::Internal, "the network thread has stopped"))?;
+        if !self.backlog.set_limits(Limits {
+            transfers,
+            per_host,
+        }) {
+            return Err(Error::new(
+                ErrorKind::Internal,
+                "the network thread has stopped",
+            ));
+        }
         self.wake();
         Ok(())
     }

@@ -18,6 +18,7 @@
 #![warn(missing_debug_implementations, rust_2018_idioms)]
 
 mod agent;
+mod backlog;
 pub mod client;
 pub mod dirs;
 pub mod error;

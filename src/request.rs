@@ -107,6 +107,19 @@ impl FilePath {
             dir,
         }
     }
+    /// What `Backlog` stores: the whole text (no NUL), where the filename
+    /// starts in it, and the base directory.
+    pub(crate) fn parts(&self) -> (&[u8], usize, BaseDir) {
+        (self.text.to_bytes(), self.name_at, self.dir)
+    }
+    /// The inverse of `parts`; `text` ends in its NUL.
+    pub(crate) fn from_parts(text: &CStr, name_at: usize, dir: BaseDir) -> FilePath {
+        FilePath {
+            text: Arc::from(text),
+            name_at,
+            dir,
+        }
+    }
     /// Only the filename as given (NUL bytes dropped), for the event of a
     /// download rejected before its path was known.
     pub(crate) fn unresolved(filename: &str, dir: BaseDir) -> FilePath {
@@ -155,9 +168,8 @@ impl FilePath {
     }
 }
 
-/// A validated request, owned by the network thread once sent. Small on
-/// purpose (about 150 bytes plus the URL and path): 100,000 of them may
-/// wait in the queue.
+/// A validated request. While it waits for a transfer slot it is packed
+/// into the `Backlog`; it is a `Request` again when it starts.
 #[derive(Debug)]
 pub struct Request {
     pub id: u64,
@@ -346,6 +358,9 @@ fn is_token(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
+/// The methods a request names without an allocation.
+pub(crate) const COMMON_METHODS: [&str; 6] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"];
+
 /// Upper-cases the method (as the reference does) and checks it is a token.
 fn check_method(method: &str) -> Result<Cow<'static, str>, Error> {
     if !is_token(method) {
@@ -353,9 +368,11 @@ fn check_method(method: &str) -> Result<Cow<'static, str>, Error> {
             "method {method:?} is not a valid HTTP token"
         )));
     }
-    const COMMON: [&str; 6] = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"];
     Ok(
-        match COMMON.iter().find(|m| m.eq_ignore_ascii_case(method)) {
+        match COMMON_METHODS
+            .iter()
+            .find(|m| m.eq_ignore_ascii_case(method))
+        {
             Some(m) => Cow::Borrowed(m),
             None => Cow::Owned(method.to_ascii_uppercase()),
         },

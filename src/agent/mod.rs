@@ -1,5 +1,5 @@
-//! The network thread: one libcurl multi handle, a queue of requests not
-//! yet started, and the loop that drives them.
+//! The network thread: one libcurl multi handle and the loop that drives
+//! it, starting requests from the `Backlog` as transfer slots free up.
 //!
 //! The thread sleeps in `curl_multi_poll` and is woken by
 //! `curl_multi_wakeup` when a command arrives; with nothing in flight it
@@ -9,7 +9,7 @@
 mod sink;
 mod transfer;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
 use std::sync::atomic::{fence, AtomicBool, Ordering};
@@ -20,10 +20,10 @@ use crossbeam_channel::Receiver;
 use curl::easy::Easy2;
 use curl::multi::{Easy2Handle, Multi, MultiWaker};
 
+use crate::backlog::{Backlog, Limits};
 use crate::error::{Error, ErrorKind};
 use crate::event::Phase;
 use crate::ffi::view::{Batch, EventTx};
-use crate::request::Request;
 use transfer::Transfer;
 
 /// Default number of transfers running at once.
@@ -31,6 +31,10 @@ pub const DEFAULT_MAX_TRANSFERS: usize = 64;
 /// Default number of connections to one host (HTTP/2 multiplexes many
 /// transfers over one).
 pub const DEFAULT_MAX_PER_HOST: usize = 64;
+pub const DEFAULT_LIMITS: Limits = Limits {
+    transfers: DEFAULT_MAX_TRANSFERS,
+    per_host: DEFAULT_MAX_PER_HOST,
+};
 /// Longest sleep with nothing to do; only a command ends it earlier.
 const IDLE_WAIT: Duration = Duration::from_secs(3600);
 /// After the last transfer ended, how long the thread stays ready to free
@@ -40,12 +44,9 @@ const LINGER: Duration = Duration::from_millis(250);
 
 /// What callers' threads ask of the network thread.
 pub enum Command {
-    Start(Box<Request>),
+    /// Stop a request that left the backlog (running, or ended with its
+    /// event not yet handed out).
     Cancel(u64),
-    Limits {
-        transfers: usize,
-        per_host: usize,
-    },
     /// Events `poll` already handed out, to be freed here: this thread
     /// allocated them, and freeing them here keeps the host's `net_poll`
     /// short.
@@ -110,6 +111,7 @@ impl std::fmt::Debug for Waker {
 /// interrupts its sleep.
 pub fn spawn(
     commands: Receiver<Command>,
+    backlog: Arc<Backlog>,
     events: EventTx,
 ) -> std::io::Result<(std::thread::JoinHandle<()>, Waker)> {
     let (tx, rx) = crossbeam_channel::bounded(1);
@@ -118,7 +120,7 @@ pub fn spawn(
     let thread = std::thread::Builder::new()
         .name("netdl-agent".into())
         .spawn(move || {
-            let mut agent = Agent::new(commands, events, agent_flags);
+            let mut agent = Agent::new(commands, backlog, events, agent_flags);
             let _ = tx.send(agent.multi.waker());
             drop(tx);
             agent.run_guarded();
@@ -135,15 +137,14 @@ struct Agent {
     /// Shared with `Waker`.
     flags: Arc<Flags>,
     events: EventTx,
-    /// Ids waiting to start, in order; a cancelled id stays here until
-    /// popped but is gone from `queued`.
-    order: VecDeque<u64>,
-    queued: HashMap<u64, Box<Request>>,
+    /// Requests not started yet (callers push, this thread pops).
+    backlog: Arc<Backlog>,
     running: HashMap<u64, Easy2Handle<Transfer>>,
     /// Easy handles of ended transfers, reused by the next ones (at most
-    /// `max_transfers`; dropped once idle).
+    /// the transfer limit; dropped once idle).
     spare: Vec<Easy2<Transfer>>,
-    max_transfers: usize,
+    /// The limits last read from the backlog.
+    limits: Limits,
     /// Work was done since memory was last handed back to the system.
     busy_since_trim: bool,
     /// Idle, and memory was trimmed less than `LINGER` ago: events may
@@ -156,7 +157,12 @@ struct Agent {
 }
 
 impl Agent {
-    fn new(commands: Receiver<Command>, events: EventTx, flags: Arc<Flags>) -> Agent {
+    fn new(
+        commands: Receiver<Command>,
+        backlog: Arc<Backlog>,
+        events: EventTx,
+        flags: Arc<Flags>,
+    ) -> Agent {
         let mut multi = Multi::new();
         let _ = multi.set_max_host_connections(DEFAULT_MAX_PER_HOST);
         let _ = multi.pipelining(false, true);
@@ -165,11 +171,10 @@ impl Agent {
             commands,
             flags,
             events,
-            order: VecDeque::new(),
-            queued: HashMap::new(),
+            backlog,
             running: HashMap::new(),
             spare: Vec::new(),
-            max_transfers: DEFAULT_MAX_TRANSFERS,
+            limits: DEFAULT_LIMITS,
             known_dirs: HashSet::new(),
             busy_since_trim: false,
             lingering: false,
@@ -199,18 +204,17 @@ impl Agent {
             ErrorKind::Internal,
             "netdl bug: the network thread panicked",
         );
-        let ids: Vec<u64> = self
-            .running
-            .keys()
-            .chain(self.queued.keys())
-            .copied()
-            .collect();
+        let ids: Vec<u64> = self.running.keys().copied().collect();
         for id in ids {
             let _ = catch_unwind(AssertUnwindSafe(|| self.remove(id, Some(err.clone()))));
         }
         self.running.clear();
-        self.queued.clear();
-        self.order.clear();
+        let queued = catch_unwind(AssertUnwindSafe(|| self.backlog.take_all()));
+        for req in queued.unwrap_or_default() {
+            let file = req.file().cloned();
+            let ev = crate::event::failed(req.id, req.user_data, req.url, file, err.clone());
+            self.events.send(ev);
+        }
     }
 
     /// The loop. Returns on `Shutdown` or when every client is gone.
@@ -234,7 +238,7 @@ impl Agent {
                 self.collect_finished();
                 self.expire_idle(Instant::now());
             }
-            if self.running.is_empty() && self.queued.is_empty() {
+            if self.running.is_empty() && self.backlog.is_empty() {
                 // Idle: give memory back, then linger a while for events
                 // still to be freed; a quiet linger ends in a deep sleep.
                 self.lingering = self.busy_since_trim;
@@ -269,24 +273,7 @@ impl Agent {
 
     fn handle(&mut self, cmd: Command) {
         match cmd {
-            Command::Start(req) => {
-                self.order.push_back(req.id);
-                self.queued.insert(req.id, req);
-            }
-            Command::Cancel(id) => {
-                if self.queued.remove(&id).is_some() {
-                    self.compact_queue();
-                } else {
-                    self.remove(id, None);
-                }
-            }
-            Command::Limits {
-                transfers,
-                per_host,
-            } => {
-                self.max_transfers = transfers.max(1);
-                let _ = self.multi.set_max_host_connections(per_host);
-            }
+            Command::Cancel(id) => self.remove(id, None),
             Command::Recycle(events) => {
                 self.events.recycle(events);
                 self.busy_since_trim = true; // trim again once idle
@@ -297,17 +284,20 @@ impl Agent {
         }
     }
 
+    /// Starts requests from the backlog while slots are free; applies
+    /// limits changed since the last call.
     fn start_queued(&mut self) {
-        while self.running.len() < self.max_transfers {
-            let Some(id) = self.order.pop_front() else {
-                break;
-            };
-            let Some(req) = self.queued.remove(&id) else {
-                continue; // cancelled while queued
-            };
-            let (user_data, url, file) = (req.user_data, req.url.clone(), req.file().cloned());
+        let mut starting = Vec::new();
+        let limits = self.backlog.pop(self.running.len(), &mut starting);
+        if limits.per_host != self.limits.per_host {
+            let _ = self.multi.set_max_host_connections(limits.per_host);
+        }
+        self.limits = limits;
+        for req in starting {
+            let (id, user_data) = (req.id, req.user_data);
+            let (url, file) = (req.url.clone(), req.file().cloned());
             let spare = self.spare.pop();
-            let started = Transfer::start(*req, self.events.clone(), &mut self.known_dirs, spare)
+            let started = Transfer::start(req, self.events.clone(), &mut self.known_dirs, spare)
                 .and_then(|mut easy| {
                     easy.get_mut().last_activity = Instant::now();
                     let mut handle = self
@@ -329,21 +319,6 @@ impl Agent {
                     self.events.send(ev);
                 }
             }
-        }
-        self.compact_queue();
-    }
-
-    /// Gives back the queue's memory after a burst (say 100,000 requests
-    /// queued, then started or cancelled).
-    fn compact_queue(&mut self) {
-        if self.queued.is_empty() {
-            self.order.clear(); // only cancelled ids were left
-        }
-        if self.order.capacity() > 1024 && self.order.len() < self.order.capacity() / 4 {
-            self.order.shrink_to_fit();
-        }
-        if self.queued.capacity() > 1024 && self.queued.len() < self.queued.capacity() / 4 {
-            self.queued.shrink_to_fit();
         }
     }
 
@@ -417,7 +392,7 @@ impl Agent {
     /// Keeps an ended transfer's handle for reuse; its files are let go.
     fn keep_spare(&mut self, mut easy: Easy2<Transfer>) {
         easy.get_mut().release();
-        if self.spare.len() < self.max_transfers {
+        if self.spare.len() < self.limits.transfers {
             self.spare.push(easy);
         }
     }
@@ -436,17 +411,6 @@ impl Agent {
                 self.keep_spare(easy);
             }
             if let Some(ev) = ev {
-                self.events.send(ev);
-            }
-        } else if let Some(req) = self.queued.remove(&id) {
-            if let Some(e) = err {
-                let ev = crate::event::failed(
-                    id,
-                    req.user_data,
-                    req.url.clone(),
-                    req.file().cloned(),
-                    e,
-                );
                 self.events.send(ev);
             }
         }
@@ -474,7 +438,7 @@ impl Agent {
     /// inactivity deadline, whichever is first; not at all when queued
     /// requests can start (transfers that just ended freed their slots).
     fn wait_time(&self) -> Duration {
-        if self.running.len() < self.max_transfers && !self.queued.is_empty() {
+        if self.running.len() < self.limits.transfers && !self.backlog.is_empty() {
             return Duration::ZERO;
         }
         if self.running.is_empty() && self.lingering {
@@ -496,11 +460,10 @@ impl Agent {
     /// multi handle goes: libcurl requires easy handles out first.
     fn shutdown(&mut self) {
         self.stopping = true;
+        self.backlog.close();
         for (_, handle) in self.running.drain() {
             let _ = self.multi.remove2(handle);
         }
-        self.queued.clear();
-        self.order.clear();
     }
 }
 
@@ -519,7 +482,7 @@ fn release_memory() {
 mod tests {
     use super::*;
     use crate::dirs::Dirs;
-    use crate::request::Options;
+    use crate::request::{Options, Request};
 
     /// Rule: a panic on the network thread ends every live request (running
     /// or queued) with NET_ERROR_INTERNAL, and the thread keeps serving.
@@ -530,19 +493,22 @@ mod tests {
         let url = format!("http://{}/", silent.local_addr().unwrap());
         let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
         let (ev_tx, ev_rx) = crate::ffi::view::channel();
-        let (thread, waker) = spawn(cmd_rx, ev_tx).unwrap();
+        let backlog = Arc::new(Backlog::new(Limits {
+            transfers: 1,
+            per_host: 1,
+        }));
+        let (thread, waker) = spawn(cmd_rx, backlog.clone(), ev_tx).unwrap();
         let send = |c| {
             cmd_tx.send(c).unwrap();
             waker.wake();
         };
-        send(Command::Limits {
-            transfers: 1,
-            per_host: 1,
-        });
+        let start = |req| {
+            backlog.push(req).unwrap();
+            waker.wake();
+        };
         let dirs = Dirs::default();
         for id in [1, 2] {
-            let req = Request::build(id, &url, "GET", Options::default(), None, &dirs).unwrap();
-            send(Command::Start(Box::new(req)));
+            start(Request::build(id, &url, "GET", Options::default(), None, &dirs).unwrap());
         }
         send(Command::Panic);
         let mut received = crate::ffi::view::Queue::new();
@@ -570,8 +536,7 @@ mod tests {
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let refused = format!("http://{}/", closed.local_addr().unwrap());
         drop(closed);
-        let req = Request::build(3, &refused, "GET", Options::default(), None, &dirs).unwrap();
-        send(Command::Start(Box::new(req)));
+        start(Request::build(3, &refused, "GET", Options::default(), None, &dirs).unwrap());
         let ev = next();
         assert_eq!((ev.id, ev.error.unwrap().kind), (3, ErrorKind::Connect));
         send(Command::Shutdown);
