@@ -96,10 +96,10 @@ impl Backlog {
     }
 
     /// Queues `req`; gives it back once the backlog is closed.
-    pub fn push(&self, mut req: Request) -> Result<(), Request> {
+    pub fn push(&self, mut req: Request) -> Result<(), Box<Request>> {
         let mut s = lock(&self.state);
         if s.closed {
-            return Err(req);
+            return Err(Box::new(req));
         }
         let s = &mut *s;
         s.scratch.clear();
