@@ -239,14 +239,14 @@ impl Client {
     pub fn poll(&self) -> Vec<Event> {
         let mut out = Vec::new();
         self.poll_into(&mut out, usize::MAX);
-        out.into_iter().map(|s| s.event).collect()
+        out.into_iter().map(|s| s.into_event()).collect()
     }
 
     /// Convenience for Rust callers: waits up to `timeout` for events.
     pub fn wait(&self, timeout: Duration) -> Vec<Event> {
         let mut out = Vec::new();
         self.wait_into(&mut out, usize::MAX, timeout);
-        out.into_iter().map(|s| s.event).collect()
+        out.into_iter().map(|s| s.into_event()).collect()
     }
 
     pub fn set_directory(&self, dir: BaseDir, path: &Path) -> Result<(), Error> {

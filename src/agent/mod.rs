@@ -519,7 +519,7 @@ mod tests {
                 ev_rx.wait(Duration::from_millis(100));
                 ev_rx.take(&mut received);
             }
-            received.pop_front().unwrap().event
+            received.pop_front().unwrap().into_event()
         };
         let mut ended: Vec<(u64, ErrorKind)> = (0..2)
             .map(|_| {

@@ -14,13 +14,17 @@ use crossbeam_channel::{Receiver, Sender};
 
 use super::types::*;
 
-use crate::event::{Event, ProgressSlot};
+use crate::error::{Error, ErrorKind};
+use crate::event::{Event, Headers, Phase, ProgressSlot, ResponseType};
 use crate::lock;
+use crate::request::FilePath;
 
-/// An event and its C view. The view's pointers point into the heap data
-/// the event owns (reference-counted strings, the header block, the body)
-/// and into `error`; none of it is mutated or freed while the `Sealed`
-/// lives, and moving the `Sealed` moves no heap data.
+/// An event as its C view plus the heap data the view points into
+/// (reference-counted strings, the header block, the body, the error
+/// message); none of it is mutated or freed while the `Sealed` lives, and
+/// moving the `Sealed` moves no heap data. The Rust `Event` is rebuilt from
+/// the two (`into_event`): one copy of each field, as thousands may wait
+/// between two frames.
 ///
 /// `poll` reads only the first cache lines: the view, then the progress
 /// slot.
@@ -30,9 +34,13 @@ pub struct Sealed {
     c: net_event,
     /// A progress event's byte count, read when it is delivered.
     pub progress: Option<Arc<ProgressSlot>>,
-    pub event: Event,
-    /// The error message as a C string (`c.error` points into it).
-    _error: Option<CString>,
+    url: Arc<CStr>,
+    headers: Arc<Headers>,
+    file: Option<FilePath>,
+    body: Option<Vec<u8>>,
+    /// The error message (`c.error` points into it; the kind is in
+    /// `c.error_code`).
+    error: Option<Box<CStr>>,
 }
 
 // SAFETY: the raw pointers in `c` only point into data owned by this value
@@ -40,48 +48,98 @@ pub struct Sealed {
 unsafe impl Send for Sealed {}
 
 impl Sealed {
-    pub fn new(mut event: Event) -> Box<Sealed> {
-        let progress = event.progress.take();
-        let ev = &event;
-        let error = ev
-            .error
-            .as_ref()
-            .map(|e| CString::new(e.message.replace('\0', " ")).unwrap_or_default());
-        let (body, body_len) = match &ev.body {
+    pub fn new(event: Event) -> Box<Sealed> {
+        let Event {
+            id,
+            user_data,
+            phase,
+            error,
+            status,
+            bytes_transferred,
+            bytes_estimated,
+            url,
+            headers,
+            file,
+            body,
+            response_type,
+            progress,
+        } = event;
+        let code = error.as_ref().map_or(NET_ERROR_NONE, |e| e.kind.code());
+        let error = error.map(|e| {
+            let message = CString::new(e.message.replace('\0', " ")).unwrap_or_default();
+            message.into_boxed_c_str()
+        });
+        let (body_ptr, body_len) = match &body {
             Some(b) if !b.is_empty() => (b.as_ptr().cast(), b.len()),
             _ => (ptr::null(), 0),
         };
-        let headers = match ev.headers.as_c() {
+        let header_ptr = match headers.as_c() {
             [] => ptr::null(),
             h => h.as_ptr(),
         };
         let c = net_event {
-            id: ev.id,
-            user_data: ev.user_data as *mut _,
-            phase: ev.phase as net_phase,
-            is_error: ev.error.is_some(),
-            error_code: ev.error.as_ref().map_or(NET_ERROR_NONE, |e| e.kind.code()),
+            id,
+            user_data: user_data as *mut _,
+            phase: phase as net_phase,
+            is_error: error.is_some(),
+            error_code: code,
             error: error.as_deref().unwrap_or(c"").as_ptr(),
-            status: ev.status,
-            bytes_transferred: ev.bytes_transferred,
-            bytes_estimated: ev.bytes_estimated,
-            url: ev.url.as_ptr(),
-            headers,
-            header_count: ev.headers.len(),
-            path: opt_ptr(ev.file.as_ref().and_then(|f| f.c_path())),
-            body,
+            status,
+            bytes_transferred,
+            bytes_estimated,
+            url: url.as_ptr(),
+            headers: header_ptr,
+            header_count: headers.len(),
+            path: opt_ptr(file.as_ref().and_then(|f| f.c_path())),
+            body: body_ptr,
             body_len,
-            response_type: ev.response_type as net_response_type,
-            base_dir: ev.file.as_ref().map_or(0, |f| f.dir as net_dir),
-            filename: opt_ptr(ev.file.as_ref().map(|f| f.filename())),
+            response_type: response_type as net_response_type,
+            base_dir: file.as_ref().map_or(0, |f| f.dir as net_dir),
+            filename: opt_ptr(file.as_ref().map(|f| f.filename())),
             reserved: [0; 8],
         };
         Box::new(Sealed {
             c,
             progress,
-            event,
-            _error: error,
+            url,
+            headers,
+            file,
+            body,
+            error,
         })
+    }
+
+    /// The event for Rust callers.
+    pub fn into_event(self) -> Event {
+        let c = &self.c;
+        let phase = [Phase::Began, Phase::Progress]
+            .into_iter()
+            .find(|&p| p as net_phase == c.phase)
+            .unwrap_or(Phase::Ended);
+        let response_type = if c.response_type == ResponseType::Text as net_response_type {
+            ResponseType::Text
+        } else {
+            ResponseType::Binary
+        };
+        let error = self.error.map(|message| Error {
+            kind: ErrorKind::from_code(c.error_code).unwrap_or(ErrorKind::Internal),
+            message: message.to_string_lossy().into_owned(),
+        });
+        Event {
+            id: c.id,
+            user_data: c.user_data as usize,
+            phase,
+            error,
+            status: c.status,
+            bytes_transferred: c.bytes_transferred,
+            bytes_estimated: c.bytes_estimated,
+            url: self.url,
+            headers: self.headers,
+            file: self.file,
+            body: self.body,
+            response_type,
+            progress: None,
+        }
     }
 
     /// Asks the CPU to start loading what `poll` reads first (the view's
@@ -110,7 +168,6 @@ impl Sealed {
     /// Sets the byte count (a progress event reports the latest one when
     /// it is delivered).
     pub fn set_transferred(&mut self, n: i64) {
-        self.event.bytes_transferred = n;
         self.c.bytes_transferred = n;
     }
 }
