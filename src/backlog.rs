@@ -16,6 +16,7 @@
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::ffi::CStr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -149,17 +150,26 @@ impl Backlog {
         s.limits
     }
 
-    /// Every queued request, oldest first (after a panic of the network
-    /// thread, to report them failed).
-    pub fn take_all(&self) -> Vec<Request> {
+    /// Every queued request, oldest first, to report them failed after a
+    /// panic of the network thread; and the ids of any whose record could
+    /// not be read back (that panic may have come from reading it). The
+    /// backlog is empty afterwards.
+    pub fn take_all(&self) -> (Vec<Request>, Vec<u64>) {
         let mut s = lock(&self.state);
         let mut out = Vec::with_capacity(s.queued.len());
-        while s.queued.len() > 0 && !s.blocks.is_empty() {
-            out.extend(s.pop_one());
-        }
+        let read = catch_unwind(AssertUnwindSafe(|| {
+            while s.queued.len() > 0 && !s.blocks.is_empty() {
+                out.extend(s.pop_one());
+            }
+        }));
+        let lost = match read {
+            Ok(()) => Vec::new(),
+            Err(_) => s.queued.iter().collect(),
+        };
+        s.queued.clear();
         s.clear_if_empty();
         self.len.store(0, Ordering::Release);
-        out
+        (out, lost)
     }
 
     /// Drops every queued request; later pushes fail.
@@ -554,6 +564,28 @@ mod tests {
         let back = backlog.push(request(2, &dirs)).unwrap_err();
         assert_eq!(back.id, 2);
         assert!(!backlog.set_limits(LIMITS));
+    }
+
+    /// Rule: a record that cannot be read back (a netdl bug) loses only
+    /// the request data: `take_all` still names every queued id, so each
+    /// can be reported failed, and the backlog is empty afterwards.
+    #[test]
+    fn unreadable_records_still_name_their_ids() {
+        let dirs = Dirs::default();
+        let backlog = Backlog::new(LIMITS);
+        for id in 1..=3 {
+            backlog.push(request(id, &dirs)).unwrap();
+        }
+        assert!(backlog.cancel(2));
+        lock(&backlog.state).blocks[0].truncate(3); // inside record 1
+        let (requests, lost) = backlog.take_all();
+        assert!(requests.is_empty());
+        assert_eq!(lost, vec![1, 3]);
+        assert_eq!((backlog.len(), backlog.record_bytes()), (0, 0));
+        backlog.push(request(4, &dirs)).unwrap();
+        let mut out = Vec::new();
+        backlog.pop(0, &mut out);
+        assert_eq!(out.iter().map(|r| r.id).collect::<Vec<_>>(), vec![4]);
     }
 
     #[test]

@@ -29,41 +29,41 @@ pub enum ResponseType {
     Binary = 1,
 }
 
-/// The header block of one response: every field's name and value as
-/// NUL-terminated bytes in one buffer (as received, without CR, LF or
-/// NUL), plus their C view (`net_header` pointers into that buffer), built
-/// once on the network thread so handing an event to C copies nothing.
+/// The header block of one response, in one shared allocation: the C view
+/// (`net_header` pointers) first, then every field's name and value as
+/// NUL-terminated bytes (as received, without CR, LF or NUL) that the view
+/// points into. Built once on the network thread, so handing an event to C
+/// copies nothing; cloning shares it.
+#[derive(Clone)]
 pub struct Headers {
-    text: Box<[u8]>,
-    fields: Box<[net_header]>,
+    /// Word 0: the number of fields, n. Words 1 to 2n: the `net_header`s
+    /// (two pointers each). Then the text, zero-padded to a whole word.
+    /// Nothing is written once built, and the words never move.
+    block: Arc<[usize]>,
 }
 
-// SAFETY: `fields` only points into `text`, which is never mutated after
-// construction (its heap buffer stays put when the box moves); nothing is
-// reachable through the pointers but immutable bytes.
-unsafe impl Send for Headers {}
-// SAFETY: as above; shared access only ever reads.
-unsafe impl Sync for Headers {}
+const WORD: usize = std::mem::size_of::<usize>();
 
 impl Headers {
     /// The empty header block (shared; cloning it allocates nothing).
-    pub fn empty() -> Arc<Headers> {
-        static EMPTY: once_cell::sync::Lazy<Arc<Headers>> =
-            once_cell::sync::Lazy::new(|| Arc::new(HeaderBuf::default().freeze()));
+    pub fn empty() -> Headers {
+        static EMPTY: once_cell::sync::Lazy<Headers> =
+            once_cell::sync::Lazy::new(|| HeaderBuf::default().freeze());
         EMPTY.clone()
     }
     pub fn len(&self) -> usize {
-        self.fields.len()
+        self.block[0]
     }
     pub fn is_empty(&self) -> bool {
-        self.fields.is_empty()
+        self.len() == 0
     }
     /// Every field in the order received: (name, value).
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
-        let base = self.text.as_ptr() as usize;
-        self.fields.iter().map(move |f| {
+        let text = self.text();
+        let base = text.as_ptr() as usize;
+        self.as_c().iter().map(move |f| {
             let (n, v) = (f.name as usize - base, f.value as usize - base);
-            (until_nul(&self.text[n..]), until_nul(&self.text[v..]))
+            (until_nul(&text[n..]), until_nul(&text[v..]))
         })
     }
     /// The first value of `name` (ASCII case-insensitive).
@@ -74,7 +74,17 @@ impl Headers {
     }
     /// The C view: `len()` entries, valid while `self` lives.
     pub(crate) fn as_c(&self) -> &[net_header] {
-        &self.fields
+        let view = &self.block[1..1 + 2 * self.len()];
+        // SAFETY: `HeaderBuf::freeze` wrote `len()` `net_header`s (two
+        // pointers: two words of pointer size and alignment) into these
+        // words, which are never written again while `self` lives.
+        unsafe { std::slice::from_raw_parts(view.as_ptr().cast(), self.len()) }
+    }
+    fn text(&self) -> &[u8] {
+        let text = &self.block[1 + 2 * self.len()..];
+        // SAFETY: initialised words may be read as bytes (u8 has no
+        // alignment); the length covers exactly these words.
+        unsafe { std::slice::from_raw_parts(text.as_ptr().cast(), text.len() * WORD) }
     }
 }
 
@@ -142,20 +152,35 @@ impl HeaderBuf {
             .find(|&&(n, v)| self.text[n..v - 1].eq_ignore_ascii_case(name.as_bytes()))
             .map(|&(_, v)| until_nul(&self.text[v..]))
     }
-    /// The finished block; leaves `self` empty.
+    /// The finished block (one allocation); `self` keeps its buffers for
+    /// the next response.
     pub fn freeze(&mut self) -> Headers {
-        // Shrinking in place: the block keeps only what it holds.
-        let text = std::mem::take(&mut self.text).into_boxed_slice();
+        let n = self.spans.len();
+        let text_words = self.text.len().div_ceil(WORD);
+        // An exact-size iterator: the Arc is allocated once, at its size.
+        let mut block: Arc<[usize]> = (0..1 + 2 * n + text_words).map(|_| 0).collect();
+        let words = Arc::get_mut(&mut block).expect("a new Arc is not shared");
+        words[0] = n;
+        let (view, text) = words[1..].split_at_mut(2 * n);
+        // SAFETY: the words are initialised and may be written as bytes;
+        // the length covers exactly these words.
+        let text: &mut [u8] =
+            unsafe { std::slice::from_raw_parts_mut(text.as_mut_ptr().cast(), text.len() * WORD) };
+        text[..self.text.len()].copy_from_slice(&self.text);
         let base = text.as_ptr();
-        let fields = self
-            .spans
-            .drain(..)
-            .map(|(n, v)| net_header {
-                name: base.wrapping_add(n).cast(),
-                value: base.wrapping_add(v).cast(),
-            })
-            .collect();
-        Headers { text, fields }
+        let view: *mut net_header = view.as_mut_ptr().cast();
+        for (i, &(name, value)) in self.spans.iter().enumerate() {
+            let field = net_header {
+                name: base.wrapping_add(name).cast(),
+                value: base.wrapping_add(value).cast(),
+            };
+            // SAFETY: `view` holds 2n words of pointer size and alignment:
+            // room for n `net_header`s, written as such (so the pointers
+            // keep their provenance).
+            unsafe { view.add(i).write(field) };
+        }
+        self.clear();
+        Headers { block }
     }
 }
 
@@ -196,7 +221,7 @@ pub struct Event {
     /// The final URL after redirects (the request URL until it is known).
     pub url: Arc<CStr>,
     /// Response headers of the final response (empty before `Began`).
-    pub headers: Arc<Headers>,
+    pub headers: Headers,
     /// Downloads: the filename as given, its base directory and (once
     /// the request was accepted) the full path of the target file.
     pub file: Option<FilePath>,

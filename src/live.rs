@@ -67,6 +67,15 @@ impl LiveIds {
         true
     }
 
+    /// Every id in the set, in increasing order.
+    pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        self.words.iter().zip(0u64..).flat_map(move |(&word, i)| {
+            (0..64u64)
+                .filter(move |bit| word & (1 << bit) != 0)
+                .map(move |bit| self.base + i * 64 + bit)
+        })
+    }
+
     pub fn clear(&mut self) {
         *self = LiveIds::default();
     }
@@ -120,6 +129,11 @@ mod tests {
             let probe = (x >> 20) % (next + 2);
             assert_eq!(live.contains(probe), model.contains(&probe), "{probe}");
             assert_eq!(live.len(), model.len());
+            if step % 1000 == 0 {
+                let mut sorted: Vec<u64> = model.iter().copied().collect();
+                sorted.sort_unstable();
+                assert_eq!(live.iter().collect::<Vec<_>>(), sorted);
+            }
         }
         for id in model.drain() {
             assert!(live.remove(id));

@@ -209,10 +209,14 @@ impl Agent {
             let _ = catch_unwind(AssertUnwindSafe(|| self.remove(id, Some(err.clone()))));
         }
         self.running.clear();
-        let queued = catch_unwind(AssertUnwindSafe(|| self.backlog.take_all()));
-        for req in queued.unwrap_or_default() {
+        let (queued, lost) = self.backlog.take_all();
+        for req in queued {
             let file = req.file().cloned();
             let ev = crate::event::failed(req.id, req.user_data, req.url, file, err.clone());
+            self.events.send(ev);
+        }
+        for id in lost {
+            let ev = crate::event::failed(id, 0, crate::lossy_cstr(""), None, err.clone());
             self.events.send(ev);
         }
     }

@@ -60,7 +60,7 @@ pub struct Transfer {
     /// are trailers and are ignored.
     final_seen: bool,
     began_sent: bool,
-    pub final_headers: Arc<Headers>,
+    pub final_headers: Headers,
     pub estimated: i64,
     pub response_type: ResponseType,
     pub transferred: u64,
@@ -251,7 +251,7 @@ impl Transfer {
                 ResponseType::Binary
             };
         self.final_seen = true;
-        self.final_headers = Arc::new(self.headers.freeze());
+        self.final_headers = self.headers.freeze();
         if let Some(sink) = &mut self.sink {
             if let Sink::File(f) = sink {
                 if !(200..300).contains(&status) {

@@ -35,12 +35,12 @@ pub struct Sealed {
     /// A progress event's byte count, read when it is delivered.
     pub progress: Option<Arc<ProgressSlot>>,
     url: Arc<CStr>,
-    headers: Arc<Headers>,
+    headers: Headers,
     file: Option<FilePath>,
     body: Option<Vec<u8>>,
     /// The error message (`c.error` points into it; the kind is in
-    /// `c.error_code`).
-    error: Option<Box<CStr>>,
+    /// `c.error_code`); boxed, as errors are rare and the box is one word.
+    error: Option<Box<CString>>,
 }
 
 // SAFETY: the raw pointers in `c` only point into data owned by this value
@@ -67,7 +67,7 @@ impl Sealed {
         let code = error.as_ref().map_or(NET_ERROR_NONE, |e| e.kind.code());
         let error = error.map(|e| {
             let message = CString::new(e.message.replace('\0', " ")).unwrap_or_default();
-            message.into_boxed_c_str()
+            Box::new(message)
         });
         let (body_ptr, body_len) = match &body {
             Some(b) if !b.is_empty() => (b.as_ptr().cast(), b.len()),
@@ -83,7 +83,7 @@ impl Sealed {
             phase: phase as net_phase,
             is_error: error.is_some(),
             error_code: code,
-            error: error.as_deref().unwrap_or(c"").as_ptr(),
+            error: error.as_deref().map_or(c"", CString::as_c_str).as_ptr(),
             status,
             bytes_transferred,
             bytes_estimated,
