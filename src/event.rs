@@ -116,7 +116,8 @@ impl HeaderBuf {
         self.text.clear();
         self.spans.clear();
     }
-    /// Appends a field; NUL bytes (never valid in HTTP) are dropped.
+    /// Appends a field. Neither part may hold a NUL byte (the header
+    /// callback drops them): the C view would end the string there.
     pub fn push(&mut self, name: &[u8], value: &[u8]) {
         if self.text.capacity() == 0 {
             // A typical block fits: no regrowth.
@@ -138,11 +139,8 @@ impl HeaderBuf {
         }
     }
     fn push_str(&mut self, s: &[u8]) {
-        if s.contains(&0) {
-            self.text.extend(s.iter().copied().filter(|&b| b != 0));
-        } else {
-            self.text.extend_from_slice(s);
-        }
+        debug_assert!(!s.contains(&0), "header bytes hold no NUL");
+        self.text.extend_from_slice(s);
         self.text.push(0);
     }
     /// The first value of `name` (ASCII case-insensitive).

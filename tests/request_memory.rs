@@ -206,3 +206,45 @@ fn reused_handles_carry_no_options_over() {
     assert_eq!(lines[2].0, "PROPFIND /echo");
     assert_eq!(lines[3].0, "GET /echo");
 }
+
+/// Rule: response headers arrive in order as received, values trimmed and
+/// a folded line joined to its value with one space; a NUL byte in a
+/// header is a protocol error (libcurl refuses the response).
+#[test]
+fn response_headers_as_received() {
+    let server = Server::start();
+    let t = TestClient::new();
+    let ev = t.ended(
+        t.client
+            .request(&server.url("/odd-headers"), "GET", Options::default()),
+    );
+    assert!(!ev.is_error(), "{:?}", ev.error);
+    let fields: Vec<(String, String)> = ev
+        .headers
+        .iter()
+        .map(|(n, v)| {
+            (
+                String::from_utf8_lossy(n).into(),
+                String::from_utf8_lossy(v).into(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("X-Folded", "first second"),
+        ("X-Padded", "value"),
+        ("Content-Length", "2"),
+    ];
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    assert_eq!(fields, expected);
+    assert_eq!(ev.body.as_deref(), Some(&b"ok"[..]));
+
+    let ev = t.ended(
+        t.client
+            .request(&server.url("/nul-header"), "GET", Options::default()),
+    );
+    let err = ev.error.expect("a NUL in a header fails the request");
+    assert_eq!(err.kind, netdl::ErrorKind::Protocol, "{}", err.message);
+}

@@ -11,7 +11,6 @@ mod transfer;
 
 use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::PathBuf;
 use std::sync::atomic::{fence, AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -151,7 +150,7 @@ struct Agent {
     /// still come back to be freed.
     lingering: bool,
     /// Folders downloads already made (so each file costs no extra stat).
-    known_dirs: HashSet<PathBuf>,
+    known_dirs: HashSet<Vec<u8>>,
     /// Shutdown was asked for: after a panic, stop instead of carrying on.
     stopping: bool,
 }

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, ErrorKind};
@@ -37,23 +38,25 @@ impl FileSink {
     pub fn create(
         target: &FilePath,
         id: u64,
-        known: &mut HashSet<PathBuf>,
+        known: &mut HashSet<Vec<u8>>,
     ) -> Result<FileSink, Error> {
         let Some((parent, name)) = target.parent_and_name() else {
             return Err(Error::new(ErrorKind::Internal, "download without a path"));
         };
         let base = target.base();
-        if !known.contains(parent) {
+        // Keyed by bytes: hashing a Path walks its components.
+        let parent_bytes = parent.as_os_str().as_bytes();
+        if !known.contains(parent_bytes) {
             make_dirs(base, parent)?;
-            known.insert(parent.to_path_buf());
+            known.insert(parent_bytes.to_vec());
         }
         // parent/.NAME.netdl-ID.part
-        let mut temp = OsString::with_capacity(parent.as_os_str().len() + name.len() + 40);
-        temp.push(parent);
-        temp.push("/.");
-        temp.push(name);
-        temp.push(format!(".netdl-{id}.part"));
-        let temp = PathBuf::from(temp);
+        let mut temp = Vec::with_capacity(parent_bytes.len() + name.len() + 40);
+        temp.extend_from_slice(parent_bytes);
+        temp.extend_from_slice(b"/.");
+        temp.extend_from_slice(name.as_bytes());
+        let _ = write!(temp, ".netdl-{id}.part"); // into a Vec: cannot fail
+        let temp = PathBuf::from(OsString::from_vec(temp));
         let open = || OpenOptions::new().write(true).create_new(true).open(&temp);
         let file = match open() {
             // The folder was removed since it was made: make it again.

@@ -12,7 +12,6 @@ use std::ffi::CStr;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -83,7 +82,7 @@ impl Transfer {
     pub fn start(
         req: Request,
         events: EventTx,
-        known_dirs: &mut HashSet<PathBuf>,
+        known_dirs: &mut HashSet<Vec<u8>>,
         spare: Option<Easy2<Transfer>>,
     ) -> Result<Easy2<Transfer>, Error> {
         let (sink, file) = match &req.target {
@@ -134,14 +133,17 @@ impl Transfer {
         // options (the usual way to reuse a libcurl handle); anything else
         // starts from a reset handle.
         let (mut easy, fresh) = match spare {
-            Some(mut easy) if easy.get_ref().plain && transfer.plain => {
-                *easy.get_mut() = transfer;
-                (easy, false)
-            }
             Some(mut easy) => {
-                easy.reset(); // every option back to its default
+                let fresh = !(easy.get_ref().plain && transfer.plain);
+                if fresh {
+                    easy.reset(); // every option back to its default
+                }
+                let mut transfer = transfer;
+                // The header buffer keeps its capacity for this response.
+                transfer.headers = std::mem::take(&mut easy.get_mut().headers);
+                transfer.headers.clear();
                 *easy.get_mut() = transfer;
-                (easy, true)
+                (easy, fresh)
             }
             None => (Easy2::new(transfer), true),
         };
@@ -192,6 +194,14 @@ impl Transfer {
 
     fn on_header_line(&mut self, line: &[u8]) -> Result<(), Error> {
         self.last_activity = Instant::now();
+        // NUL is never valid in HTTP: dropped here, once per line.
+        let without_nul: Vec<u8>;
+        let line = if line.contains(&0) {
+            without_nul = line.iter().copied().filter(|&b| b != 0).collect();
+            &without_nul
+        } else {
+            line
+        };
         let line = trim_crlf(line);
         if line.starts_with(b"HTTP/") {
             // A new response (after a redirect or a 1xx): start over.

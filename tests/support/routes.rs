@@ -104,6 +104,18 @@ pub fn respond<W: Write>(
             io.flush()
         }
         "empty" => full(io, 200, BIN, b""),
+        "odd-headers" => {
+            // Obsolete line folding and padding around a value.
+            io.write_all(
+                b"HTTP/1.1 200 OK\r\nX-Folded: first\r\n  second\r\n\
+                  X-Padded:   value   \r\nContent-Length: 2\r\n\r\nok",
+            )?;
+            io.flush()
+        }
+        "nul-header" => {
+            io.write_all(b"HTTP/1.1 200 OK\r\nX-Nul: a\0b\r\nContent-Length: 2\r\n\r\nok")?;
+            io.flush()
+        }
         "delay" => {
             shared.pause(Duration::from_millis(arg(1) as u64));
             full(io, 200, BIN, &body(arg(2), 0))
