@@ -15,8 +15,10 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
-use std::ffi::CStr;
+use std::ffi::{CStr, OsStr};
+use std::os::unix::ffi::OsStrExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -68,6 +70,7 @@ struct State {
 struct Strings {
     url: Vec<u8>,
     path: Vec<u8>,
+    ca_file: Vec<u8>,
 }
 
 // Record flags.
@@ -75,6 +78,7 @@ const PROGRESS: u8 = 1;
 const FOLLOW: u8 = 2;
 const FILE: u8 = 4;
 const LIMIT: u8 = 8;
+const CA_FILE: u8 = 16;
 /// Method byte of a method not in `COMMON_METHODS` (its name follows).
 const CUSTOM_METHOD: u8 = u8::MAX;
 
@@ -103,8 +107,16 @@ impl Backlog {
             return Err(Box::new(req));
         }
         let s = &mut *s;
+        // The CA file (the one extra that HTTPS requests to a private
+        // server all set, to the same path) goes in the record; the rest,
+        // rare, waits beside it.
+        let mut extra = req.extra.take();
+        let ca_file = extra.as_mut().and_then(|e| e.ca_file.take());
+        if let Some(e) = extra.filter(|e| !e.headers.is_empty() || e.body.is_some()) {
+            s.extras.insert(req.id, e);
+        }
         s.scratch.clear();
-        encode(&mut s.scratch, &req, &mut s.pushed);
+        encode(&mut s.scratch, &req, ca_file.as_deref(), &mut s.pushed);
         match s.blocks.back_mut() {
             Some(b) if b.capacity() - b.len() >= s.scratch.len() => b.extend_from_slice(&s.scratch),
             _ => {
@@ -114,9 +126,6 @@ impl Backlog {
             }
         }
         s.queued.insert(req.id);
-        if let Some(extra) = req.extra.take() {
-            s.extras.insert(req.id, extra);
-        }
         self.len.store(s.queued.len(), Ordering::Release);
         Ok(())
     }
@@ -196,7 +205,7 @@ impl Backlog {
         self.len() == 0
     }
 
-    /// Bytes the records take (tests and the benchmark's figures).
+    /// Bytes the records take.
     #[cfg(test)]
     fn record_bytes(&self) -> usize {
         lock(&self.state).blocks.iter().map(Vec::capacity).sum()
@@ -217,8 +226,11 @@ impl State {
         };
         let req = decode(&mut r, &mut self.popped, |id| self.queued.remove(id));
         self.read_at = r.at;
-        let mut req = req?;
+        let (mut req, ca_file) = req?;
         req.extra = self.extras.remove(&req.id);
+        if let Some(ca_file) = ca_file {
+            req.extra.get_or_insert_with(Box::default).ca_file = Some(ca_file);
+        }
         Some(req)
     }
 
@@ -236,8 +248,9 @@ impl State {
     }
 }
 
-/// Appends `req` as one record (its `extra` is kept elsewhere).
-fn encode(out: &mut Vec<u8>, req: &Request, last: &mut Strings) {
+/// Appends `req` as one record, with `ca_file` (the rest of its `extra`
+/// is kept elsewhere).
+fn encode(out: &mut Vec<u8>, req: &Request, ca_file: Option<&Path>, last: &mut Strings) {
     let (file, limit) = match &req.target {
         Target::Memory { limit } => (None, Some(*limit)),
         Target::File { file, limit } => (Some(file), *limit),
@@ -248,6 +261,7 @@ fn encode(out: &mut Vec<u8>, req: &Request, last: &mut Strings) {
         (req.follow_redirects, FOLLOW),
         (file.is_some(), FILE),
         (limit.is_some(), LIMIT),
+        (ca_file.is_some(), CA_FILE),
     ] {
         if set {
             flags |= flag;
@@ -280,15 +294,19 @@ fn encode(out: &mut Vec<u8>, req: &Request, last: &mut Strings) {
         put_varint(out, name_at as u64);
         put_front_coded(out, text, &mut last.path);
     }
+    if let Some(ca_file) = ca_file {
+        put_front_coded(out, ca_file.as_os_str().as_bytes(), &mut last.ca_file);
+    }
 }
 
-/// Reads one record; builds its request when `keep(id)` says so (the
-/// strings are decoded either way: the next record is coded against them).
+/// Reads one record; builds its request and CA file when `keep(id)` says
+/// so (the strings are decoded either way: the next record is coded
+/// against them).
 fn decode(
     r: &mut Reader<'_>,
     last: &mut Strings,
     keep: impl FnOnce(u64) -> bool,
-) -> Option<Request> {
+) -> Option<(Request, Option<PathBuf>)> {
     let id = r.varint();
     let user_data = r.varint() as usize;
     let flags = r.byte();
@@ -309,9 +327,14 @@ fn decode(
         read_front_coded(r, &mut last.path);
         (dir, name_at)
     });
+    let has_ca_file = flags & CA_FILE != 0;
+    if has_ca_file {
+        read_front_coded(r, &mut last.ca_file);
+    }
     if !keep(id) {
         return None;
     }
+    let ca_file = has_ca_file.then(|| PathBuf::from(OsStr::from_bytes(&last.ca_file)));
     let target = match file {
         Some((dir, name_at)) => Target::File {
             file: FilePath::from_parts(&c_str(&mut last.path), name_at, dir),
@@ -321,7 +344,7 @@ fn decode(
             limit: limit.unwrap_or(u64::MAX),
         },
     };
-    Some(Request {
+    let req = Request {
         id,
         user_data,
         url: Arc::from(&*c_str(&mut last.url)),
@@ -332,7 +355,8 @@ fn decode(
         max_redirects,
         target,
         extra: None,
-    })
+    };
+    Some((req, ca_file))
 }
 
 /// `bytes` (which hold no NUL: URLs and paths were checked) as a C
@@ -442,6 +466,9 @@ mod tests {
         if id % 5 == 0 {
             opts.headers = vec![("X-Id".into(), id.to_string())];
             opts.body = Some(Body::Bytes(vec![id as u8; 100]));
+        }
+        if id % 4 == 1 {
+            opts.ca_file = Some(format!("/etc/game/ca-{}.pem", id % 8).into());
         }
         if id % 7 == 0 {
             opts.max_body = Some(id * 1000);

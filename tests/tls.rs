@@ -34,3 +34,35 @@ fn ca_file_makes_it_trusted() {
         support::body(100_000, 9)
     );
 }
+
+/// Rule: a libcurl handle reused from a request with a CA file keeps no
+/// trust in it: with one transfer at a time, requests with, without and
+/// again with the CA file each start on the handle the one before left;
+/// the one without fails verification.
+#[test]
+fn reused_handles_do_not_keep_a_ca_file() {
+    let server = Server::start_tls();
+    let t = TestClient::new();
+    t.client.set_limits(1, 1).unwrap();
+    let with_ca = || Options {
+        ca_file: server.ca_pem_path(),
+        ..Options::default()
+    };
+    let url = server.url("/bytes/1000");
+    let ids = [
+        t.client.request(&url, "GET", with_ca()),
+        t.client.request(&url, "GET", with_ca()),
+        t.client.request(&url, "GET", Options::default()),
+        t.client.request(&url, "GET", with_ca()),
+    ];
+    let names: Vec<&str> = ids.iter().map(|&id| error_name(&t.ended(id))).collect();
+    assert_eq!(
+        names,
+        [
+            "NET_ERROR_NONE",
+            "NET_ERROR_NONE",
+            "NET_ERROR_TLS",
+            "NET_ERROR_NONE"
+        ]
+    );
+}

@@ -2,9 +2,10 @@
 //! it, starting requests from the `Backlog` as transfer slots free up.
 //!
 //! The thread sleeps in `curl_multi_poll` and is woken by
-//! `curl_multi_wakeup` when a command arrives; with nothing in flight it
-//! has no timer at all. It never touches a lock that `poll` or `cancel`
-//! take.
+//! `curl_multi_wakeup` when a command or request arrives; with nothing in
+//! flight it has no timer at all. It never touches a lock that `poll`
+//! takes; the backlog's lock, which submitting and cancelling take too, it
+//! holds only to decode the few requests it starts at a time.
 
 mod sink;
 mod transfer;

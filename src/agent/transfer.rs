@@ -12,6 +12,7 @@ use std::ffi::CStr;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -67,9 +68,10 @@ pub struct Transfer {
     upload: Option<File>,
     /// Why a callback stopped the transfer; wins over libcurl's error.
     pub failure: Option<Error>,
-    /// A GET with no option beyond the per-request ones `configure` always
-    /// sets: its handle can serve the next plain GET without a reset.
-    plain: bool,
+    /// `Some(ca_file)` for a GET with no option beyond the per-request
+    /// ones `configure` always sets and that CA file: its handle can serve
+    /// the next such GET with the same CA file without a reset.
+    plain: Option<Option<PathBuf>>,
 }
 
 impl Transfer {
@@ -78,7 +80,7 @@ impl Transfer {
     /// `known_dirs`: folders already made, so they are not made again.
     /// `spare`: a handle of an ended transfer to reuse, which saves
     /// allocating and initialising a new one (reset here unless both it
-    /// and `req` are plain GETs).
+    /// and `req` are plain GETs with the same CA file).
     pub fn start(
         req: Request,
         events: EventTx,
@@ -127,14 +129,14 @@ impl Transfer {
             sink: Some(sink),
             upload,
             failure: None,
-            plain: req.method == "GET" && req.extra.is_none(),
+            plain: plain_get(&req),
         };
-        // A plain GET after a plain GET only changes the per-request
-        // options (the usual way to reuse a libcurl handle); anything else
-        // starts from a reset handle.
+        // A plain GET after a plain GET with the same CA file only changes
+        // the per-request options (the usual way to reuse a libcurl
+        // handle); anything else starts from a reset handle.
         let (mut easy, fresh) = match spare {
             Some(mut easy) => {
-                let fresh = !(easy.get_ref().plain && transfer.plain);
+                let fresh = transfer.plain.is_none() || easy.get_ref().plain != transfer.plain;
                 if fresh {
                     easy.reset(); // every option back to its default
                 }
@@ -360,6 +362,19 @@ impl Handler for Transfer {
                 _ => SeekResult::CantSeek,
             }
         })
+    }
+}
+
+/// `Some(ca_file)` for a GET that sets no option beyond the per-request
+/// ones `configure` always sets, and maybe a CA file; None otherwise.
+fn plain_get(req: &Request) -> Option<Option<PathBuf>> {
+    if req.method != "GET" {
+        return None;
+    }
+    match req.extra.as_deref() {
+        None => Some(None),
+        Some(e) if e.headers.is_empty() && e.body.is_none() => Some(e.ca_file.clone()),
+        Some(_) => None,
     }
 }
 
