@@ -170,8 +170,15 @@ impl Client {
     }
 
     /// Moves up to `max` events into `out` without blocking; returns how
-    /// many were added.
-    pub(crate) fn poll_into(&self, out: &mut Batch, max: usize) -> usize {
+    /// many were added. `deliver(i, ev)` sees each one as it is added (the
+    /// `i`-th of this call), while it is still in cache: the C layer copies
+    /// its view out there rather than in a second pass.
+    pub(crate) fn poll_into(
+        &self,
+        out: &mut Batch,
+        max: usize,
+        mut deliver: impl FnMut(usize, &Sealed),
+    ) -> usize {
         if max == 0 || (!self.events.ready() && !self.has_pending.load(Ordering::Acquire)) {
             return 0;
         }
@@ -192,6 +199,7 @@ impl Client {
                 break;
             };
             if accept(&mut inbox.live, &mut ev) {
+                deliver(out.len() - first, &ev);
                 out.push(ev);
             }
         }
@@ -204,10 +212,16 @@ impl Client {
     }
 
     /// Like `poll_into`, but waits up to `timeout` for the first event.
-    pub(crate) fn wait_into(&self, out: &mut Batch, max: usize, timeout: Duration) -> usize {
+    pub(crate) fn wait_into(
+        &self,
+        out: &mut Batch,
+        max: usize,
+        timeout: Duration,
+        mut deliver: impl FnMut(usize, &Sealed),
+    ) -> usize {
         let deadline = Instant::now() + timeout;
         loop {
-            let n = self.poll_into(out, max);
+            let n = self.poll_into(out, max, &mut deliver);
             let left = deadline.saturating_duration_since(Instant::now());
             if n > 0 || max == 0 || left.is_zero() {
                 return n;
@@ -238,14 +252,14 @@ impl Client {
     /// Convenience for Rust callers: every pending event.
     pub fn poll(&self) -> Vec<Event> {
         let mut out = Vec::new();
-        self.poll_into(&mut out, usize::MAX);
+        self.poll_into(&mut out, usize::MAX, |_, _| {});
         out.into_iter().map(|s| s.into_event()).collect()
     }
 
     /// Convenience for Rust callers: waits up to `timeout` for events.
     pub fn wait(&self, timeout: Duration) -> Vec<Event> {
         let mut out = Vec::new();
-        self.wait_into(&mut out, usize::MAX, timeout);
+        self.wait_into(&mut out, usize::MAX, timeout, |_, _| {});
         out.into_iter().map(|s| s.into_event()).collect()
     }
 

@@ -1,7 +1,6 @@
 //! The storage behind the pointers of delivered events: the sealed events
 //! of the last `net_poll` / `net_wait`, kept until the next call.
 
-use super::types::net_event;
 use super::view::Batch;
 use crate::client::Client;
 
@@ -28,19 +27,6 @@ impl Arena {
         if self.events.capacity() > 4096 {
             // A burst grew the batch; give the memory back.
             self.events = Vec::new();
-        }
-    }
-
-    /// Copies the C view of `self.events` into `out`.
-    ///
-    /// # Safety
-    /// `out` must be valid for writing `self.events.len()` events.
-    pub unsafe fn fill(&self, out: *mut net_event) {
-        for (i, ev) in self.events.iter().enumerate() {
-            // SAFETY: the caller guarantees room for every event; `i` is
-            // below `self.events.len()`. The view's pointers stay valid
-            // while `self.events` holds the event (until the next reset).
-            unsafe { out.add(i).write(*ev.c()) };
         }
     }
 }

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use super::params::{options, str_arg, user_data};
 use super::types::*;
+use super::view::Sealed;
 use super::{arena, client, guard, shutdown};
 use crate::client::Client;
 use crate::dirs::BaseDir;
@@ -173,10 +174,9 @@ pub unsafe extern "C" fn net_poll(out: *mut net_event, capacity: usize) -> usize
         if out.is_null() {
             return 0;
         }
-        let n = client.poll_into(&mut arena.events, capacity);
-        // SAFETY: `out` has room for `capacity` >= n events (caller's contract).
-        unsafe { arena.fill(out) };
-        n
+        // SAFETY: `out` has room for `capacity` events (caller's contract).
+        let copy = unsafe { copy_to(out) };
+        client.poll_into(&mut arena.events, capacity, copy)
     })
 }
 
@@ -199,11 +199,22 @@ pub unsafe extern "C" fn net_wait(out: *mut net_event, capacity: usize, timeout_
             return 0;
         }
         let timeout = Duration::from_millis(timeout_ms.into());
-        let n = client.wait_into(&mut arena.events, capacity, timeout);
-        // SAFETY: `out` has room for `capacity` >= n events (caller's contract).
-        unsafe { arena.fill(out) };
-        n
+        // SAFETY: `out` has room for `capacity` events (caller's contract).
+        let copy = unsafe { copy_to(out) };
+        client.wait_into(&mut arena.events, capacity, timeout, copy)
     })
+}
+
+/// Copies each delivered event's C view to `out[i]`. The events stay in
+/// the arena (which owns what the views point into) until the next call.
+///
+/// # Safety
+/// `out` must be valid for writing as many events as the poll may deliver
+/// (its `capacity`): the caller of `net_poll` / `net_wait` guarantees it.
+unsafe fn copy_to(out: *mut net_event) -> impl FnMut(usize, &Sealed) {
+    // SAFETY: `i` is below the number of events delivered by this call,
+    // at most `capacity`, for which `out` has room (see above).
+    move |i, ev| unsafe { out.add(i).write(*ev.c()) }
 }
 
 /// Sets where `dir` lives for requests started from now on. `path` must be
