@@ -1,10 +1,11 @@
 //! `Client`: one network thread and the caller-side state around it.
 //!
 //! Callers' threads validate and copy a request, mark its id live and queue
-//! it in the backlog the network thread starts requests from. `poll` drains the event channel and hands out
-//! only events of live ids; an `ended` event ends the id's life. `cancel`
-//! ends it too. Both decide under one small lock (`inbox`) that the network
-//! thread never takes, so a cancel racing a poll has exactly one winner.
+//! it in the backlog the network thread starts requests from. `poll`
+//! drains the event channel and hands out only events of live ids; an
+//! `ended` event ends the id's life. `cancel` ends it too. Both decide
+//! under one small lock (`inbox`) that the network thread never takes, so
+//! a cancel racing a poll has exactly one winner.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

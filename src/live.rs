@@ -111,9 +111,10 @@ mod tests {
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             if step % 3 != 2 {
-                next += 1 + (x >> 60); // gaps, as rejected ids leave none but cancels do
-                                       // Now and then an id from before the window (two threads
-                                       // submitting at once).
+                // Gaps, as rejected ids leave none but cancels do; now and
+                // then an id from before the window (two threads submitting
+                // at once).
+                next += 1 + (x >> 60);
                 let id = if step % 97 == 0 {
                     next - next.min(300)
                 } else {
