@@ -1,12 +1,22 @@
-//! Where a response body goes: memory, or a temporary file that is renamed
-//! over the target only when the transfer succeeded with a 2xx status.
+//! Where a response body goes: memory, or a file that becomes the target
+//! only when the transfer succeeded with a 2xx status.
+//!
+//! A download is written to a file with no name (`O_TMPFILE`) that is
+//! linked in as the target once complete: a failed download, and even a
+//! crash, leaves nothing behind. Where that is not possible (a file system
+//! without `O_TMPFILE`, or a kernel before 6.10 that lets only privileged
+//! processes link such a file in) it goes to a named temporary file beside
+//! the target, renamed over it.
 
 use std::collections::HashSet;
-use std::ffi::OsString;
+use std::ffi::{CStr, CString, OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use crate::error::{Error, ErrorKind};
 use crate::request::{FilePath, ERROR_BODY_LIMIT};
@@ -15,14 +25,17 @@ use crate::request::{FilePath, ERROR_BODY_LIMIT};
 pub enum Sink {
     /// `request`: the body in memory, failing past `limit`.
     Memory { buf: Vec<u8>, limit: u64 },
-    /// `download`: the body in `temp`, later renamed to `target`.
+    /// `download`: the body in a file that becomes `target` when complete.
     File(FileSink),
 }
 
 #[derive(Debug)]
 pub struct FileSink {
     file: Option<File>,
-    temp: PathBuf,
+    /// The named temporary file `file` is, if it has a name; None for an
+    /// unnamed one (`O_TMPFILE`).
+    temp: Option<PathBuf>,
+    id: u64,
     target: FilePath,
     limit: Option<u64>,
     written: u64,
@@ -31,16 +44,23 @@ pub struct FileSink {
     error_body: Option<Vec<u8>>,
 }
 
+/// Whether this process may link an unnamed file in: not asked yet, yes, no.
+static LINK_UNNAMED: AtomicU8 = AtomicU8::new(UNKNOWN);
+const UNKNOWN: u8 = 0;
+const YES: u8 = 1;
+const NO: u8 = 2;
+
 impl FileSink {
     /// Creates the base directory and the target's parent folders (unless
-    /// `known` says they were made before), and an empty temporary file
-    /// beside the target (exclusive, so two requests never share one).
+    /// `known` says they were made before), and the empty file the body
+    /// goes to: unnamed, or a named temporary file beside the target
+    /// (exclusive, so two requests never share one).
     pub fn create(
         target: &FilePath,
         id: u64,
         known: &mut HashSet<Vec<u8>>,
     ) -> Result<FileSink, Error> {
-        let Some((parent, name)) = target.parent_and_name() else {
+        let Some((parent, _)) = target.parent_and_name() else {
             return Err(Error::new(ErrorKind::Internal, "download without a path"));
         };
         let base = target.base();
@@ -50,13 +70,20 @@ impl FileSink {
             make_dirs(base, parent)?;
             known.insert(parent_bytes.to_vec());
         }
-        // parent/.NAME.netdl-ID.part
-        let mut temp = Vec::with_capacity(parent_bytes.len() + name.len() + 40);
-        temp.extend_from_slice(parent_bytes);
-        temp.extend_from_slice(b"/.");
-        temp.extend_from_slice(name.as_bytes());
-        let _ = write!(temp, ".netdl-{id}.part"); // into a Vec: cannot fail
-        let temp = PathBuf::from(OsString::from_vec(temp));
+        let mut sink = FileSink {
+            file: None,
+            temp: None,
+            id,
+            target: target.clone(),
+            limit: None,
+            written: 0,
+            error_body: None,
+        };
+        if let Some(file) = sink.open_unnamed(parent) {
+            sink.file = Some(file);
+            return Ok(sink);
+        }
+        let temp = sink.temp_name();
         let open = || OpenOptions::new().write(true).create_new(true).open(&temp);
         let file = match open() {
             // The folder was removed since it was made: make it again.
@@ -67,14 +94,57 @@ impl FileSink {
             other => other,
         }
         .map_err(|e| Error::io(&format!("cannot create {}", temp.display()), &e))?;
-        Ok(FileSink {
-            file: Some(file),
-            temp,
-            target: target.clone(),
-            limit: None,
-            written: 0,
-            error_body: None,
-        })
+        sink.file = Some(file);
+        sink.temp = Some(temp);
+        Ok(sink)
+    }
+
+    /// An unnamed file in `parent`, when the file system has them and this
+    /// process may link one in (asked once, with the first download).
+    fn open_unnamed(&self, parent: &Path) -> Option<File> {
+        let open = || {
+            OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_TMPFILE)
+                .open(parent)
+                .ok()
+        };
+        match LINK_UNNAMED.load(Ordering::Relaxed) {
+            YES => open(),
+            NO => None,
+            _ => {
+                // Linked in under the temporary name and removed again, a
+                // file of its own (once linked and unlinked, a file cannot
+                // be linked again).
+                let probe = c_path(&self.temp_name());
+                match link_in(&open()?, &probe) {
+                    Ok(()) => {
+                        let _ = fs::remove_file(Path::new(OsStr::from_bytes(probe.to_bytes())));
+                        LINK_UNNAMED.store(YES, Ordering::Relaxed);
+                        open()
+                    }
+                    // What a kernel before 6.10 answers an unprivileged caller.
+                    Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                        LINK_UNNAMED.store(NO, Ordering::Relaxed);
+                        None
+                    }
+                    Err(_) => None, // undecided: asked again next time
+                }
+            }
+        }
+    }
+
+    /// `parent/.NAME.netdl-ID.part`.
+    fn temp_name(&self) -> PathBuf {
+        let (parent, name) =
+            (self.target.parent_and_name()).unwrap_or((Path::new(""), OsStr::new("")));
+        let parent = parent.as_os_str().as_bytes();
+        let mut temp = Vec::with_capacity(parent.len() + name.len() + 40);
+        temp.extend_from_slice(parent);
+        temp.extend_from_slice(b"/.");
+        temp.extend_from_slice(name.as_bytes());
+        let _ = write!(temp, ".netdl-{}.part", self.id); // into a Vec: cannot fail
+        PathBuf::from(OsString::from_vec(temp))
     }
 
     pub fn with_limit(mut self, limit: Option<u64>) -> FileSink {
@@ -88,31 +158,83 @@ impl FileSink {
         self.error_body = Some(Vec::new());
     }
 
-    /// Moves the complete file over the target.
+    /// Puts the complete file in place of the target: links an unnamed file
+    /// in as the target, or (when a file is there already, or the file has
+    /// a name) renames it over the target.
     /// A target that is a directory is found here, by rename(2) itself,
     /// rather than by a stat of every target when its transfer starts.
     fn commit(&mut self) -> Result<(), Error> {
-        drop(self.file.take());
+        let Some(file) = self.file.take() else {
+            return Err(Error::new(ErrorKind::Internal, "download committed twice"));
+        };
         let target = self.target.path().unwrap_or(Path::new(""));
-        fs::rename(&self.temp, target).map_err(|e| {
-            let _ = fs::remove_file(&self.temp);
+        let cannot_move = |e: &std::io::Error| {
+            Error::io(
+                &format!("cannot move the download to {}", target.display()),
+                e,
+            )
+        };
+        if self.temp.is_none() {
+            let c_target = self.target.c_path().unwrap_or_default();
+            match link_in(&file, c_target) {
+                Ok(()) => return Ok(()),
+                // Replacing a file: link in under the temporary name, then
+                // rename over the target, which replaces it atomically.
+                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+                    let temp = self.temp_name();
+                    link_in(&file, &c_path(&temp)).map_err(|e| cannot_move(&e))?;
+                    self.temp = Some(temp);
+                }
+                Err(e) => return Err(cannot_move(&e)),
+            }
+        }
+        drop(file);
+        let temp = self.temp.take().unwrap_or_default();
+        fs::rename(&temp, target).map_err(|e| {
+            let _ = fs::remove_file(&temp);
             if e.raw_os_error() == Some(libc::EISDIR) {
                 Error::invalid(format!("{} is a directory, not a file", target.display()))
             } else {
-                Error::io(
-                    &format!("cannot move the download to {}", target.display()),
-                    &e,
-                )
+                cannot_move(&e)
             }
         })
     }
 
-    /// Deletes the temporary file (idempotent).
+    /// Deletes the file (idempotent): an unnamed one goes with its
+    /// descriptor.
     fn discard(&mut self) {
         if self.file.take().is_some() {
-            let _ = fs::remove_file(&self.temp);
+            if let Some(temp) = self.temp.take() {
+                let _ = fs::remove_file(temp);
+            }
         }
     }
+}
+
+/// Gives the unnamed `file` the name `path` (`linkat` with
+/// `AT_EMPTY_PATH`); fails if `path` exists.
+fn link_in(file: &File, path: &CStr) -> std::io::Result<()> {
+    // SAFETY: the descriptor is open for the whole call (`file` is
+    // borrowed); both strings are NUL-terminated and outlive the call.
+    let rc = unsafe {
+        libc::linkat(
+            file.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// `path` as a C string (paths here hold no NUL: filenames were checked).
+fn c_path(path: &Path) -> CString {
+    CString::new(path.as_os_str().as_bytes()).unwrap_or_default()
 }
 
 fn make_dirs(base: &Path, parent: &Path) -> Result<(), Error> {
@@ -154,8 +276,14 @@ impl Sink {
                 let file = f.file.as_mut().ok_or_else(|| {
                     Error::new(ErrorKind::Internal, "write after the file was closed")
                 })?;
-                file.write_all(data)
-                    .map_err(|e| Error::io(&format!("cannot write {}", f.temp.display()), &e))?;
+                file.write_all(data).map_err(|e| {
+                    let path = f
+                        .temp
+                        .as_deref()
+                        .or(f.target.path())
+                        .unwrap_or(Path::new(""));
+                    Error::io(&format!("cannot write {}", path.display()), &e)
+                })?;
                 f.written += data.len() as u64;
                 Ok(())
             }
