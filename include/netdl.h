@@ -392,9 +392,12 @@ extern "C" {
  * reported by the request's one `NET_PHASE_ENDED` event with `is_error`
  * set, never by the return value. Returns 0 only after `net_shutdown`.
  *
- * The body goes to a temporary file beside the target, renamed over it
- * only when the transfer succeeds with a 2xx status; otherwise the target
- * is left as it was. Missing directories are created.
+ * The body goes to a file with no name in the target's folder
+ * (`O_TMPFILE`; where the file system has none, a hidden temporary file
+ * beside the target), which becomes the target only when the transfer
+ * succeeds with a 2xx status; otherwise the target is left as it was, and
+ * even a crash leaves no partial file under the target's name. Missing
+ * directories are created.
  *
  * - `url`: http:// or https://, percent-encoded ASCII. Copied before return.
  * - `method`: "GET", "POST", "HEAD", "PUT", "DELETE", "PATCH" or any other
