@@ -13,8 +13,9 @@
 //! queue between the threads, and [`event::Headers`]
 //! keeps a header block's `net_header` array beside its bytes, so that
 //! `net_poll` only copies); `agent` is the network thread and dereferences
-//! no raw pointer; [`client`] sits between them. `live` is the set of ids
-//! whose `ended` event has not been handed out.
+//! no raw pointer; [`client`] sits between them. `backlog` holds the
+//! requests not started yet; `live` is a set of request ids (those whose
+//! `ended` event has not been handed out, and those queued).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_debug_implementations, rust_2018_idioms)]

@@ -1,8 +1,10 @@
 //! The C ABI: every exported function and every type C can see.
 //!
-//! Nothing else in the crate dereferences a raw pointer (`view` builds
-//! each event's C view on the thread that sends it; `event::Headers` makes
-//! the header array's pointers). Each export catches
+//! Raw pointers are made and read only here: by the exports, by `view`
+//! (each event's C view, built on the thread that sends the event) and by
+//! `event::Headers` (a header block laid out as its C view). The rest of
+//! the crate's unsafe code is calls into libcurl and libc (options,
+//! `linkat`, `malloc_trim`, `getuid`). Each export catches
 //! panics (no unwinding across the boundary, and no abort), checks its
 //! pointers, copies what it needs and hands over to the global [`Client`].
 
