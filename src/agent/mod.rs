@@ -6,6 +6,13 @@
 //! flight it has no timer at all. It never touches a lock that `poll`
 //! takes; the backlog's lock, which submitting and cancelling take too, it
 //! holds only to decode the few requests it starts at a time.
+//!
+//! It never trims the process heap (`malloc_trim`): that walks every
+//! arena, the host's too, holding each one's lock meanwhile (tens of
+//! milliseconds on a large fragmented heap, a visible hitch for a game
+//! thread that allocates then). What glibc keeps after a burst (1.7 MiB
+//! after 10,000 downloads in `bench/run`) a host can hand back itself with
+//! `malloc_trim(0)`, at a moment it chooses.
 
 mod sink;
 mod transfer;
@@ -145,10 +152,10 @@ struct Agent {
     spare: Vec<Easy2<Transfer>>,
     /// The limits last read from the backlog.
     limits: Limits,
-    /// Work was done since memory was last handed back to the system.
-    busy_since_trim: bool,
-    /// Idle, and memory was trimmed less than `LINGER` ago: events may
-    /// still come back to be freed.
+    /// Work was done (or events came back) since the thread last went
+    /// idle.
+    busy: bool,
+    /// Idle for less than `LINGER`: events may still come back to be freed.
     lingering: bool,
     /// Folders downloads already made (so each file costs no extra stat).
     known_dirs: HashSet<Vec<u8>>,
@@ -176,7 +183,7 @@ impl Agent {
             spare: Vec::new(),
             limits: DEFAULT_LIMITS,
             known_dirs: HashSet::new(),
-            busy_since_trim: false,
+            busy: false,
             lingering: false,
             stopping: false,
         }
@@ -243,13 +250,13 @@ impl Agent {
                 self.expire_idle(Instant::now());
             }
             if self.running.is_empty() && self.backlog.is_empty() {
-                // Idle: give memory back, then linger a while for events
-                // still to be freed; a quiet linger ends in a deep sleep.
-                self.lingering = self.busy_since_trim;
-                if self.busy_since_trim {
+                // Idle: drop the spare handles, then linger a while for
+                // events still to be freed; a quiet linger ends in a deep
+                // sleep. The heap is not trimmed (see the module doc).
+                self.lingering = self.busy;
+                if self.busy {
                     self.spare = Vec::new();
-                    release_memory();
-                    self.busy_since_trim = false;
+                    self.busy = false;
                 }
             }
             // Everything this turn produced goes out before any wait.
@@ -280,7 +287,7 @@ impl Agent {
             Command::Cancel(id) => self.remove(id, None),
             Command::Recycle(events) => {
                 self.events.recycle(events);
-                self.busy_since_trim = true; // trim again once idle
+                self.busy = true; // linger again once idle
             }
             Command::Shutdown => {}
             #[cfg(test)]
@@ -316,7 +323,7 @@ impl Agent {
             match started {
                 Ok(handle) => {
                     self.running.insert(id, handle);
-                    self.busy_since_trim = true;
+                    self.busy = true;
                 }
                 Err(err) => {
                     let ev = crate::event::failed(id, user_data, url, file, err);
@@ -468,17 +475,6 @@ impl Agent {
         for (_, handle) in self.running.drain() {
             let _ = self.multi.remove2(handle);
         }
-    }
-}
-
-/// Once everything has ended, hands freed heap memory back to the system:
-/// glibc keeps it (in this thread's arena too) otherwise, and a game's RSS
-/// would stay at its peak after a burst of downloads.
-fn release_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim has no preconditions; it only returns free pages.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 
