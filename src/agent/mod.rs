@@ -10,9 +10,9 @@
 //! It never trims the process heap (`malloc_trim`): that walks every
 //! arena, the host's too, holding each one's lock meanwhile (tens of
 //! milliseconds on a large fragmented heap, a visible hitch for a game
-//! thread that allocates then). What glibc keeps after a burst (1.7 MiB
-//! after 10,000 downloads in `bench/run`) a host can hand back itself with
-//! `malloc_trim(0)`, at a moment it chooses.
+//! thread that allocates then). What glibc keeps after a burst (1.7 to
+//! 1.9 MiB after 10,000 downloads in `bench/run`) a host can hand back
+//! itself with `malloc_trim(0)`, at a moment it chooses.
 
 mod sink;
 mod transfer;
