@@ -27,6 +27,16 @@
 #include <stdint.h>
 
 /**
+ * An event queue (opaque). Requests whose `net_params.queue` names it
+ * deliver their events to it, and only to it, so several consumers in
+ * one process (an engine and its scripts, two plugins) never take each
+ * other's events. They share the one network thread, its connections
+ * and its limits. Created by `net_queue_create`, freed by
+ * `net_queue_destroy`.
+ */
+typedef struct net_queue net_queue;
+
+/**
  * Identifies one request. 0 is never a valid id: the calls that start a
  * request return 0 only after `net_shutdown`.
  */
@@ -41,6 +51,13 @@ typedef struct net_header {
 } net_header;
 
 /**
+ * A boolean that C passes in: 0 is false, any other value is true (so a
+ * `bool`, a byte of `memset(..., 0xff, ...)` or an old binary's padding
+ * are all read safely). Same size as C's `bool`.
+ */
+typedef uint8_t net_bool;
+
+/**
  * How a request body is labelled when no Content-Type header is given
  * (one of `NET_BODY_*`).
  */
@@ -53,16 +70,25 @@ typedef uint32_t net_body_type;
 typedef uint32_t net_dir;
 
 /**
+ * What `NET_PHASE_BEGAN` / `NET_PHASE_PROGRESS` report (one of
+ * `NET_PROGRESS_*`).
+ */
+typedef uint32_t net_progress;
+
+/**
  * Options of one request. Pass NULL for all defaults.
  *
  * Zero-fill it (`net_params p = {0};` or `memset`) and set the fields you
  * need: every zero field means its default, so no init call is needed.
  *
- * Layout rule: `sizeof(net_params)` never changes. Fields added in later
- * versions are carved out of `reserved`, and zero means "default" for
- * each of them, so a caller built against an older header keeps working.
- * `reserved` must be all zero; anything else is rejected with
- * `NET_ERROR_INVALID_ARGUMENT`.
+ * Layout rule: `sizeof(net_params)` never changes (160 bytes). Fields
+ * added in later versions are carved out of `reserved`, and zero means
+ * "default" for each of them, so a caller built against an older header
+ * keeps working (0.1 had `reserved[8]`; `queue`, `progress_of` and
+ * `reserved32` came out of its first two words). `reserved` and
+ * `reserved32` must be all zero; anything else is rejected with
+ * `NET_ERROR_INVALID_ARGUMENT`. Booleans are `net_bool`: any non-zero
+ * byte is true.
  *
  * Everything it points to is copied before the call returns.
  */
@@ -89,7 +115,7 @@ typedef struct net_params {
   /**
    * Deliver `NET_PHASE_BEGAN` and `NET_PHASE_PROGRESS` events too.
    */
-  bool progress;
+  net_bool progress;
   /**
    * Echoed in every event of this request; never dereferenced.
    */
@@ -111,7 +137,7 @@ typedef struct net_params {
   /**
    * Report 3xx responses instead of following them.
    */
-  bool no_redirects;
+  net_bool no_redirects;
   /**
    * Redirects followed at most; 0 means 10.
    */
@@ -128,9 +154,25 @@ typedef struct net_params {
    */
   uint64_t max_body;
   /**
+   * The queue this request's events go to. NULL means the default
+   * queue, the one `net_poll` / `net_wait` drain. It must not have been
+   * destroyed.
+   */
+  struct net_queue *queue;
+  /**
+   * What `began` / `progress` report (`NET_PROGRESS_*`); 0 means
+   * `NET_PROGRESS_DOWNLOAD`. `NET_PROGRESS_UPLOAD` (the reference's
+   * `progress = "upload"`) turns those events on by itself.
+   */
+  net_progress progress_of;
+  /**
+   * Must be zero.
+   */
+  uint32_t reserved32;
+  /**
    * Must be zero. Future fields come from here.
    */
-  uint64_t reserved[8];
+  uint64_t reserved[6];
 } net_params;
 
 /**
@@ -150,11 +192,12 @@ typedef uint32_t net_error;
 typedef uint32_t net_response_type;
 
 /**
- * One event. Filled in by `net_poll` / `net_wait` into caller storage.
+ * One event. Filled in by `net_poll` / `net_wait` (or `net_queue_poll` /
+ * `net_queue_wait`) into caller storage.
  *
  * Every pointer in it is Borrowed: owned by netdl, valid until the next
- * `net_poll`, `net_wait` or `net_shutdown` call. Never free one; copy
- * what you keep.
+ * poll or wait of the same queue, its `net_queue_destroy`, or
+ * `net_shutdown`. Never free one; copy what you keep.
  *
  * Layout rule: `sizeof(net_event)` never changes; fields added later are
  * carved out of `reserved`.
@@ -379,6 +422,19 @@ typedef struct net_event {
  */
 #define NET_RESPONSE_BINARY 1
 
+/**
+ * The response body being received (the default).
+ */
+#define NET_PROGRESS_DOWNLOAD 0
+
+/**
+ * The request body being sent: `began` when the upload starts,
+ * `progress` while it goes, with `bytes_transferred` the body bytes sent
+ * and `bytes_estimated` the body's size (-1 if unknown). The `ended`
+ * event reports the response as always.
+ */
+#define NET_PROGRESS_UPLOAD 1
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -447,9 +503,10 @@ net_id net_request(const char *url, const char *method, const struct net_params 
 bool net_cancel(net_id id);
 
 /**
- * Copies up to `capacity` pending events into `out` and returns how many.
- * Never blocks: returns 0 at once when nothing is pending (also for a
- * NULL `out`, a `capacity` of 0, and after `net_shutdown`).
+ * Copies up to `capacity` pending events of the default queue into `out`
+ * and returns how many. Never blocks: returns 0 at once when nothing is
+ * pending (also for a NULL `out`, a `capacity` of 0, and after
+ * `net_shutdown`).
  *
  * The pointers inside the events are Borrowed; valid until the next
  * net_poll (or `net_wait`, or `net_shutdown`) call. Events not fitting in
@@ -462,8 +519,9 @@ bool net_cancel(net_id id);
  * prebuilt view: about 25 ns, up to 100 ns when other threads keep the
  * caches busy. `capacity` bounds the time one call takes.
  *
- * Thread-safety: any thread, but the event memory is shared, so poll from
- * one thread at a time.
+ * Thread-safety: any thread; calls on one queue are serialized (and each
+ * ends the life of the events the previous one handed out), so poll each
+ * queue from one thread at a time.
  *
  * # Safety
  * `out` is NULL or valid for writing `capacity` events.
@@ -481,6 +539,59 @@ size_t net_poll(struct net_event *out, size_t capacity);
  * `out` is NULL or valid for writing `capacity` events.
  */
 size_t net_wait(struct net_event *out, size_t capacity, uint32_t timeout_ms);
+
+/**
+ * Creates an event queue. Requests started with `net_params.queue` set to
+ * it deliver their events to it, and only to it; drain it with
+ * `net_queue_poll` (never blocks) or `net_queue_wait`. Its event memory
+ * stays valid until its own next poll or wait, whatever other queues do.
+ * Returns NULL only after `net_shutdown`.
+ *
+ * Owned by the caller: free it with `net_queue_destroy` (before or after
+ * `net_shutdown`).
+ *
+ * Thread-safety: any thread.
+ */
+struct net_queue *net_queue_create(void);
+
+/**
+ * Destroys a queue made by `net_queue_create`: cancels its live requests
+ * silently (as `net_cancel`), drops its pending events and frees the
+ * events its last poll handed out. Other queues, and requests of other
+ * queues, are not touched. NULL is allowed and does nothing.
+ *
+ * Thread-safety: any thread, but no other call may use `q` at the same
+ * time or afterwards (nor a `net_params` naming it).
+ *
+ * # Safety
+ * `q` is NULL or a queue from `net_queue_create` not destroyed before.
+ */
+void net_queue_destroy(struct net_queue *q);
+
+/**
+ * `net_poll` for the queue `q` (NULL: the default queue, as `net_poll`).
+ *
+ * Thread-safety: any thread; calls on one queue are serialized; two
+ * threads may each poll their own queue at once.
+ *
+ * # Safety
+ * `q` is NULL or a live queue from `net_queue_create`; `out` is NULL or
+ * valid for writing `capacity` events.
+ */
+size_t net_queue_poll(struct net_queue *q, struct net_event *out, size_t capacity);
+
+/**
+ * `net_wait` for the queue `q` (NULL: the default queue, as `net_wait`).
+ *
+ * Thread-safety: as `net_queue_poll`.
+ *
+ * # Safety
+ * As `net_queue_poll`.
+ */
+size_t net_queue_wait(struct net_queue *q,
+                      struct net_event *out,
+                      size_t capacity,
+                      uint32_t timeout_ms);
 
 /**
  * Sets where `dir` lives for requests started from now on. `path` must be
@@ -533,8 +644,10 @@ bool net_set_limits(uint32_t max_transfers, uint32_t max_per_host);
 /**
  * Stops every transfer, deletes their temporary files, joins the network
  * thread (promptly, even with slow transfers in flight) and frees all
- * memory, including the last polled events. No event is delivered after
- * it; every later call returns 0 / false. Calling it again does nothing.
+ * memory, including the last polled events of every queue. No event is
+ * delivered after it; every later call returns 0 / false / NULL, except
+ * `net_queue_destroy`, which still frees its queue. Calling it again
+ * does nothing.
  *
  * Thread-safety: any thread; do not use events from the last poll after it.
  */

@@ -79,6 +79,8 @@ const FOLLOW: u8 = 2;
 const FILE: u8 = 4;
 const LIMIT: u8 = 8;
 const CA_FILE: u8 = 16;
+const QUEUE: u8 = 32;
+const UPLOAD_PROGRESS: u8 = 64;
 /// Method byte of a method not in `COMMON_METHODS` (its name follows).
 const CUSTOM_METHOD: u8 = u8::MAX;
 
@@ -262,6 +264,8 @@ fn encode(out: &mut Vec<u8>, req: &Request, ca_file: Option<&Path>, last: &mut S
         (file.is_some(), FILE),
         (limit.is_some(), LIMIT),
         (ca_file.is_some(), CA_FILE),
+        (req.queue != crate::queue::DEFAULT_QUEUE, QUEUE),
+        (req.upload_progress, UPLOAD_PROGRESS),
     ] {
         if set {
             flags |= flag;
@@ -286,6 +290,9 @@ fn encode(out: &mut Vec<u8>, req: &Request, ca_file: Option<&Path>, last: &mut S
     put_varint(out, req.max_redirects.into());
     if let Some(limit) = limit {
         put_varint(out, limit);
+    }
+    if req.queue != crate::queue::DEFAULT_QUEUE {
+        put_varint(out, req.queue.into());
     }
     put_front_coded(out, req.url.to_bytes(), &mut last.url);
     if let Some(file) = file {
@@ -320,6 +327,10 @@ fn decode(
     let timeout = Duration::from_nanos(r.varint());
     let max_redirects = u32::try_from(r.varint()).unwrap_or(u32::MAX);
     let limit = (flags & LIMIT != 0).then(|| r.varint());
+    let queue = match flags & QUEUE {
+        0 => crate::queue::DEFAULT_QUEUE,
+        _ => u32::try_from(r.varint()).unwrap_or(u32::MAX),
+    };
     read_front_coded(r, &mut last.url);
     let file = (flags & FILE != 0).then(|| {
         let dir = BaseDir::ALL[usize::from(r.byte())];
@@ -354,6 +365,8 @@ fn decode(
         follow_redirects: flags & FOLLOW != 0,
         max_redirects,
         target,
+        queue,
+        upload_progress: flags & UPLOAD_PROGRESS != 0,
         extra: None,
     };
     Some((req, ca_file))

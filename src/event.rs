@@ -44,6 +44,13 @@ pub struct Headers {
 
 const WORD: usize = std::mem::size_of::<usize>();
 
+// The words of a header block's view hold `net_header`s: two pointers,
+// each of a word's size and alignment (`as_c` and `freeze` rely on it).
+const _: () = assert!(
+    std::mem::size_of::<net_header>() == 2 * WORD
+        && std::mem::align_of::<net_header>() == std::mem::align_of::<usize>()
+);
+
 impl Headers {
     /// The empty header block (shared; cloning it allocates nothing).
     pub fn empty() -> Headers {

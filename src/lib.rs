@@ -4,18 +4,20 @@
 //! One background thread per [`Client`] drives a libcurl multi handle;
 //! callers queue requests in its `backlog` (packed: 100,000 queued
 //! downloads take a few megabytes), send it cancels over a channel and
-//! drain its events with [`Client::poll`], typically once per frame. The C
-//! functions (`net_*`, in [`ffi`]) wrap one global client created on first
-//! use.
+//! drain its events with [`Client::poll`] (or a [`Queue`] of their own),
+//! typically once per frame. The C functions (`net_*`, in [`ffi`]) wrap one
+//! global client created on first use.
 //!
-//! Layout: [`ffi`] is the C ABI (its `view` module builds each event's
-//! `net_event` on the thread that sends the event and holds the event
-//! queue between the threads, and [`event::Headers`]
-//! keeps a header block's `net_header` array beside its bytes, so that
-//! `net_poll` only copies); `agent` is the network thread and dereferences
-//! no raw pointer; [`client`] sits between them. `backlog` holds the
-//! requests not started yet; `live` is a set of request ids (those whose
-//! `ended` event has not been handed out, and those queued).
+//! Layout: [`ffi`] is the C ABI: the exports, the types C sees, and the
+//! C view of an event (`ffi::view`, built once when the event is sent, so
+//! that a poll only copies it; [`event::Headers`] keeps a header block's
+//! `net_header` array beside its bytes for the same reason). [`queue`]
+//! owns everything between the threads: the event queues, the network
+//! thread's outbox, the batches handed to C and their recycling. `agent`
+//! is the network thread and dereferences no raw pointer; [`client`] sits
+//! between the callers and it. `backlog` holds the requests not started
+//! yet; `live` is a set of request ids (those whose `ended` event has not
+//! been handed out, and those queued).
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_debug_implementations, rust_2018_idioms)]
@@ -28,12 +30,14 @@ pub mod error;
 pub mod event;
 pub mod ffi;
 mod live;
+pub mod queue;
 pub mod request;
 
 pub use client::Client;
 pub use dirs::BaseDir;
 pub use error::{Error, ErrorKind};
 pub use event::{Event, Headers, Phase, ResponseType};
+pub use queue::Queue;
 pub use request::{Body, BodyType, FilePath, Options};
 
 /// Locks `m`, also after a panic while it was held: every lock in the

@@ -67,6 +67,12 @@ pub struct Options {
     /// Largest response body accepted: `None` means 64 MiB for requests
     /// (kept in memory) and no limit for downloads.
     pub max_body: Option<u64>,
+    /// The event queue this request's events go to; `None`: the client's
+    /// default queue.
+    pub queue: Option<crate::queue::Queue>,
+    /// `began` and `progress` report the request body being sent (bytes
+    /// of the body, its size as the estimate) instead of the response.
+    pub upload_progress: bool,
 }
 
 /// Where a response body goes.
@@ -182,6 +188,10 @@ pub struct Request {
     pub follow_redirects: bool,
     pub max_redirects: u32,
     pub target: Target,
+    /// The number of the event queue its events go to.
+    pub queue: u32,
+    /// `began`/`progress` report the upload (`Options::upload_progress`).
+    pub upload_progress: bool,
     /// What most requests do not set.
     pub extra: Option<Box<Extra>>,
 }
@@ -273,6 +283,11 @@ impl Request {
             follow_redirects: !opts.no_redirects,
             max_redirects: opts.max_redirects.unwrap_or(DEFAULT_MAX_REDIRECTS),
             target,
+            queue: opts
+                .queue
+                .as_ref()
+                .map_or(crate::queue::DEFAULT_QUEUE, |q| q.0.number),
+            upload_progress: opts.upload_progress,
             extra: (!plain).then(|| Box::new(extra)),
         })
     }

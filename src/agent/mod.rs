@@ -30,7 +30,7 @@ use curl::multi::{Easy2Handle, Multi, MultiWaker};
 use crate::backlog::{Backlog, Limits};
 use crate::error::{Error, ErrorKind};
 use crate::event::Phase;
-use crate::ffi::view::{Batch, EventTx};
+use crate::queue::{Batch, EventTx, Queues};
 use transfer::Transfer;
 
 /// Default number of transfers running at once.
@@ -54,10 +54,10 @@ pub enum Command {
     /// Stop a request that left the backlog (running, or ended with its
     /// event not yet handed out).
     Cancel(u64),
-    /// Events `poll` already handed out, to be freed here: this thread
+    /// Events a C poll already handed out, to be freed here: this thread
     /// allocated them, and freeing them here keeps the host's `net_poll`
-    /// short.
-    Recycle(Batch),
+    /// short. The emptied batch goes back to its queue through the sender.
+    Recycle(Batch, crossbeam_channel::Sender<Batch>),
     Shutdown,
     /// Unit tests only: make the loop panic.
     #[cfg(test)]
@@ -119,7 +119,7 @@ impl std::fmt::Debug for Waker {
 pub fn spawn(
     commands: Receiver<Command>,
     backlog: Arc<Backlog>,
-    events: EventTx,
+    queues: Arc<Queues>,
 ) -> std::io::Result<(std::thread::JoinHandle<()>, Waker)> {
     let (tx, rx) = crossbeam_channel::bounded(1);
     let flags = Arc::new(Flags::default());
@@ -127,7 +127,7 @@ pub fn spawn(
     let thread = std::thread::Builder::new()
         .name("netdl-agent".into())
         .spawn(move || {
-            let mut agent = Agent::new(commands, backlog, events, agent_flags);
+            let mut agent = Agent::new(commands, backlog, queues, agent_flags);
             let _ = tx.send(agent.multi.waker());
             drop(tx);
             agent.run_guarded();
@@ -143,6 +143,10 @@ struct Agent {
     commands: Receiver<Command>,
     /// Shared with `Waker`.
     flags: Arc<Flags>,
+    /// Where requests' events go, found by the number a request carries.
+    queues: Arc<Queues>,
+    /// The thread's outbox (sending to the default queue; `to` gives the
+    /// same outbox for another queue).
     events: EventTx,
     /// Requests not started yet (callers push, this thread pops).
     backlog: Arc<Backlog>,
@@ -167,9 +171,10 @@ impl Agent {
     fn new(
         commands: Receiver<Command>,
         backlog: Arc<Backlog>,
-        events: EventTx,
+        queues: Arc<Queues>,
         flags: Arc<Flags>,
     ) -> Agent {
+        let events = EventTx::new(queues.default_queue().clone());
         let mut multi = Multi::new();
         let _ = multi.set_max_host_connections(DEFAULT_MAX_PER_HOST);
         let _ = multi.pipelining(false, true);
@@ -177,6 +182,7 @@ impl Agent {
             multi,
             commands,
             flags,
+            queues,
             events,
             backlog,
             running: HashMap::new(),
@@ -218,13 +224,20 @@ impl Agent {
         self.running.clear();
         let (queued, lost) = self.backlog.take_all();
         for req in queued {
+            let Some(dest) = self.queues.get(req.queue) else {
+                continue; // its queue was destroyed: nobody listens
+            };
             let file = req.file().cloned();
             let ev = crate::event::failed(req.id, req.user_data, req.url, file, err.clone());
-            self.events.send(ev);
+            self.events.to(&dest).send(ev);
         }
-        for id in lost {
-            let ev = crate::event::failed(id, 0, crate::lossy_cstr(""), None, err.clone());
-            self.events.send(ev);
+        // Their queue is unknown: each goes to every queue, and only the
+        // one where the id is live hands it out.
+        for dest in self.queues.all() {
+            for &id in &lost {
+                let ev = crate::event::failed(id, 0, crate::lossy_cstr(""), None, err.clone());
+                self.events.to(&dest).send(ev);
+            }
         }
     }
 
@@ -285,8 +298,8 @@ impl Agent {
     fn handle(&mut self, cmd: Command) {
         match cmd {
             Command::Cancel(id) => self.remove(id, None),
-            Command::Recycle(events) => {
-                self.events.recycle(events);
+            Command::Recycle(events, home) => {
+                crate::queue::free_batch(events, &home);
                 self.busy = true; // linger again once idle
             }
             Command::Shutdown => {}
@@ -305,10 +318,14 @@ impl Agent {
         }
         self.limits = limits;
         for req in starting {
+            let Some(dest) = self.queues.get(req.queue) else {
+                continue; // its queue was destroyed: nobody listens
+            };
+            let events = self.events.to(&dest);
             let (id, user_data) = (req.id, req.user_data);
             let (url, file) = (req.url.clone(), req.file().cloned());
             let spare = self.spare.pop();
-            let started = Transfer::start(req, self.events.clone(), &mut self.known_dirs, spare)
+            let started = Transfer::start(req, events.clone(), &mut self.known_dirs, spare)
                 .and_then(|mut easy| {
                     easy.get_mut().last_activity = Instant::now();
                     let mut handle = self
@@ -327,7 +344,7 @@ impl Agent {
                 }
                 Err(err) => {
                     let ev = crate::event::failed(id, user_data, url, file, err);
-                    self.events.send(ev);
+                    events.send(ev);
                 }
             }
         }
@@ -396,7 +413,7 @@ impl Agent {
             }
             (Some(e), _) => ev.error = Some(e), // dropping the sink deletes the temp file
         }
-        self.events.send(ev);
+        t.send(ev);
         self.keep_spare(easy);
     }
 
@@ -412,17 +429,14 @@ impl Agent {
     /// reports `err`, with `None` (a cancel) nothing is reported.
     fn remove(&mut self, id: u64, err: Option<Error>) {
         if let Some(handle) = self.running.remove(&id) {
-            let ev = err.map(|e| {
+            if let Some(e) = err {
                 let mut ev = handle.get_ref().event(Phase::Ended);
                 ev.error = Some(e);
-                ev
-            });
+                handle.get_ref().send(ev);
+            }
             // Releasing the transfer drops its sink, deleting the temp file.
             if let Ok(easy) = self.multi.remove2(handle) {
                 self.keep_spare(easy);
-            }
-            if let Some(ev) = ev {
-                self.events.send(ev);
             }
         }
     }
@@ -492,17 +506,19 @@ mod tests {
         let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/", silent.local_addr().unwrap());
         let (cmd_tx, cmd_rx) = crossbeam_channel::unbounded();
-        let (ev_tx, ev_rx) = crate::ffi::view::channel();
+        let queues = Arc::new(Queues::new());
+        let events = queues.default_queue().clone();
         let backlog = Arc::new(Backlog::new(Limits {
             transfers: 1,
             per_host: 1,
         }));
-        let (thread, waker) = spawn(cmd_rx, backlog.clone(), ev_tx).unwrap();
+        let (thread, waker) = spawn(cmd_rx, backlog.clone(), queues.clone()).unwrap();
         let send = |c| {
             cmd_tx.send(c).unwrap();
             waker.wake();
         };
-        let start = |req| {
+        let start = |req: Request| {
+            assert!(events.admit(req.id));
             backlog.push(req).unwrap();
             waker.wake();
         };
@@ -511,13 +527,14 @@ mod tests {
             start(Request::build(id, &url, "GET", Options::default(), None, &dirs).unwrap());
         }
         send(Command::Panic);
-        let mut received = crate::ffi::view::Queue::new();
+        let mut received = std::collections::VecDeque::new();
         let mut next = || {
             let deadline = Instant::now() + Duration::from_secs(10);
             while received.is_empty() {
                 assert!(Instant::now() < deadline, "no event in 10 s");
-                ev_rx.wait(Duration::from_millis(100));
-                ev_rx.take(&mut received);
+                let mut batch = Vec::new();
+                events.wait_into(&mut batch, 1, Duration::from_millis(100), |_, _| {});
+                received.extend(batch);
             }
             received.pop_front().unwrap().into_event()
         };

@@ -22,7 +22,7 @@ use curl::easy::{Easy2, Handler, List, ReadError, SeekResult, WriteError};
 use super::sink::{FileSink, Sink};
 use crate::error::{Error, ErrorKind};
 use crate::event::{Event, HeaderBuf, Headers, Phase, ProgressSlot, ResponseType};
-use crate::ffi::view::EventTx;
+use crate::queue::EventTx;
 use crate::request::{BodyType, FilePath, Request, ResolvedBody, Target};
 
 /// Minimum time between two progress events of one request.
@@ -44,6 +44,12 @@ pub struct Transfer {
     pub user_data: usize,
     events: EventTx,
     progress: Option<Arc<ProgressSlot>>,
+    /// `began`/`progress` report the request body being sent, of
+    /// `upload_size` bytes (-1: unknown), instead of the response.
+    upload_progress: bool,
+    upload_size: i64,
+    /// Body bytes sent so far (upload progress only).
+    uploaded: i64,
     pub url: Arc<CStr>,
     pub file: Option<FilePath>,
     follow_redirects: bool,
@@ -106,11 +112,22 @@ impl Transfer {
             })?),
             _ => None,
         };
+        let upload_size = match &req.extra().body {
+            Some(ResolvedBody::Bytes(b)) => b.len() as i64,
+            Some(ResolvedBody::File(_)) => upload
+                .as_ref()
+                .and_then(|f| f.metadata().ok())
+                .map_or(-1, |m| m.len() as i64),
+            None => 0,
+        };
         let transfer = Transfer {
             id: req.id,
             user_data: req.user_data,
             events,
             progress: req.progress.then(Arc::default),
+            upload_progress: req.upload_progress,
+            upload_size,
+            uploaded: 0,
             url: req.url.clone(),
             file,
             follow_redirects: req.follow_redirects,
@@ -274,7 +291,7 @@ impl Transfer {
                 sink.check_announced(self.estimated as u64)?;
             }
         }
-        if self.progress.is_some() && !self.began_sent {
+        if self.progress.is_some() && !self.began_sent && !self.upload_progress {
             self.began_sent = true;
             self.send(self.event(Phase::Began));
         }
@@ -294,28 +311,75 @@ impl Transfer {
             .ok_or_else(|| Error::new(ErrorKind::Internal, "body after the sink was closed"))?;
         sink.write(data)?;
         self.transferred += data.len() as u64;
-        if let Some(slot) = &self.progress {
-            slot.transferred
-                .store(self.transferred as i64, Ordering::Release);
-            let due = self
-                .last_progress
-                .is_none_or(|t| now.duration_since(t) >= PROGRESS_INTERVAL);
-            if due && slot.claim() {
-                self.last_progress = Some(now);
-                let mut ev = self.event(Phase::Progress);
-                ev.progress = Some(slot.clone());
-                self.send(ev);
-            }
+        if !self.upload_progress {
+            self.report_progress(now, self.transferred as i64, false);
         }
         Ok(())
     }
 
-    fn send(&self, ev: Event) {
+    /// Publishes the latest byte count of what progress events report;
+    /// sends a progress event when one is due (`force`: the last one, at
+    /// any interval) and none of this request is queued.
+    fn report_progress(&mut self, now: Instant, transferred: i64, force: bool) {
+        let Some(slot) = &self.progress else { return };
+        slot.transferred.store(transferred, Ordering::Release);
+        let due = force
+            || self
+                .last_progress
+                .is_none_or(|t| now.duration_since(t) >= PROGRESS_INTERVAL);
+        if due && slot.claim() {
+            self.last_progress = Some(now);
+            let mut ev = self.progress_event(Phase::Progress);
+            ev.progress = Some(slot.clone());
+            self.send(ev);
+        }
+    }
+
+    /// A `began` or `progress` event: of the response, or of the request
+    /// body with upload progress.
+    fn progress_event(&self, phase: Phase) -> Event {
+        let mut ev = self.event(phase);
+        if self.upload_progress {
+            ev.bytes_transferred = self.uploaded;
+            ev.bytes_estimated = self.upload_size;
+        }
+        ev
+    }
+
+    /// libcurl's progress callback (on only with upload progress): `began`
+    /// on its first call, when the transfer starts, then progress as body
+    /// bytes go out, the last one (the whole body) always.
+    fn on_upload_progress(&mut self, sent: i64) {
+        let now = Instant::now();
+        if !self.began_sent {
+            self.began_sent = true;
+            self.send(self.progress_event(Phase::Began));
+        }
+        if sent > self.uploaded {
+            self.uploaded = sent;
+            self.last_activity = now; // a body sent from memory moves too
+            let done = sent == self.upload_size;
+            self.report_progress(now, sent, done);
+        }
+    }
+
+    /// Sends an event of this request to its queue (at the network
+    /// thread's next flush).
+    pub fn send(&self, ev: Event) {
         self.events.send(ev);
     }
 }
 
 impl Handler for Transfer {
+    fn progress(&mut self, _dltotal: f64, _dlnow: f64, _ultotal: f64, ulnow: f64) -> bool {
+        // A panic fails the transfer (false aborts it).
+        !self.upload_progress
+            || self.guarded(false, |t| {
+                t.on_upload_progress(ulnow as i64);
+                true
+            })
+    }
+
     fn header(&mut self, data: &[u8]) -> bool {
         self.guarded(false, |t| match t.on_header_line(data) {
             Ok(()) => true,
@@ -368,7 +432,7 @@ impl Handler for Transfer {
 /// `Some(ca_file)` for a GET that sets no option beyond the per-request
 /// ones `configure` always sets, and maybe a CA file; None otherwise.
 fn plain_get(req: &Request) -> Option<Option<PathBuf>> {
-    if req.method != "GET" {
+    if req.method != "GET" || req.upload_progress {
         return None;
     }
     match req.extra.as_deref() {
@@ -407,6 +471,9 @@ fn configure(easy: &mut Easy2<Transfer>, req: &Request, fresh: bool) -> Result<(
         .get(..8)
         .is_some_and(|s| s.eq_ignore_ascii_case(b"https://"));
     easy.pipewait(https)?;
+    if req.upload_progress {
+        easy.progress(true)?; // the progress callback; off again after a reset
+    }
     let extra = req.extra();
     if let Some(ca) = &extra.ca_file {
         easy.cainfo(ca)?;
@@ -545,7 +612,8 @@ mod panic_tests {
     /// with an internal error, and does not unwind into libcurl.
     #[test]
     fn callback_panic_becomes_internal_error() {
-        let (tx, _rx) = crate::ffi::view::channel();
+        let queues = crate::queue::Queues::new();
+        let tx = EventTx::new(queues.default_queue().clone());
         let dirs = crate::dirs::Dirs::default();
         let req = Request::build(
             1,

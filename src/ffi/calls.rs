@@ -4,7 +4,9 @@
 //! Ownership vocabulary used in every doc comment (and so in the header):
 //! - "Copied before return": netdl keeps no pointer to the argument.
 //! - "Borrowed; valid until the next net_poll": owned by netdl; valid until
-//!   the next `net_poll`, `net_wait` or `net_shutdown` call; never freed by
+//!   the next poll or wait of the same queue (`net_poll` / `net_wait` for
+//!   the default queue, `net_queue_poll` / `net_queue_wait` for another),
+//!   that queue's `net_queue_destroy`, or `net_shutdown`; never freed by
 //!   the caller.
 //! - "Static": valid for the life of the process.
 //! - "Thread-safety: any thread": may be called from any thread at once.
@@ -13,13 +15,14 @@ use std::ffi::{c_char, CStr};
 use std::path::Path;
 use std::time::Duration;
 
-use super::params::{options, str_arg, user_data};
+use super::params::{options, queue, str_arg, user_data};
 use super::types::*;
 use super::view::Sealed;
-use super::{arena, client, guard, shutdown};
+use super::{client, guard, shutdown};
 use crate::client::Client;
 use crate::dirs::BaseDir;
 use crate::error::{Error, ErrorKind};
+use crate::queue::Queue;
 use crate::request::Options;
 
 /// Starts downloading `url` into the file `filename` inside `base_dir`.
@@ -95,8 +98,8 @@ pub unsafe extern "C" fn net_request(
 
 /// The common part of `net_download` and `net_request`: reads the URL,
 /// method and params, then lets `start` read the rest and submit. Any
-/// failure is still an id whose `ended` event reports it (with the
-/// params' `user_data`).
+/// failure, a panic included, is still an id whose `ended` event reports
+/// it (with the params' `user_data`, in the params' queue).
 ///
 /// # Safety
 /// `url`, `method` and `params` are NULL or valid for this call, and so is
@@ -111,14 +114,28 @@ unsafe fn submit(
         let Some(client) = client() else { return 0 };
         // SAFETY (this block): forwarded contract.
         let user_data = unsafe { user_data(params) };
-        let started = (|| {
+        let queue = unsafe { queue(params) };
+        // `Client::download` / `request` end their own id after a panic;
+        // this catches one before an id exists.
+        let started = guard!(Err(internal_panic()), {
             let url = unsafe { str_arg(url, "url") }?;
             let method = unsafe { method_arg(method) }?;
             let opts = unsafe { options(params) }?;
+            #[cfg(test)]
+            if url.contains("netdl-test-panic-in-params") {
+                panic!("test: a panic while reading the arguments");
+            }
             start(client, url, method, opts)
-        })();
-        started.unwrap_or_else(|e| client.reject(user_data, e))
+        });
+        started.unwrap_or_else(|e| client.reject(queue.as_ref(), user_data, e))
     })
+}
+
+fn internal_panic() -> Error {
+    Error::new(
+        ErrorKind::Internal,
+        "netdl bug: a panic while reading the arguments",
+    )
 }
 
 /// # Safety
@@ -147,9 +164,10 @@ pub extern "C" fn net_cancel(id: net_id) -> bool {
     guard!(false, { client().is_some_and(|c| c.cancel(id)) })
 }
 
-/// Copies up to `capacity` pending events into `out` and returns how many.
-/// Never blocks: returns 0 at once when nothing is pending (also for a
-/// NULL `out`, a `capacity` of 0, and after `net_shutdown`).
+/// Copies up to `capacity` pending events of the default queue into `out`
+/// and returns how many. Never blocks: returns 0 at once when nothing is
+/// pending (also for a NULL `out`, a `capacity` of 0, and after
+/// `net_shutdown`).
 ///
 /// The pointers inside the events are Borrowed; valid until the next
 /// net_poll (or `net_wait`, or `net_shutdown`) call. Events not fitting in
@@ -162,25 +180,16 @@ pub extern "C" fn net_cancel(id: net_id) -> bool {
 /// prebuilt view: about 25 ns, up to 100 ns when other threads keep the
 /// caches busy. `capacity` bounds the time one call takes.
 ///
-/// Thread-safety: any thread, but the event memory is shared, so poll from
-/// one thread at a time.
+/// Thread-safety: any thread; calls on one queue are serialized (and each
+/// ends the life of the events the previous one handed out), so poll each
+/// queue from one thread at a time.
 ///
 /// # Safety
 /// `out` is NULL or valid for writing `capacity` events.
 #[no_mangle]
 pub unsafe extern "C" fn net_poll(out: *mut net_event, capacity: usize) -> usize {
-    guard!(0, {
-        let mut arena = arena();
-        let client = client();
-        arena.reset(client);
-        let Some(client) = client else { return 0 };
-        if out.is_null() {
-            return 0;
-        }
-        // SAFETY: `out` has room for `capacity` events (caller's contract).
-        let copy = unsafe { copy_to(out) };
-        client.poll_into(&mut arena.events, capacity, copy)
-    })
+    // SAFETY: forwarded contract; NULL is the default queue.
+    unsafe { poll(std::ptr::null_mut(), out, capacity, None) }
 }
 
 /// Like `net_poll`, but when nothing is pending waits up to `timeout_ms`
@@ -193,23 +202,123 @@ pub unsafe extern "C" fn net_poll(out: *mut net_event, capacity: usize) -> usize
 /// `out` is NULL or valid for writing `capacity` events.
 #[no_mangle]
 pub unsafe extern "C" fn net_wait(out: *mut net_event, capacity: usize, timeout_ms: u32) -> usize {
-    guard!(0, {
-        let mut arena = arena();
-        let client = client();
-        arena.reset(client);
-        let Some(client) = client else { return 0 };
-        if out.is_null() || capacity == 0 {
-            return 0;
+    let timeout = Duration::from_millis(timeout_ms.into());
+    // SAFETY: forwarded contract; NULL is the default queue.
+    unsafe { poll(std::ptr::null_mut(), out, capacity, Some(timeout)) }
+}
+
+/// Creates an event queue. Requests started with `net_params.queue` set to
+/// it deliver their events to it, and only to it; drain it with
+/// `net_queue_poll` (never blocks) or `net_queue_wait`. Its event memory
+/// stays valid until its own next poll or wait, whatever other queues do.
+/// Returns NULL only after `net_shutdown`.
+///
+/// Owned by the caller: free it with `net_queue_destroy` (before or after
+/// `net_shutdown`).
+///
+/// Thread-safety: any thread.
+#[no_mangle]
+pub extern "C" fn net_queue_create() -> *mut net_queue {
+    guard!(std::ptr::null_mut(), {
+        match client().and_then(Client::create_queue) {
+            Some(queue) => Box::into_raw(Box::new(net_queue { queue })),
+            None => std::ptr::null_mut(),
         }
-        let timeout = Duration::from_millis(timeout_ms.into());
-        // SAFETY: `out` has room for `capacity` events (caller's contract).
+    })
+}
+
+/// Destroys a queue made by `net_queue_create`: cancels its live requests
+/// silently (as `net_cancel`), drops its pending events and frees the
+/// events its last poll handed out. Other queues, and requests of other
+/// queues, are not touched. NULL is allowed and does nothing.
+///
+/// Thread-safety: any thread, but no other call may use `q` at the same
+/// time or afterwards (nor a `net_params` naming it).
+///
+/// # Safety
+/// `q` is NULL or a queue from `net_queue_create` not destroyed before.
+#[no_mangle]
+pub unsafe extern "C" fn net_queue_destroy(q: *mut net_queue) {
+    if q.is_null() {
+        return;
+    }
+    // SAFETY: `q` came from `Box::into_raw` in `net_queue_create` and is
+    // destroyed once (caller's contract); nobody else uses it now.
+    let q = unsafe { Box::from_raw(q) };
+    guard!((), {
+        match client() {
+            Some(c) => c.destroy_queue(&q.queue),
+            // After shutdown the queue is closed already: free its events.
+            None => q.queue.0.release_held(),
+        }
+    })
+}
+
+/// `net_poll` for the queue `q` (NULL: the default queue, as `net_poll`).
+///
+/// Thread-safety: any thread; calls on one queue are serialized; two
+/// threads may each poll their own queue at once.
+///
+/// # Safety
+/// `q` is NULL or a live queue from `net_queue_create`; `out` is NULL or
+/// valid for writing `capacity` events.
+#[no_mangle]
+pub unsafe extern "C" fn net_queue_poll(
+    q: *mut net_queue,
+    out: *mut net_event,
+    capacity: usize,
+) -> usize {
+    // SAFETY: forwarded contract.
+    unsafe { poll(q, out, capacity, None) }
+}
+
+/// `net_wait` for the queue `q` (NULL: the default queue, as `net_wait`).
+///
+/// Thread-safety: as `net_queue_poll`.
+///
+/// # Safety
+/// As `net_queue_poll`.
+#[no_mangle]
+pub unsafe extern "C" fn net_queue_wait(
+    q: *mut net_queue,
+    out: *mut net_event,
+    capacity: usize,
+    timeout_ms: u32,
+) -> usize {
+    let timeout = Duration::from_millis(timeout_ms.into());
+    // SAFETY: forwarded contract.
+    unsafe { poll(q, out, capacity, Some(timeout)) }
+}
+
+/// The four polls: ends the life of the events the queue's previous poll
+/// handed out, then copies up to `capacity` events into `out`, waiting up
+/// to `timeout` for the first when it is given.
+///
+/// # Safety
+/// `q` is NULL or a live queue; `out` is NULL or valid for writing
+/// `capacity` events.
+unsafe fn poll(
+    q: *mut net_queue,
+    out: *mut net_event,
+    capacity: usize,
+    timeout: Option<Duration>,
+) -> usize {
+    guard!(0, {
+        let Some(client) = client() else { return 0 };
+        // SAFETY: NULL or a live queue (caller's contract).
+        let queue: Option<&Queue> = unsafe { q.as_ref() }.map(|q| &q.queue);
+        // A NULL `out` still ends the previous batch's life (as a poll
+        // with room for nothing).
+        let capacity = if out.is_null() { 0 } else { capacity };
+        // SAFETY: `out` has room for `capacity` events (caller's contract),
+        // and nothing is written when `capacity` is 0.
         let copy = unsafe { copy_to(out) };
-        client.wait_into(&mut arena.events, capacity, timeout, copy)
+        client.poll_c(queue, capacity, timeout, copy)
     })
 }
 
 /// Copies each delivered event's C view to `out[i]`. The events stay in
-/// the arena (which owns what the views point into) until the next call.
+/// their queue (which owns what the views point into) until its next poll.
 ///
 /// # Safety
 /// `out` must be valid for writing as many events as the poll may deliver
@@ -311,8 +420,10 @@ pub extern "C" fn net_set_limits(max_transfers: u32, max_per_host: u32) -> bool 
 
 /// Stops every transfer, deletes their temporary files, joins the network
 /// thread (promptly, even with slow transfers in flight) and frees all
-/// memory, including the last polled events. No event is delivered after
-/// it; every later call returns 0 / false. Calling it again does nothing.
+/// memory, including the last polled events of every queue. No event is
+/// delivered after it; every later call returns 0 / false / NULL, except
+/// `net_queue_destroy`, which still frees its queue. Calling it again
+/// does nothing.
 ///
 /// Thread-safety: any thread; do not use events from the last poll after it.
 #[no_mangle]

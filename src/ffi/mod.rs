@@ -1,16 +1,16 @@
 //! The C ABI: every exported function and every type C can see.
 //!
 //! Raw pointers are made and read only here: by the exports, by `view`
-//! (each event's C view, built on the thread that sends the event) and by
+//! (each event's C view, built when the event is sent) and by
 //! `event::Headers` (a header block laid out as its C view). The rest of
 //! the crate's unsafe code is calls into libcurl and libc (options,
-//! `linkat`, `malloc_trim`, `getuid`). Each export catches
-//! panics (no unwinding across the boundary, and no abort), checks its
-//! pointers, copies what it needs and hands over to the global [`Client`].
+//! `linkat`, `getuid`). Each export catches panics (no unwinding across
+//! the boundary, and no abort), checks its pointers, copies what it needs
+//! and hands over to the global [`Client`]. Where events wait, and the
+//! memory behind the events a poll hands out, is `crate::queue`'s.
 
 #![allow(non_camel_case_types)]
 
-mod arena;
 mod calls;
 mod params;
 pub mod types;
@@ -20,12 +20,10 @@ pub use calls::*;
 pub use types::*;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard};
 
-use once_cell::sync::{Lazy, OnceCell};
+use once_cell::sync::OnceCell;
 
 use crate::client::Client;
-use arena::Arena;
 
 /// Runs an export's body; a panic returns `$default` instead of unwinding
 /// into C.
@@ -41,8 +39,6 @@ pub(crate) use guard;
 
 static CLIENT: OnceCell<Option<Client>> = OnceCell::new();
 static SHUT_DOWN: AtomicBool = AtomicBool::new(false);
-/// The events handed out by the last `net_poll` / `net_wait`.
-static ARENA: Lazy<Mutex<Arena>> = Lazy::new(Mutex::default);
 
 /// The global client, started on first use; `None` after `net_shutdown`
 /// (or if the network thread could not start).
@@ -53,14 +49,10 @@ fn client() -> Option<&'static Client> {
     CLIENT.get_or_init(|| Client::new().ok()).as_ref()
 }
 
-fn arena() -> MutexGuard<'static, Arena> {
-    crate::lock(&ARENA)
-}
-
+/// Ends the global client (it frees every queue's events).
 fn shutdown() {
     SHUT_DOWN.store(true, Ordering::Release);
     if let Some(Some(c)) = CLIENT.get() {
         c.shutdown();
     }
-    arena().reset(None);
 }

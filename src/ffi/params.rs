@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::types::*;
 use crate::dirs::BaseDir;
 use crate::error::Error;
+use crate::queue::Queue;
 use crate::request::{Body, BodyType, Options};
 
 /// Borrows a C string as UTF-8.
@@ -48,25 +49,52 @@ pub unsafe fn user_data(params: *const net_params) -> usize {
     unsafe { params.as_ref() }.map_or(0, |p| p.user_data as usize)
 }
 
+/// The queue `params` names (None: the default queue), read first for the
+/// same reason as `user_data`.
+///
+/// # Safety
+/// `params` is NULL or points to a readable `net_params` whose `queue` is
+/// NULL or a queue from `net_queue_create` not yet destroyed.
+pub unsafe fn queue(params: *const net_params) -> Option<Queue> {
+    // SAFETY: per the contract; `as_ref` handles NULL, and a non-NULL
+    // `queue` points to a live `net_queue`.
+    let q = unsafe { params.as_ref()?.queue.as_ref()? };
+    Some(q.queue.clone())
+}
+
 /// Copies `params` into `Options`. NULL means every default.
 ///
 /// # Safety
 /// `params` is NULL or points to a readable `net_params` whose pointers
 /// satisfy the rules documented on each field.
 pub unsafe fn options(params: *const net_params) -> Result<Options, Error> {
-    // SAFETY: per the contract; `as_ref` handles NULL.
+    // SAFETY: per the contract; `as_ref` handles NULL. Every field of
+    // `net_params` is an integer or a raw pointer, so any bytes C put in
+    // it are a valid value (booleans are `net_bool` bytes, not `bool`).
     let Some(p) = (unsafe { params.as_ref() }) else {
         return Ok(Options::default());
     };
-    if p.reserved.iter().any(|&r| r != 0) {
+    if p.reserved.iter().any(|&r| r != 0) || p.reserved32 != 0 {
         return Err(Error::invalid(
             "net_params.reserved must be zero (zero-fill the struct before setting fields)",
         ));
     }
+    let upload_progress = match p.progress_of {
+        NET_PROGRESS_DOWNLOAD => false,
+        NET_PROGRESS_UPLOAD => true,
+        other => {
+            return Err(Error::invalid(format!(
+                "net_params.progress_of {other} is not one of NET_PROGRESS_*"
+            )))
+        }
+    };
     let mut opts = Options {
-        progress: p.progress,
+        progress: p.progress != 0 || upload_progress,
+        upload_progress,
+        // SAFETY: forwarded contract.
+        queue: unsafe { queue(params) },
         user_data: p.user_data as usize,
-        no_redirects: p.no_redirects,
+        no_redirects: p.no_redirects != 0,
         timeout: (p.timeout != 0).then(|| Duration::from_secs(p.timeout.into())),
         max_redirects: (p.max_redirects != 0).then_some(p.max_redirects),
         max_body: (p.max_body != 0).then_some(p.max_body),

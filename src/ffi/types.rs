@@ -6,6 +6,11 @@
 
 use std::ffi::{c_char, c_void};
 
+/// A boolean that C passes in: 0 is false, any other value is true (so a
+/// `bool`, a byte of `memset(..., 0xff, ...)` or an old binary's padding
+/// are all read safely). Same size as C's `bool`.
+pub type net_bool = u8;
+
 /// Identifies one request. 0 is never a valid id: the calls that start a
 /// request return 0 only after `net_shutdown`.
 pub type net_id = u64;
@@ -86,6 +91,28 @@ pub const NET_RESPONSE_TEXT: net_response_type = 0;
 /// Anything else, and every download.
 pub const NET_RESPONSE_BINARY: net_response_type = 1;
 
+/// What `NET_PHASE_BEGAN` / `NET_PHASE_PROGRESS` report (one of
+/// `NET_PROGRESS_*`).
+pub type net_progress = u32;
+/// The response body being received (the default).
+pub const NET_PROGRESS_DOWNLOAD: net_progress = 0;
+/// The request body being sent: `began` when the upload starts,
+/// `progress` while it goes, with `bytes_transferred` the body bytes sent
+/// and `bytes_estimated` the body's size (-1 if unknown). The `ended`
+/// event reports the response as always.
+pub const NET_PROGRESS_UPLOAD: net_progress = 1;
+
+/// An event queue (opaque). Requests whose `net_params.queue` names it
+/// deliver their events to it, and only to it, so several consumers in
+/// one process (an engine and its scripts, two plugins) never take each
+/// other's events. They share the one network thread, its connections
+/// and its limits. Created by `net_queue_create`, freed by
+/// `net_queue_destroy`.
+#[derive(Debug)]
+pub struct net_queue {
+    pub(crate) queue: crate::queue::Queue,
+}
+
 /// An HTTP header: a name and its value, both NUL-terminated.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -99,11 +126,14 @@ pub struct net_header {
 /// Zero-fill it (`net_params p = {0};` or `memset`) and set the fields you
 /// need: every zero field means its default, so no init call is needed.
 ///
-/// Layout rule: `sizeof(net_params)` never changes. Fields added in later
-/// versions are carved out of `reserved`, and zero means "default" for
-/// each of them, so a caller built against an older header keeps working.
-/// `reserved` must be all zero; anything else is rejected with
-/// `NET_ERROR_INVALID_ARGUMENT`.
+/// Layout rule: `sizeof(net_params)` never changes (160 bytes). Fields
+/// added in later versions are carved out of `reserved`, and zero means
+/// "default" for each of them, so a caller built against an older header
+/// keeps working (0.1 had `reserved[8]`; `queue`, `progress_of` and
+/// `reserved32` came out of its first two words). `reserved` and
+/// `reserved32` must be all zero; anything else is rejected with
+/// `NET_ERROR_INVALID_ARGUMENT`. Booleans are `net_bool`: any non-zero
+/// byte is true.
 ///
 /// Everything it points to is copied before the call returns.
 #[repr(C)]
@@ -123,7 +153,7 @@ pub struct net_params {
     /// It is not a limit on the total time. 0 means 30.
     pub timeout: u32,
     /// Deliver `NET_PHASE_BEGAN` and `NET_PHASE_PROGRESS` events too.
-    pub progress: bool,
+    pub progress: net_bool,
     /// Echoed in every event of this request; never dereferenced.
     pub user_data: *mut c_void,
     /// How the body is labelled when no Content-Type header is set
@@ -135,7 +165,7 @@ pub struct net_params {
     /// Base directory of `body_file` (`NET_DIR_*`).
     pub body_file_dir: net_dir,
     /// Report 3xx responses instead of following them.
-    pub no_redirects: bool,
+    pub no_redirects: net_bool,
     /// Redirects followed at most; 0 means 10.
     pub max_redirects: u32,
     /// PEM file of CA certificates to trust instead of the system's. NULL
@@ -145,15 +175,26 @@ pub struct net_params {
     /// beyond it). 0 means 64 MiB for `net_request` (kept in memory) and
     /// no limit for `net_download`.
     pub max_body: u64,
+    /// The queue this request's events go to. NULL means the default
+    /// queue, the one `net_poll` / `net_wait` drain. It must not have been
+    /// destroyed.
+    pub queue: *mut net_queue,
+    /// What `began` / `progress` report (`NET_PROGRESS_*`); 0 means
+    /// `NET_PROGRESS_DOWNLOAD`. `NET_PROGRESS_UPLOAD` (the reference's
+    /// `progress = "upload"`) turns those events on by itself.
+    pub progress_of: net_progress,
+    /// Must be zero.
+    pub reserved32: u32,
     /// Must be zero. Future fields come from here.
-    pub reserved: [u64; 8],
+    pub reserved: [u64; 6],
 }
 
-/// One event. Filled in by `net_poll` / `net_wait` into caller storage.
+/// One event. Filled in by `net_poll` / `net_wait` (or `net_queue_poll` /
+/// `net_queue_wait`) into caller storage.
 ///
 /// Every pointer in it is Borrowed: owned by netdl, valid until the next
-/// `net_poll`, `net_wait` or `net_shutdown` call. Never free one; copy
-/// what you keep.
+/// poll or wait of the same queue, its `net_queue_destroy`, or
+/// `net_shutdown`. Never free one; copy what you keep.
 ///
 /// Layout rule: `sizeof(net_event)` never changes; fields added later are
 /// carved out of `reserved`.

@@ -1,22 +1,18 @@
-//! The C view of an event (`net_event`), built by the thread that sends
-//! the event (usually the network thread), so that `net_poll` only copies
-//! 192 bytes per event into the caller's array: the game's frame pays for
-//! no conversion, allocation or pointer chasing.
+//! The C view of an event (`net_event`), built when the event is sent
+//! (`queue::EventTx`, usually on the network thread), so that a poll only
+//! copies 192 bytes per event into the caller's array: the game's frame
+//! pays for no conversion, allocation or pointer chasing. Where events wait
+//! and how their memory is recycled is `crate::queue`'s business.
 
-use std::collections::VecDeque;
 use std::ffi::{c_char, CStr, CString};
+use std::mem::{offset_of, size_of};
 use std::ptr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
-
-use crossbeam_channel::{Receiver, Sender};
+use std::sync::Arc;
 
 use super::types::*;
 
 use crate::error::{Error, ErrorKind};
 use crate::event::{Event, Headers, Phase, ProgressSlot, ResponseType};
-use crate::lock;
 use crate::request::FilePath;
 
 /// An event as its C view plus the heap data the view points into
@@ -143,8 +139,7 @@ impl Sealed {
     }
 
     /// Asks the CPU to start loading what `poll` reads (the view, and the
-    /// progress slot). A hint only; nothing off
-    /// x86-64.
+    /// progress slot). A hint only; nothing off x86-64.
     pub fn prefetch(&self) {
         #[cfg(target_arch = "x86_64")]
         {
@@ -152,8 +147,8 @@ impl Sealed {
             let p: *const i8 = (self as *const Sealed).cast();
             // The 192-byte view (copied out whole) and the progress slot
             // after it: these addresses hit every cache line they touch,
-            // whatever the allocation's alignment.
-            for offset in [0, 64, 128, 191, 199] {
+            // whatever the allocation's alignment (layout asserted below).
+            for offset in PREFETCH_OFFSETS {
                 // SAFETY: a prefetch never faults and changes no state; every
                 // address lies inside `self` (the view starts it, the
                 // 8-byte progress slot follows it). SSE is part of every
@@ -179,145 +174,25 @@ fn opt_ptr(s: Option<&CStr>) -> *const c_char {
     s.map_or(ptr::null(), |s| s.as_ptr())
 }
 
-/// The events one `net_poll` handed out, kept as they came until the next
-/// call (boxed: moving an event through the queues moves one pointer, not
-/// the 296-byte event).
-#[allow(clippy::vec_box)]
-pub type Batch = Vec<Box<Sealed>>;
+/// The bytes `prefetch` touches: one in every 64 of the view, its last
+/// byte, and the last byte of the progress slot that follows it.
+const PREFETCH_OFFSETS: [usize; 5] = [0, 64, 128, VIEW_END - 1, SLOT_END - 1];
+const VIEW_END: usize = size_of::<net_event>();
+const SLOT_END: usize = offset_of!(Sealed, progress) + size_of::<Option<Arc<ProgressSlot>>>();
 
-/// Events on their way to `poll`, in order.
-pub type Queue = VecDeque<Box<Sealed>>;
-
-/// The queue between the threads that make events and the one that polls.
-///
-/// Double-buffered: senders append their events to `queue` once per turn;
-/// `poll` swaps the whole queue for its own empty one. Each side touches
-/// the lock once per turn, whatever the number of events, and after the
-/// first bursts neither allocates.
-#[derive(Debug, Default)]
-struct Shared {
-    queue: Mutex<Queue>,
-    /// Set when events arrive (`poll` checks it without the lock).
-    ready: AtomicBool,
-    arrived: Condvar,
-    /// Threads in `EventRx::wait` (only then is `arrived` signalled: a
-    /// signal is a system call).
-    waiters: AtomicUsize,
-}
-
-/// The receiving side of an event channel.
-#[derive(Debug)]
-pub struct EventRx {
-    shared: Arc<Shared>,
-    /// Emptied batches, to be filled again without allocating.
-    batches: Receiver<Batch>,
-}
-
-impl EventRx {
-    /// Whether events may be waiting.
-    pub fn ready(&self) -> bool {
-        self.shared.ready.load(Ordering::Acquire)
+// The layout `prefetch` and `poll` assume: the view first, 192 bytes, the
+// progress slot (one word: a niche-optimised Arc) right after it, and
+// every prefetched byte inside the value.
+const _: () = {
+    assert!(offset_of!(Sealed, c) == 0);
+    assert!(VIEW_END == 192);
+    assert!(offset_of!(Sealed, progress) == VIEW_END);
+    assert!(size_of::<Option<Arc<ProgressSlot>>>() == size_of::<usize>());
+    assert!(SLOT_END <= size_of::<Sealed>());
+    let mut i = 1;
+    while i < PREFETCH_OFFSETS.len() {
+        // Consecutive addresses at most 64 bytes apart hit every line.
+        assert!(PREFETCH_OFFSETS[i] - PREFETCH_OFFSETS[i - 1] <= 64);
+        i += 1;
     }
-
-    /// Swaps every waiting event into `into`, which must be empty.
-    pub fn take(&self, into: &mut Queue) {
-        let mut queue = lock(&self.shared.queue);
-        self.shared.ready.store(false, Ordering::Release);
-        std::mem::swap(&mut *queue, into);
-    }
-
-    /// Waits until events arrive or `timeout` passes.
-    pub fn wait(&self, timeout: Duration) {
-        // Counted before the queue is checked: a sender that finds no
-        // waiter appended before that check (see `deliver`).
-        self.shared.waiters.fetch_add(1, Ordering::SeqCst);
-        let queue = lock(&self.shared.queue);
-        let _ = self
-            .shared
-            .arrived
-            .wait_timeout_while(queue, timeout, |q| q.is_empty());
-        self.shared.waiters.fetch_sub(1, Ordering::SeqCst);
-    }
-
-    /// An empty batch for `poll` to fill: one handed back (no allocation),
-    /// else a new one.
-    pub fn spare_batch(&self) -> Batch {
-        self.batches.try_recv().unwrap_or_default()
-    }
-}
-
-/// Emptied batches kept for `poll` (two: one in use, one coming back).
-const SPARE_BATCHES: usize = 2;
-/// Events a spare batch holds without growing (8 KiB of pointers).
-const SPARE_CAPACITY: usize = 1024;
-
-/// An event channel: sealed events one way, emptied batches back.
-pub fn channel() -> (EventTx, EventRx) {
-    let shared = Arc::new(Shared::default());
-    let (batches_tx, batches) = crossbeam_channel::bounded(SPARE_BATCHES);
-    // Ready from the first frame: a first poll that has to grow its batch
-    // pays for glibc's consolidation of small chunks (tens of µs).
-    for _ in 0..SPARE_BATCHES {
-        let _ = batches_tx.try_send(Batch::with_capacity(SPARE_CAPACITY));
-    }
-    let tx = EventTx {
-        shared: shared.clone(),
-        batches: batches_tx,
-        outbox: Arc::default(),
-    };
-    (tx, EventRx { shared, batches })
-}
-
-/// The sending end of the event channel; seals each event on the way.
-///
-/// The network thread `send`s into an outbox and `flush`es it once per
-/// turn of its loop.
-#[derive(Clone, Debug)]
-pub struct EventTx {
-    shared: Arc<Shared>,
-    batches: Sender<Batch>,
-    /// Only the network thread (and the transfers it drives) use it.
-    outbox: Arc<Mutex<Batch>>,
-}
-
-impl EventTx {
-    /// Queues `ev` until the next `flush` (network thread only).
-    pub fn send(&self, ev: Event) {
-        lock(&self.outbox).push(Sealed::new(ev));
-    }
-
-    /// Delivers what `send` queued. The network thread calls it before it
-    /// waits for anything.
-    pub fn flush(&self) {
-        let mut outbox = lock(&self.outbox);
-        if !outbox.is_empty() {
-            self.deliver(outbox.drain(..));
-        }
-    }
-
-    /// Delivers `ev` at once (for events made on a caller's thread).
-    pub fn send_now(&self, ev: Event) {
-        self.deliver(std::iter::once(Sealed::new(ev)));
-    }
-
-    fn deliver(&self, events: impl Iterator<Item = Box<Sealed>>) {
-        let mut queue = lock(&self.shared.queue);
-        queue.extend(events);
-        self.shared.ready.store(true, Ordering::Release);
-        drop(queue);
-        if self.shared.waiters.load(Ordering::SeqCst) > 0 {
-            self.shared.arrived.notify_all();
-        }
-    }
-
-    /// Frees a delivered batch's events and hands the empty vector back to
-    /// the poller. Without it, every `net_poll` would allocate a vector of
-    /// a few kilobytes, and glibc serves such a request by first merging
-    /// every small free chunk of the arena: tens of microseconds in a
-    /// frame, with thousands of requests' worth of small chunks freed.
-    pub fn recycle(&self, mut batch: Batch) {
-        batch.clear();
-        batch.reserve(SPARE_CAPACITY); // grown here, not in a frame
-        let _ = self.batches.try_send(batch); // full: enough are spare
-    }
-}
+};
