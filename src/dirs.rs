@@ -13,11 +13,24 @@
 //!
 //! Nothing is created here: the network thread creates a directory the
 //! first time a download needs it.
+//!
+//! The default temporary folder sits in `$TMPDIR`, where every local user
+//! may create entries, so another user could make `<app>-<uid>` first, or
+//! plant a symbolic link there, and then read or replace downloads. The
+//! network thread therefore checks that folder before each download into
+//! it ([`check_private`]): it is created with mode 0700, and an existing
+//! one is used only when it is a real directory (not a symbolic link)
+//! owned by this process's uid and not writable by group or others. A
+//! folder set with `net_set_directory` is the application's own choice and
+//! is not checked (only created when missing, as the other folders are).
 
 use std::env;
+use std::fs::{self, DirBuilder};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 
 /// One of the five base directories (`net_dir` in C).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -126,9 +139,9 @@ impl Dirs {
                 .join("ApplicationSupport"),
             BaseDir::Caches => xdg("XDG_CACHE_HOME", ".cache")?.join(app),
             BaseDir::Temporary => {
-                // SAFETY: getuid has no preconditions and cannot fail.
-                let uid = unsafe { libc::getuid() };
-                env::temp_dir().join(format!("{app}-{uid}"))
+                let shared = env::temp_dir().join(format!("{app}-{}", uid()));
+                note_shared_temporary(&shared);
+                shared
             }
             BaseDir::Resource => env::current_exe()
                 .ok()
@@ -137,6 +150,73 @@ impl Dirs {
         };
         Ok(path)
     }
+}
+
+/// The default temporary folders this process handed out (one per
+/// `$TMPDIR` and application name seen, so a handful at most): the
+/// folders [`check_private`] guards. Overrides are not in it.
+static SHARED_TEMPORARY: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn note_shared_temporary(path: &Path) {
+    let mut shared = crate::lock(&SHARED_TEMPORARY);
+    if !shared.iter().any(|p| p == path) {
+        shared.push(path.to_path_buf());
+    }
+}
+
+/// Whether `path` is a default `NET_DIR_TEMPORARY` folder (in `$TMPDIR`,
+/// shared with other users) rather than one the application chose.
+pub(crate) fn is_shared_temporary(path: &Path) -> bool {
+    crate::lock(&SHARED_TEMPORARY).iter().any(|p| p == path)
+}
+
+/// Makes sure `dir` is a folder only this process's user can write to:
+/// creates it with mode 0700 when missing; an existing `dir` must be a
+/// real directory (a symbolic link is not followed) owned by this uid and
+/// not writable by group or others. Otherwise `NET_ERROR_IO`, naming the
+/// folder and the reason. (The folders above `dir` are created as usual.)
+pub(crate) fn check_private(dir: &Path) -> Result<(), Error> {
+    let meta = match fs::symlink_metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(above) = dir.parent() {
+                fs::create_dir_all(above)
+                    .map_err(|e| Error::io(&format!("cannot create {}", above.display()), &e))?;
+            }
+            match DirBuilder::new().mode(0o700).create(dir) {
+                // Made by someone else meanwhile: checked below like any other.
+                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                    return Err(Error::io(&format!("cannot create {}", dir.display()), &e));
+                }
+                _ => fs::symlink_metadata(dir),
+            }
+        }
+        other => other,
+    }
+    .map_err(|e| Error::io(&format!("cannot inspect {}", dir.display()), &e))?;
+    let uid = uid();
+    let reason = if meta.file_type().is_symlink() {
+        "is a symbolic link".to_string()
+    } else if !meta.is_dir() {
+        "is not a directory".to_string()
+    } else if meta.uid() != uid {
+        format!("is owned by uid {}, not {uid}", meta.uid())
+    } else if meta.mode() & 0o022 != 0 {
+        format!(
+            "is writable by group or others (mode {:o})",
+            meta.mode() & 0o7777
+        )
+    } else {
+        return Ok(());
+    };
+    Err(Error::new(
+        ErrorKind::Io,
+        format!("{} {reason}; refusing to use it", dir.display()),
+    ))
+}
+
+fn uid() -> u32 {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    unsafe { libc::getuid() }
 }
 
 /// `$VAR` if set to an absolute path (as XDG requires), else `$HOME/fallback`.
@@ -172,6 +252,54 @@ mod tests {
         assert!(d.set(BaseDir::Caches, Path::new("rel/dir")).is_err());
         d.set(BaseDir::Caches, Path::new("/x/y")).unwrap();
         assert_eq!(d.path(BaseDir::Caches).unwrap(), PathBuf::from("/x/y"));
+    }
+
+    #[test]
+    fn only_default_temporary_folders_are_shared() {
+        let mut d = Dirs::default();
+        d.set_app_name("shared-check").unwrap();
+        let default = d.path(BaseDir::Temporary).unwrap();
+        assert!(is_shared_temporary(&default));
+        d.set(BaseDir::Temporary, Path::new("/x/chosen")).unwrap();
+        assert_eq!(d.path(BaseDir::Temporary).unwrap(), Path::new("/x/chosen"));
+        assert!(!is_shared_temporary(Path::new("/x/chosen")));
+        assert!(!is_shared_temporary(&d.path(BaseDir::Caches).unwrap()));
+    }
+
+    /// Owned by another uid needs root to set up: tests/temp_dir.rs.
+    #[test]
+    fn private_folder_is_made_0700_and_checked() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path();
+        let fresh = tmp.join("a/fresh");
+        check_private(&fresh).unwrap();
+        let mode = fs::symlink_metadata(&fresh).unwrap().mode() & 0o7777;
+        assert_eq!(mode, 0o700);
+        check_private(&fresh).unwrap(); // and again, existing
+
+        let open = tmp.join("open");
+        fs::create_dir(&open).unwrap();
+        fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
+        let err = check_private(&open).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Io);
+        let want = format!(
+            "{} is writable by group or others (mode 777); refusing to use it",
+            open.display()
+        );
+        assert_eq!(err.message, want);
+
+        let link = tmp.join("link");
+        std::os::unix::fs::symlink(&fresh, &link).unwrap();
+        let err = check_private(&link).unwrap_err();
+        let want = format!("{} is a symbolic link; refusing to use it", link.display());
+        assert_eq!((err.kind, err.message), (ErrorKind::Io, want));
+
+        let file = tmp.join("file");
+        fs::write(&file, b"").unwrap();
+        let err = check_private(&file).unwrap_err();
+        let want = format!("{} is not a directory; refusing to use it", file.display());
+        assert_eq!((err.kind, err.message), (ErrorKind::Io, want));
     }
 
     #[test]

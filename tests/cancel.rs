@@ -1,6 +1,9 @@
 //! `cancel` is silent and final: true only while the request is live, and
 //! no event of a cancelled id is ever delivered, even one already queued.
+//! Every case runs on both temporary-file paths (unnamed, and named with
+//! `NETDL_TEMP_FILE=named` in a child process).
 
+mod both_paths;
 mod common;
 mod support;
 
@@ -24,6 +27,9 @@ fn cancel_running_download() {
     // Wait until the transfer is surely running: its `began` arrived.
     let began = t.client.wait(Duration::from_secs(10));
     assert_eq!(began.len(), 1);
+    // The body's temporary file: `.c.bin.netdl-ID.part` on the named path.
+    let writing = both_paths::temp_files_while_writing(&t.docs("c.bin"), id);
+    assert_eq!(t.files(), writing);
     assert!(t.client.cancel(id));
     assert!(!t.client.cancel(id), "second cancel: no longer live");
     // A later request on the same client completes, and nothing of `id` shows up.
@@ -32,7 +38,11 @@ fn cancel_running_download() {
     assert!(events.iter().all(|e| e.id == other));
     assert!(t.client.poll().is_empty());
     assert!(!t.docs("c.bin").exists());
-    assert!(no_temp_files(t.dir.path()));
+    assert_eq!(
+        t.files(),
+        vec![t.docs("o.bin")],
+        "the temporary file went too"
+    );
 }
 
 /// Rule: a cancel after the download completed but before its `ended` was
@@ -125,4 +135,10 @@ fn concurrent_cancels_have_one_winner() {
     });
     assert_eq!(wins, ids.len());
     assert!(t.client.poll().is_empty());
+}
+
+/// Every case above again, on the named temporary file.
+#[test]
+fn named_temp_file_path_runs_every_case() {
+    both_paths::rerun_named("named_temp_file_path_runs_every_case");
 }

@@ -1,10 +1,13 @@
-//! A download cut short by the death of its process leaves nothing behind.
+//! A download cut short by the death of its process leaves nothing behind
+//! on the unnamed temporary file, and only its `.part` file on the named
+//! one (`NETDL_TEMP_FILE=named`: this binary runs again in a child process
+//! with it set).
 
+mod both_paths;
 mod common;
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -15,14 +18,16 @@ use netdl::{BaseDir, Client, Options, Phase};
 /// Set in the child process: the URL to download, and the folder.
 const CHILD_URL: &str = "NETDL_CRASH_CHILD_URL";
 const CHILD_DIR: &str = "NETDL_CRASH_CHILD_DIR";
-/// What the child prints once part of the body is in its file.
+/// What the child prints, followed by the request's id, once part of the
+/// body is in its file.
 const WRITING: &str = "netdl-crash-child: writing";
 
 /// Rule: a process killed in the middle of a download leaves neither the
 /// target nor any temporary file: the body goes to a file with no name
-/// (`O_TMPFILE`) until it is complete. Where the file system has no such
-/// files, netdl falls back to a named temporary file, which a kill leaves
-/// behind; then only the target's absence is checked.
+/// (`O_TMPFILE`) until it is complete. On the named temporary file (forced
+/// here with `NETDL_TEMP_FILE=named`, and netdl's fallback where unnamed
+/// files cannot be linked in) the kill leaves exactly that file,
+/// `.big.bin.netdl-ID.part`, as the README says; never the target.
 #[test]
 fn killed_mid_download_leaves_nothing() {
     if let (Some(url), Some(dir)) = (std::env::var_os(CHILD_URL), std::env::var_os(CHILD_DIR)) {
@@ -44,28 +49,26 @@ fn killed_mid_download_leaves_nothing() {
         .unwrap();
     let stdout = BufReader::new(child.stdout.take().unwrap());
     // The test harness prints its own lines too; EOF means the child died.
-    let writing = stdout
-        .lines()
-        .map_while(Result::ok)
-        .any(|line| line == WRITING);
+    let id: Option<u64> = stdout.lines().map_while(Result::ok).find_map(|line| {
+        // The harness may print `test NAME ... ` on the same line first.
+        line.split_once(WRITING)
+            .map(|(_, id)| id)
+            .and_then(|id| id.trim().parse().ok())
+    });
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(writing, "the child never wrote part of the body");
+    let id = id.expect("the child never wrote part of the body");
 
-    assert!(
-        !dir.path().join("big.bin").exists(),
-        "no partial file as the target"
-    );
-    let unnamed_files = std::fs::OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_TMPFILE)
-        .open(dir.path())
-        .is_ok();
-    if unnamed_files {
-        assert_eq!(files_in(dir.path()), Vec::<std::path::PathBuf>::new());
-    } else {
-        eprintln!("no O_TMPFILE on this file system: only the target was checked");
-    }
+    let target = dir.path().join("big.bin");
+    assert!(!target.exists(), "no partial file as the target");
+    let left = both_paths::temp_files_while_writing(&target, id);
+    assert_eq!(files_in(dir.path()), left);
+}
+
+/// The case above again, on the named temporary file.
+#[test]
+fn named_temp_file_path_runs_every_case() {
+    both_paths::rerun_named("named_temp_file_path_runs_every_case");
 }
 
 /// Starts the download and reports once some of it was written; then waits
@@ -77,12 +80,12 @@ fn child(url: &str, dir: &Path) {
         progress: true,
         ..Options::default()
     };
-    client.download(url, "GET", opts, "big.bin", BaseDir::Documents);
+    let id = client.download(url, "GET", opts, "big.bin", BaseDir::Documents);
     loop {
         for ev in client.wait(Duration::from_millis(100)) {
             assert_ne!(ev.phase, Phase::Ended, "ended too soon: {:?}", ev.error);
             if ev.phase == Phase::Progress && ev.bytes_transferred >= 8192 {
-                println!("{WRITING}");
+                println!("{WRITING} {id}");
             }
         }
     }

@@ -1,6 +1,9 @@
 //! Downloads land byte-exact in their base directory, through a temporary
-//! file, with exactly the events the reference promises.
+//! file, with exactly the events the reference promises. Every case runs
+//! twice: on the unnamed temporary file, and on the named one
+//! (`NETDL_TEMP_FILE=named`, in a child process).
 
+mod both_paths;
 mod common;
 mod support;
 
@@ -116,6 +119,40 @@ fn replaces_existing_file() {
         support::body(5000, 0)
     );
     assert!(no_temp_files(t.dir.path()));
+}
+
+/// Rule: while a download runs, the target keeps its old content and the
+/// body goes to a temporary file: `.NAME.netdl-ID.part` beside the target
+/// on the named path, a file without a name (nothing to see) on the
+/// unnamed one. Cancelling it leaves the old target alone.
+#[test]
+fn target_untouched_while_the_body_is_in_a_temporary_file() {
+    let server = Server::start();
+    let t = TestClient::new();
+    std::fs::create_dir_all(t.docs("")).unwrap();
+    std::fs::write(t.docs("s.bin"), b"old contents").unwrap();
+    let id = t.download(
+        &server.url("/stall-after-headers?len=5000"),
+        "s.bin",
+        opts_progress(),
+    );
+    // `began`: the temporary file was made before the request was sent.
+    let began = t.client.wait(Duration::from_secs(10));
+    assert_eq!(began.len(), 1);
+    assert_eq!((began[0].id, began[0].phase), (id, Phase::Began));
+    let mut expected = both_paths::temp_files_while_writing(&t.docs("s.bin"), id);
+    expected.push(t.docs("s.bin"));
+    expected.sort();
+    assert_eq!(t.files(), expected);
+    assert_eq!(std::fs::read(t.docs("s.bin")).unwrap(), b"old contents");
+    assert!(t.client.cancel(id));
+    assert_eq!(std::fs::read(t.docs("s.bin")).unwrap(), b"old contents");
+}
+
+/// Every case above again, on the named temporary file.
+#[test]
+fn named_temp_file_path_runs_every_case() {
+    both_paths::rerun_named("named_temp_file_path_runs_every_case");
 }
 
 /// Rule: an empty 2xx body gives an empty file; chunked bodies (no

@@ -6,7 +6,17 @@
 //! crash, leaves nothing behind. Where that is not possible (a file system
 //! without `O_TMPFILE`, or a kernel before 6.10 that lets only privileged
 //! processes link such a file in) it goes to a named temporary file beside
-//! the target, renamed over it.
+//! the target, `.NAME.netdl-ID.part`, renamed over it; a crash can leave
+//! that one behind.
+//!
+//! The environment variable `NETDL_TEMP_FILE=named` (read once, with the
+//! first download of the process) forces the named temporary file, so the
+//! fallback can be tested where unnamed files work; `unnamed`, any other
+//! value, or none keeps the choice above.
+//!
+//! The default `NET_DIR_TEMPORARY` folder is shared with other users'
+//! files in `$TMPDIR`: it is checked before each download into it
+//! (`dirs::check_private`), whatever the made-folders cache says.
 
 use std::collections::HashSet;
 use std::ffi::{CStr, CString, OsStr, OsString};
@@ -18,6 +28,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, Ordering};
 
+use crate::dirs::{self, BaseDir};
 use crate::error::{Error, ErrorKind};
 use crate::request::{FilePath, ERROR_BODY_LIMIT};
 
@@ -50,6 +61,15 @@ const UNKNOWN: u8 = 0;
 const YES: u8 = 1;
 const NO: u8 = 2;
 
+/// The environment variable that forces the named temporary file.
+const TEMP_FILE_VAR: &str = "NETDL_TEMP_FILE";
+
+/// Whether `NETDL_TEMP_FILE=named` is set (read once per process).
+fn named_forced() -> bool {
+    static NAMED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *NAMED.get_or_init(|| std::env::var_os(TEMP_FILE_VAR).is_some_and(|v| v == "named"))
+}
+
 impl FileSink {
     /// Creates the base directory and the target's parent folders (unless
     /// `known` says they were made before), and the empty file the body
@@ -64,10 +84,16 @@ impl FileSink {
             return Err(Error::new(ErrorKind::Internal, "download without a path"));
         };
         let base = target.base();
+        // Checked every time: the folder could have been removed (by a
+        // cleaner of $TMPDIR) and planted again since it was made.
+        let shared = target.dir == BaseDir::Temporary && dirs::is_shared_temporary(base);
+        if shared {
+            dirs::check_private(base)?;
+        }
         // Keyed by bytes: hashing a Path walks its components.
         let parent_bytes = parent.as_os_str().as_bytes();
         if !known.contains(parent_bytes) {
-            make_dirs(base, parent)?;
+            make_dirs(base, parent, shared)?;
             known.insert(parent_bytes.to_vec());
         }
         let mut sink = FileSink {
@@ -88,7 +114,7 @@ impl FileSink {
         let file = match open() {
             // The folder was removed since it was made: make it again.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                make_dirs(base, parent)?;
+                make_dirs(base, parent, shared)?;
                 open()
             }
             other => other,
@@ -112,6 +138,10 @@ impl FileSink {
         match LINK_UNNAMED.load(Ordering::Relaxed) {
             YES => open(),
             NO => None,
+            _ if named_forced() => {
+                LINK_UNNAMED.store(NO, Ordering::Relaxed);
+                None
+            }
             _ => {
                 // Linked in under the temporary name and removed again, a
                 // file of its own (once linked and unlinked, a file cannot
@@ -237,12 +267,19 @@ fn c_path(path: &Path) -> CString {
     CString::new(path.as_os_str().as_bytes()).unwrap_or_default()
 }
 
-fn make_dirs(base: &Path, parent: &Path) -> Result<(), Error> {
-    for dir in [base, parent] {
+/// Creates the base directory (`shared`: the default temporary folder,
+/// created private or checked) and the target's parent folders in it.
+fn make_dirs(base: &Path, parent: &Path, shared: bool) -> Result<(), Error> {
+    let create = |dir: &Path| {
         fs::create_dir_all(dir)
-            .map_err(|e| Error::io(&format!("cannot create {}", dir.display()), &e))?;
+            .map_err(|e| Error::io(&format!("cannot create {}", dir.display()), &e))
+    };
+    if shared {
+        dirs::check_private(base)?;
+    } else {
+        create(base)?;
     }
-    Ok(())
+    create(parent)
 }
 
 impl Drop for FileSink {
