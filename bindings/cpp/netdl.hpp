@@ -1,23 +1,47 @@
 // netdl.hpp: a header-only C++17 wrapper over netdl.h.
 //
 //   auto req = netdl::download(url, "pack.bin", [](const netdl::Event &e) {
-//       if (e.phase == netdl::Phase::Ended) use(e);
+//       if (e.phase == netdl::Phase::Ended && e.ok()) use(*e.path);
 //   }, netdl::Params().with_progress());
 //   ...
 //   netdl::poll();   // once per frame: calls the listeners, on this thread
 //
-// `Request` owns a running request: destroying it (or calling cancel())
-// cancels the request, after which its listener is never called again.
-// Call release() to let it run detached. Events are copied out of netdl's
-// memory (`Event` owns its strings), so they may be kept.
+// Requests. `download` and `request` return a `Request` that owns the
+// request: destroying it (or calling cancel()) cancels the request at once,
+// after which its listener is never called again. So keep it (the results
+// are [[nodiscard]]), or call release() to let the request run detached.
+//
+// Events. poll() and wait() take a batch of events from netdl, copy every
+// event of it into an owned `Event` (strings, headers and body included)
+// before the first listener runs, then call the listeners on the calling
+// thread, oldest event first. An `Event` may be kept.
+//
+// Listeners may do anything: start or cancel requests, destroy their own
+// `Request`, call poll() or wait() again (the nested call first delivers
+// the events still waiting from the outer batch, in order, then new ones;
+// the outer call then has nothing left to deliver), or throw.
+//
+// Exceptions. A listener that throws does not stop the others: poll() and
+// wait() deliver every event they have taken, then rethrow the first
+// exception; later exceptions of the same call are dropped. Events netdl
+// still holds stay queued for the next call.
+//
+// Threads. Any function may be called from any thread. Listeners run on the
+// thread that calls poll()/wait(). Cancelling from the polling thread (or
+// from a listener) guarantees no further call of that listener; from
+// another thread, a call already under way may still finish.
 #ifndef NETDL_HPP
 #define NETDL_HPP
 
-#include <cctype>
 #include <cstdint>
+#include <deque>
+#include <exception>
 #include <functional>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -26,75 +50,147 @@
 
 namespace netdl {
 
-enum class Phase : uint32_t {
+enum class Phase : net_phase {
     Began = NET_PHASE_BEGAN,
     Progress = NET_PHASE_PROGRESS,
     Ended = NET_PHASE_ENDED,
 };
+
+/// Base directories (`NET_DIR_*`).
+enum class Dir : net_dir {
+    Documents = NET_DIR_DOCUMENTS,
+    Temporary = NET_DIR_TEMPORARY,
+    Caches = NET_DIR_CACHES,
+    ApplicationSupport = NET_DIR_APPLICATION_SUPPORT,
+    Resource = NET_DIR_RESOURCE,  // read-only: a source of body files
+};
+
+/// What went wrong (`NET_ERROR_*`). netdl may add values: treat unknown
+/// ones as failures (error_name() gives "NET_ERROR_UNKNOWN" for them).
+enum class Error : net_error {
+    None = NET_ERROR_NONE,
+    InvalidArgument = NET_ERROR_INVALID_ARGUMENT,
+    UnsupportedScheme = NET_ERROR_UNSUPPORTED_SCHEME,
+    Dns = NET_ERROR_DNS,
+    Connect = NET_ERROR_CONNECT,
+    Tls = NET_ERROR_TLS,
+    Timeout = NET_ERROR_TIMEOUT,
+    Network = NET_ERROR_NETWORK,
+    Protocol = NET_ERROR_PROTOCOL,
+    TooManyRedirects = NET_ERROR_TOO_MANY_REDIRECTS,
+    TooLarge = NET_ERROR_TOO_LARGE,
+    Io = NET_ERROR_IO,
+    Internal = NET_ERROR_INTERNAL,
+};
+
+/// How a request body is labelled when no Content-Type header is given.
+enum class BodyType : net_body_type {
+    Auto = NET_BODY_AUTO,  // text for a body, binary for a body file
+    Text = NET_BODY_TEXT,
+    Binary = NET_BODY_BINARY,
+};
+
+enum class ResponseType : net_response_type {
+    Text = NET_RESPONSE_TEXT,
+    Binary = NET_RESPONSE_BINARY,
+};
+
+/// "NET_ERROR_TIMEOUT" for Error::Timeout; static.
+inline const char *error_name(Error e) { return net_error_name(static_cast<net_error>(e)); }
 
 struct Header {
     std::string name;
     std::string value;
 };
 
-/// One event, copied out of netdl's memory.
+namespace detail {
+inline bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size())
+        return false;
+    for (size_t i = 0; i < a.size(); i++) {
+        char x = a[i], y = b[i];
+        if (x >= 'A' && x <= 'Z')
+            x = static_cast<char>(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z')
+            y = static_cast<char>(y - 'A' + 'a');
+        if (x != y)
+            return false;
+    }
+    return true;
+}
+}  // namespace detail
+
+/// One event, copied out of netdl's memory: it owns everything in it.
 struct Event {
     net_id id = 0;
     Phase phase = Phase::Ended;
-    bool is_error = false;
-    net_error error_code = NET_ERROR_NONE;
-    std::string error;
-    int status = 0;
+    bool is_error = false;  // a failure (only on Ended); a 404 is not one: see status
+    Error error_code = Error::None;
+    std::string error;  // a message for humans; "" unless is_error
+    int status = 0;     // HTTP status of the final response; 0 when none arrived
     int64_t bytes_transferred = 0;
-    int64_t bytes_estimated = -1;
-    std::string url;
-    std::vector<Header> headers;
-    std::string path;      // downloads: the target file
-    std::string filename;  // downloads: as given
-    net_dir base_dir = NET_DIR_DOCUMENTS;
-    std::vector<uint8_t> body;  // requests (and non-2xx downloads)
-    net_response_type response_type = NET_RESPONSE_BINARY;
+    int64_t bytes_estimated = -1;  // Content-Length, or -1 when unknown
+    std::string url;               // the final URL after redirects
+    std::vector<Header> headers;   // response headers, in order, repeated names kept
+    std::optional<std::string> path;      // downloads: the target file's full path
+    std::optional<std::string> filename;  // downloads: the filename as given
+    std::optional<Dir> base_dir;          // downloads: the directory as given
+    std::vector<uint8_t> body;  // requests; downloads with a non-2xx status: the error body
+    ResponseType response_type = ResponseType::Binary;
 
-    const char *error_name() const { return net_error_name(error_code); }
+    const char *error_name() const { return netdl::error_name(error_code); }
     /// True for a 2xx response without transport error.
     bool ok() const { return !is_error && status >= 200 && status < 300; }
     std::string body_text() const { return std::string(body.begin(), body.end()); }
-    /// The first header with this name (ASCII case-insensitive), or "".
-    std::string header(const std::string &name) const {
-        for (const auto &h : headers) {
-            if (h.name.size() != name.size())
-                continue;
-            bool same = true;
-            for (size_t i = 0; i < name.size() && same; i++)
-                same = std::tolower(static_cast<unsigned char>(h.name[i])) ==
-                       std::tolower(static_cast<unsigned char>(name[i]));
-            if (same)
-                return h.value;
-        }
-        return std::string();
+
+    /// The value of the first header called `name` (ASCII case-insensitive).
+    /// The view points into this Event.
+    std::optional<std::string_view> header(std::string_view name) const {
+        for (const auto &h : headers)
+            if (detail::iequals(h.name, name))
+                return std::string_view(h.value);
+        return std::nullopt;
+    }
+
+    /// The values of every header called `name`, in the order received.
+    /// The views point into this Event.
+    std::vector<std::string_view> header_values(std::string_view name) const {
+        std::vector<std::string_view> out;
+        for (const auto &h : headers)
+            if (detail::iequals(h.name, name))
+                out.emplace_back(h.value);
+        return out;
     }
 };
 
 using Listener = std::function<void(const Event &)>;
 
-/// Request options; zero values mean netdl's defaults.
+/// Request options; each default is netdl's.
 struct Params {
     std::vector<Header> headers;
-    std::string body;
-    net_body_type body_type = NET_BODY_AUTO;
+    std::string body;                 // sent as is (may hold any bytes)
+    std::string body_file;            // stream the body from this file instead ("" = none)
+    Dir body_file_dir = Dir::Documents;
+    BodyType body_type = BodyType::Auto;
     uint32_t timeout = 0;  // inactivity timeout in seconds; 0 = 30
-    bool progress = false;
-    bool no_redirects = false;
-    uint32_t max_redirects = 0;
-    std::string ca_file;
-    uint64_t max_body = 0;
+    bool progress = false;  // deliver Began and Progress events too
+    bool follow_redirects = true;
+    uint32_t max_redirects = 0;  // 0 = 10
+    std::string ca_file;         // PEM file of CAs to trust instead of the system's ("" = system)
+    uint64_t max_body = 0;       // largest body accepted; 0 = 64 MiB for requests, no limit for downloads
 
     Params &with_header(std::string name, std::string value) {
         headers.push_back({std::move(name), std::move(value)});
         return *this;
     }
-    Params &with_body(std::string b, net_body_type type = NET_BODY_AUTO) {
+    Params &with_body(std::string b, BodyType type = BodyType::Auto) {
         body = std::move(b);
+        body_type = type;
+        return *this;
+    }
+    Params &with_body_file(std::string filename, Dir dir = Dir::Documents, BodyType type = BodyType::Auto) {
+        body_file = std::move(filename);
+        body_file_dir = dir;
         body_type = type;
         return *this;
     }
@@ -106,22 +202,44 @@ struct Params {
         timeout = seconds;
         return *this;
     }
+    Params &with_redirects(bool follow, uint32_t max = 0) {
+        follow_redirects = follow;
+        max_redirects = max;
+        return *this;
+    }
+    Params &with_ca_file(std::string path) {
+        ca_file = std::move(path);
+        return *this;
+    }
+    Params &with_max_body(uint64_t bytes) {
+        max_body = bytes;
+        return *this;
+    }
 };
 
 namespace detail {
 
-/// Listeners of live requests, by id.
-struct Registry {
-    std::mutex lock;
-    std::unordered_map<net_id, Listener> listeners;
+/// Events taken from netdl per call.
+constexpr size_t kBatch = 64;
+
+/// The wrapper's process-wide state.
+struct State {
+    std::mutex listeners_lock;
+    std::unordered_map<net_id, std::shared_ptr<const Listener>> listeners;
+    // Held while netdl's event memory is read: from net_poll/net_wait until
+    // the batch is copied, since the next call frees it.
+    std::mutex take_lock;
+    std::mutex pending_lock;
+    std::deque<Event> pending;  // copied, not yet delivered; oldest first
 };
 
-inline Registry &registry() {
-    static Registry r;
-    return r;
+inline State &state() {
+    static State s;
+    return s;
 }
 
-/// Fills a net_params pointing into `p` and `hdrs` (which must outlive the call).
+/// The one place a net_params is filled. It points into `p` and `hdrs`,
+/// which must outlive the C call.
 inline net_params to_c(const Params &p, std::vector<net_header> &hdrs) {
     net_params c{};
     for (const auto &h : p.headers)
@@ -130,10 +248,12 @@ inline net_params to_c(const Params &p, std::vector<net_header> &hdrs) {
     c.header_count = hdrs.size();
     c.body = p.body.empty() ? nullptr : p.body.data();
     c.body_len = p.body.size();
-    c.body_type = p.body_type;
+    c.body_file = p.body_file.empty() ? nullptr : p.body_file.c_str();
+    c.body_file_dir = static_cast<net_dir>(p.body_file_dir);
+    c.body_type = static_cast<net_body_type>(p.body_type);
     c.timeout = p.timeout;
     c.progress = p.progress;
-    c.no_redirects = p.no_redirects;
+    c.no_redirects = !p.follow_redirects;
     c.max_redirects = p.max_redirects;
     c.ca_file = p.ca_file.empty() ? nullptr : p.ca_file.c_str();
     c.max_body = p.max_body;
@@ -145,49 +265,133 @@ inline Event copy(const net_event &e) {
     out.id = e.id;
     out.phase = static_cast<Phase>(e.phase);
     out.is_error = e.is_error;
-    out.error_code = e.error_code;
+    out.error_code = static_cast<Error>(e.error_code);
     out.error = e.error ? e.error : "";
     out.status = e.status;
     out.bytes_transferred = e.bytes_transferred;
     out.bytes_estimated = e.bytes_estimated;
     out.url = e.url ? e.url : "";
+    out.headers.reserve(e.header_count);
     for (size_t i = 0; i < e.header_count; i++)
         out.headers.push_back({e.headers[i].name, e.headers[i].value});
-    out.path = e.path ? e.path : "";
-    out.filename = e.filename ? e.filename : "";
-    out.base_dir = e.base_dir;
+    if (e.path)
+        out.path = e.path;
+    if (e.filename) {
+        out.filename = e.filename;
+        out.base_dir = static_cast<Dir>(e.base_dir);
+    }
     if (e.body) {
         const auto *b = static_cast<const uint8_t *>(e.body);
         out.body.assign(b, b + e.body_len);
     }
-    out.response_type = e.response_type;
+    out.response_type = static_cast<ResponseType>(e.response_type);
     return out;
 }
 
-inline void forget(net_id id) {
-    std::lock_guard<std::mutex> g(registry().lock);
-    registry().listeners.erase(id);
+/// The one place events are taken from netdl: takes up to kBatch events
+/// (waiting up to `timeout_ms` for the first when `block`) and appends
+/// copies of all of them to `pending`. Returns how many were taken. When
+/// another thread is taking, a non-blocking call takes nothing.
+inline size_t take(bool block, uint32_t timeout_ms) {
+    State &s = state();
+    std::unique_lock<std::mutex> taking(s.take_lock, std::defer_lock);
+    if (block)
+        taking.lock();
+    else if (!taking.try_lock())
+        return 0;
+    net_event batch[kBatch];
+    size_t n = block ? net_wait(batch, kBatch, timeout_ms) : net_poll(batch, kBatch);
+    std::vector<Event> copies;
+    copies.reserve(n);
+    for (size_t i = 0; i < n; i++)
+        copies.push_back(copy(batch[i]));
+    std::lock_guard<std::mutex> g(s.pending_lock);  // still under take_lock: keeps the order
+    for (auto &e : copies)
+        s.pending.push_back(std::move(e));
+    return n;
 }
 
-/// Calls the listener of each event (outside the lock, so a listener may
-/// start or cancel requests).
-inline size_t dispatch(const net_event *events, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        Event ev = copy(events[i]);
-        Listener listener;
+/// The listener of `ev`, or null when its request is unknown or cancelled;
+/// forgets the request when `ev` is its last event.
+inline std::shared_ptr<const Listener> listener_for(const Event &ev) {
+    State &s = state();
+    std::lock_guard<std::mutex> g(s.listeners_lock);
+    auto it = s.listeners.find(ev.id);
+    if (it == s.listeners.end())
+        return nullptr;
+    auto listener = it->second;
+    if (ev.phase == Phase::Ended)
+        s.listeners.erase(it);
+    return listener;
+}
+
+/// Delivers pending events, oldest first, until none is left (no lock is
+/// held while a listener runs). Returns how many listeners it called; the
+/// first exception one threw is kept in `first`.
+inline size_t deliver(std::exception_ptr &first) {
+    State &s = state();
+    size_t called = 0;
+    for (;;) {
+        Event ev;
         {
-            std::lock_guard<std::mutex> g(registry().lock);
-            auto it = registry().listeners.find(ev.id);
-            if (it == registry().listeners.end())
-                continue;
-            listener = it->second;
-            if (ev.phase == Phase::Ended)
-                registry().listeners.erase(it);
+            std::lock_guard<std::mutex> g(s.pending_lock);
+            if (s.pending.empty())
+                return called;
+            ev = std::move(s.pending.front());
+            s.pending.pop_front();
         }
-        if (listener)
-            listener(ev);
+        auto listener = listener_for(ev);
+        if (!listener)
+            continue;
+        called++;
+        try {
+            (*listener)(ev);
+        } catch (...) {
+            if (!first)
+                first = std::current_exception();
+        }
     }
-    return n;
+}
+
+inline bool nothing_pending() {
+    std::lock_guard<std::mutex> g(state().pending_lock);
+    return state().pending.empty();
+}
+
+/// poll() and wait(): take, deliver, and again while netdl had more.
+inline size_t pump(bool block, uint32_t timeout_ms) {
+    std::exception_ptr first;
+    size_t called = 0;
+    block = block && nothing_pending();
+    for (;;) {
+        size_t taken = take(block, timeout_ms);
+        block = false;
+        called += deliver(first);
+        if (taken < kBatch || first)
+            break;
+    }
+    if (first)
+        std::rethrow_exception(first);
+    return called;
+}
+
+/// Starts a request through `call(const net_params *)` and registers
+/// `listener` for its id.
+template <class Call> net_id start(const Params &params, Listener listener, Call call) {
+    std::vector<net_header> hdrs;
+    net_params c = to_c(params, hdrs);
+    // Registered before the request's first event can be delivered: another
+    // thread polling looks the listener up under this lock.
+    std::lock_guard<std::mutex> g(state().listeners_lock);
+    net_id id = call(&c);
+    if (id != 0 && listener)
+        state().listeners[id] = std::make_shared<const Listener>(std::move(listener));
+    return id;
+}
+
+inline void forget(net_id id) {
+    std::lock_guard<std::mutex> g(state().listeners_lock);
+    state().listeners.erase(id);
 }
 
 }  // namespace detail
@@ -212,8 +416,8 @@ public:
     net_id id() const { return id_; }
     explicit operator bool() const { return id_ != 0; }
 
-    /// Cancels the request; true if it was still live. Its listener is
-    /// never called again.
+    /// Cancels the request; true if it was still live in netdl. Its
+    /// listener is never called again (see "Threads" above).
     bool cancel() {
         net_id id = std::exchange(id_, 0);
         if (id == 0)
@@ -230,67 +434,68 @@ private:
     net_id id_ = 0;
 };
 
-/// Downloads `url` into `filename` inside `dir`; `listener` gets its events.
-inline Request download(const std::string &url, const std::string &filename, Listener listener,
-                        const Params &params = Params(), net_dir dir = NET_DIR_DOCUMENTS,
-                        const std::string &method = "GET") {
-    std::vector<net_header> hdrs;
-    net_params c = detail::to_c(params, hdrs);
-    // Registered before the event can be polled: poll runs on the caller's thread.
-    std::lock_guard<std::mutex> g(detail::registry().lock);
-    net_id id = net_download(url.c_str(), method.c_str(), &c, filename.c_str(), dir);
-    if (id != 0)
-        detail::registry().listeners[id] = std::move(listener);
-    return Request(id);
+/// Downloads `url` into `filename` inside `dir`; `listener` gets its
+/// events. Dropping the returned Request cancels the download at once.
+[[nodiscard]] inline Request download(const std::string &url, const std::string &filename,
+                                      Listener listener, const Params &params = Params(),
+                                      Dir dir = Dir::Documents, const std::string &method = "GET") {
+    return Request(detail::start(params, std::move(listener), [&](const net_params *c) {
+        return net_download(url.c_str(), method.c_str(), c, filename.c_str(), static_cast<net_dir>(dir));
+    }));
 }
 
 /// A request whose response body arrives in memory (`Event::body`).
-inline Request request(const std::string &url, Listener listener, const Params &params = Params(),
-                       const std::string &method = "GET") {
-    std::vector<net_header> hdrs;
-    net_params c = detail::to_c(params, hdrs);
-    std::lock_guard<std::mutex> g(detail::registry().lock);
-    net_id id = net_request(url.c_str(), method.c_str(), &c);
-    if (id != 0)
-        detail::registry().listeners[id] = std::move(listener);
-    return Request(id);
+/// Dropping the returned Request cancels it at once.
+[[nodiscard]] inline Request request(const std::string &url, Listener listener,
+                                     const Params &params = Params(), const std::string &method = "GET") {
+    return Request(detail::start(params, std::move(listener), [&](const net_params *c) {
+        return net_request(url.c_str(), method.c_str(), c);
+    }));
 }
 
 /// Delivers pending events to their listeners; never blocks. Call once per
-/// frame. Returns the number of events handled.
-inline size_t poll() {
-    net_event events[64];
-    size_t total = 0, n;
-    while ((n = net_poll(events, 64)) > 0)
-        total += detail::dispatch(events, n);
-    return total;
+/// frame. Returns how many listener calls it made. Rethrows the first
+/// exception a listener threw, after every event it took was delivered.
+inline size_t poll() { return detail::pump(false, 0); }
+
+/// Like poll(), but when nothing is pending waits up to `timeout_ms` for
+/// the first event.
+inline size_t wait(uint32_t timeout_ms) { return detail::pump(true, timeout_ms); }
+
+/// Sets where `dir` lives for requests started from now on; `path` must be
+/// absolute.
+inline bool set_directory(Dir dir, const std::string &path) {
+    return net_set_directory(static_cast<net_dir>(dir), path.c_str());
 }
 
-/// Like poll(), but waits up to `timeout_ms` for the first event.
-inline size_t wait(uint32_t timeout_ms) {
-    net_event events[64];
-    size_t n = net_wait(events, 64, timeout_ms);
-    return detail::dispatch(events, n) + (n ? poll() : 0);
-}
-
-inline bool set_directory(net_dir dir, const std::string &path) {
-    return net_set_directory(dir, path.c_str());
-}
-
-inline std::string directory(net_dir dir) {
-    std::string out(net_get_directory(dir, nullptr, 0), '\0');
+/// The path `dir` resolves to now.
+inline std::string directory(Dir dir) {
+    std::string out(net_get_directory(static_cast<net_dir>(dir), nullptr, 0), '\0');
     if (!out.empty())
-        net_get_directory(dir, &out[0], out.size() + 1);
+        net_get_directory(static_cast<net_dir>(dir), &out[0], out.size() + 1);
     return out;
+}
+
+/// The application name default directories are made of (one path component).
+inline bool set_app_name(const std::string &name) { return net_set_app_name(name.c_str()); }
+
+/// How many requests run at once, and connections per host (both >= 1).
+inline bool set_limits(uint32_t max_transfers, uint32_t max_per_host) {
+    return net_set_limits(max_transfers, max_per_host);
 }
 
 inline std::string version() { return net_version(); }
 
-/// Stops everything; final for the process.
+/// Stops everything; final for the process. No listener is called after it.
 inline void shutdown() {
     net_shutdown();
-    std::lock_guard<std::mutex> g(detail::registry().lock);
-    detail::registry().listeners.clear();
+    detail::State &s = detail::state();
+    {
+        std::lock_guard<std::mutex> g(s.listeners_lock);
+        s.listeners.clear();
+    }
+    std::lock_guard<std::mutex> g(s.pending_lock);
+    s.pending.clear();
 }
 
 }  // namespace netdl

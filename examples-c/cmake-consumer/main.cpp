@@ -9,7 +9,7 @@ int main(int argc, char **argv) {
         std::fprintf(stderr, "usage: consumer URL DIRECTORY\n");
         return 2;
     }
-    netdl::set_directory(NET_DIR_DOCUMENTS, argv[2]);
+    netdl::set_directory(netdl::Dir::Documents, argv[2]);
     bool done = false, ok = false;
     auto req = netdl::download(argv[1], "file.bin", [&](const netdl::Event &e) {
         if (e.phase != netdl::Phase::Ended)

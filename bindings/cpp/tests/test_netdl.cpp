@@ -1,9 +1,16 @@
 // Tests of bindings/cpp/netdl.hpp against scripts/loopback_server.py.
 //   test_netdl BASE_URL DIRECTORY
+// run_tests.sh runs it twice: built normally, and under AddressSanitizer
+// and UBSan (the re-entrant and throwing listeners below read only memory
+// the wrapper owns).
+#include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "netdl.hpp"
@@ -35,14 +42,269 @@ template <class F> static void pump_until(F done) {
         netdl::wait(50);
 }
 
+/// Waits (without polling netdl) until every file exists, or 10 s: their
+/// downloads are complete, so their events wait in netdl's queue and the
+/// next poll takes them as one batch.
+static bool wait_for_files(const std::vector<std::string> &paths) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    for (const auto &p : paths)
+        while (!std::filesystem::exists(p)) {
+            if (std::chrono::steady_clock::now() > deadline)
+                return false;
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        }
+    return true;
+}
+
+struct Expected {
+    std::string url, filename;
+    size_t size = 0;
+    std::vector<netdl::Phase> phases;
+    int64_t last_bytes = 0;
+    bool same = true;  // every event carried this request's url, names and growing byte counts
+    int status = 0;
+};
+
+/// Checks one event of a download against what was asked.
+static void record(Expected &x, const std::string &dir, const netdl::Event &e) {
+    if (e.url != x.url || e.filename != x.filename || e.path != dir + "/" + x.filename ||
+        e.base_dir != netdl::Dir::Documents || e.bytes_transferred < x.last_bytes)
+        x.same = false;
+    x.last_bytes = e.bytes_transferred;
+    x.phases.push_back(e.phase);
+    if (e.phase == netdl::Phase::Ended)
+        x.status = e.status;
+}
+
+/// began, progress..., ended: exactly one ended, last.
+static bool well_ordered(const std::vector<netdl::Phase> &phases) {
+    if (phases.size() < 2 || phases.front() != netdl::Phase::Began || phases.back() != netdl::Phase::Ended)
+        return false;
+    for (size_t i = 1; i + 1 < phases.size(); i++)
+        if (phases[i] != netdl::Phase::Progress)
+            return false;
+    return true;
+}
+
+/// A listener that calls poll() and wait() while a batch of many events is
+/// being delivered: every event still arrives once, in order, intact.
+static void test_reentrant_listener(const std::string &base, const std::string &dir) {
+    const int n = 60;
+    std::vector<Expected> ex(n);
+    std::vector<std::string> paths;
+    std::vector<netdl::Request> reqs;
+    int depth = 0, reentries = 0, nested_calls = 0;
+    for (int i = 0; i < n; i++) {
+        ex[i].size = 1000 + 37 * static_cast<size_t>(i);
+        ex[i].url = base + "/bytes/" + std::to_string(ex[i].size);
+        ex[i].filename = "cpp/re/" + std::to_string(i) + ".bin";
+        paths.push_back(dir + "/" + ex[i].filename);
+        reqs.push_back(netdl::download(ex[i].url, ex[i].filename, [&, i](const netdl::Event &e) {
+            record(ex[i], dir, e);
+            if (depth > 0)
+                nested_calls++;
+            // Re-enters from the first call at depth 0, then from the first at
+            // depth 1. The wait lets netdl reclaim the memory of the batch it
+            // handed out before (it frees it when idle for 250 ms): a wrapper
+            // still reading that batch would read freed memory.
+            if (reentries < 2 && depth == reentries) {
+                reentries++;
+                depth++;
+                netdl::poll();
+                netdl::wait(depth == 1 ? 400 : 0);
+                depth--;
+            }
+        }, netdl::Params().with_progress()));
+    }
+    CHECK(wait_for_files(paths));
+    size_t outer = netdl::poll();
+    CHECK(reentries == 2);
+    CHECK(nested_calls > 0);  // the nested calls delivered events of the outer batch
+    CHECK(outer >= 1);
+    pump_until([&] {
+        for (const auto &x : ex)
+            if (x.phases.empty() || x.phases.back() != netdl::Phase::Ended)
+                return false;
+        return true;
+    });
+    for (int i = 0; i < n; i++) {
+        CHECK(well_ordered(ex[i].phases));
+        CHECK(ex[i].same);
+        CHECK(ex[i].status == 200 && ex[i].last_bytes == static_cast<int64_t>(ex[i].size));
+        CHECK(read_file(paths[i]) == pattern(ex[i].size));
+    }
+}
+
+/// A listener that throws: the rest of the batch is delivered, then poll()
+/// rethrows the first exception; no event is lost.
+static void test_throwing_listener(const std::string &base, const std::string &dir) {
+    const int n = 20;
+    std::vector<Expected> ex(n);
+    std::vector<std::string> paths;
+    std::vector<netdl::Request> reqs;
+    int calls = 0;
+    for (int i = 0; i < n; i++) {
+        ex[i].size = 500 + static_cast<size_t>(i);
+        ex[i].url = base + "/bytes/" + std::to_string(ex[i].size);
+        ex[i].filename = "cpp/throw/" + std::to_string(i) + ".bin";
+        paths.push_back(dir + "/" + ex[i].filename);
+        reqs.push_back(netdl::download(ex[i].url, ex[i].filename, [&, i](const netdl::Event &e) {
+            record(ex[i], dir, e);
+            int call = calls++;
+            if (call == 0)
+                throw std::runtime_error("first");
+            if (call == 2)
+                throw std::logic_error("second");
+        }));
+    }
+    CHECK(wait_for_files(paths));
+    std::string caught;
+    int calls_when_caught = -1;
+    try {
+        netdl::poll();
+    } catch (const std::runtime_error &e) {
+        caught = e.what();
+        calls_when_caught = calls;
+    } catch (const std::exception &e) {
+        caught = e.what();
+    }
+    CHECK(caught == "first");
+    CHECK(calls_when_caught > 3);  // listeners after both throwers ran before the exception arrived
+    pump_until([&] { return calls == n; });
+    CHECK(calls == n);
+    for (int i = 0; i < n; i++) {
+        CHECK(ex[i].phases.size() == 1 && ex[i].phases[0] == netdl::Phase::Ended);
+        CHECK(ex[i].same && ex[i].status == 200);
+    }
+    CHECK(netdl::poll() == 0);  // nothing delivered twice
+}
+
+/// A listener that cancels another request whose event is in the same batch:
+/// that event is not delivered.
+static void test_cancel_within_batch(const std::string &base, const std::string &dir) {
+    netdl::Request reqs[2];
+    int calls[2] = {0, 0};
+    for (int i = 0; i < 2; i++) {
+        reqs[i] = netdl::download(base + "/bytes/100", "cpp/cancel/" + std::to_string(i) + ".bin",
+                                  [&, i](const netdl::Event &) {
+                                      calls[i]++;
+                                      reqs[1 - i].cancel();
+                                  });
+    }
+    CHECK(wait_for_files({dir + "/cpp/cancel/0.bin", dir + "/cpp/cancel/1.bin"}));
+    netdl::poll();
+    netdl::wait(100);
+    CHECK(calls[0] + calls[1] == 1);
+}
+
+static void test_enums_and_headers(const std::string &base) {
+    // Every netdl::Error has the C value and name; the library knows no more.
+    const std::pair<netdl::Error, const char *> errors[] = {
+        {netdl::Error::None, "NET_ERROR_NONE"},
+        {netdl::Error::InvalidArgument, "NET_ERROR_INVALID_ARGUMENT"},
+        {netdl::Error::UnsupportedScheme, "NET_ERROR_UNSUPPORTED_SCHEME"},
+        {netdl::Error::Dns, "NET_ERROR_DNS"},
+        {netdl::Error::Connect, "NET_ERROR_CONNECT"},
+        {netdl::Error::Tls, "NET_ERROR_TLS"},
+        {netdl::Error::Timeout, "NET_ERROR_TIMEOUT"},
+        {netdl::Error::Network, "NET_ERROR_NETWORK"},
+        {netdl::Error::Protocol, "NET_ERROR_PROTOCOL"},
+        {netdl::Error::TooManyRedirects, "NET_ERROR_TOO_MANY_REDIRECTS"},
+        {netdl::Error::TooLarge, "NET_ERROR_TOO_LARGE"},
+        {netdl::Error::Io, "NET_ERROR_IO"},
+        {netdl::Error::Internal, "NET_ERROR_INTERNAL"},
+    };
+    net_error next = 0;
+    for (const auto &[code, name] : errors) {
+        CHECK(static_cast<net_error>(code) == next++);
+        CHECK(std::string(netdl::error_name(code)) == name);
+    }
+    CHECK(std::string(net_error_name(next)) == "NET_ERROR_UNKNOWN");
+    CHECK(static_cast<net_dir>(netdl::Dir::Documents) == NET_DIR_DOCUMENTS &&
+          static_cast<net_dir>(netdl::Dir::Temporary) == NET_DIR_TEMPORARY &&
+          static_cast<net_dir>(netdl::Dir::Caches) == NET_DIR_CACHES &&
+          static_cast<net_dir>(netdl::Dir::ApplicationSupport) == NET_DIR_APPLICATION_SUPPORT &&
+          static_cast<net_dir>(netdl::Dir::Resource) == NET_DIR_RESOURCE);
+
+    // Header lookup: case-insensitive, first value, repeated names kept.
+    netdl::Event e;
+    e.headers = {{"Set-Cookie", "a=1"}, {"content-type", "text/plain"}, {"SET-COOKIE", "b=2"}};
+    CHECK(e.header("Content-Type") == std::optional<std::string_view>("text/plain"));
+    CHECK(e.header("set-cookie") == std::optional<std::string_view>("a=1"));
+    CHECK(!e.header("X-Missing"));
+    CHECK((e.header_values("Set-Cookie") == std::vector<std::string_view>{"a=1", "b=2"}));
+    CHECK(e.header_values("X-Missing").empty());
+
+    // On a real response; a request has no path, filename or directory.
+    netdl::Event got;
+    bool done = false;
+    auto r = netdl::request(base + "/echo", [&](const netdl::Event &ev) { got = ev, done = true; });
+    pump_until([&] { return done; });
+    CHECK(got.ok() && got.header("CONTENT-TYPE") == std::optional<std::string_view>("application/json"));
+    CHECK(!got.path && !got.filename && !got.base_dir);
+}
+
+/// Each Params field reaches netdl.
+static void test_params(const std::string &base, const std::string &dir) {
+    auto run = [](auto start) {
+        netdl::Event ev;
+        bool done = false;
+        auto req = start([&](const netdl::Event &e) { ev = e, done = true; });
+        pump_until([&] { return done; });
+        return ev;
+    };
+    auto req = [&](const std::string &path, const netdl::Params &p, const std::string &method = "GET") {
+        return run([&](netdl::Listener l) { return netdl::request(base + path, l, p, method); });
+    };
+    using netdl::Params;
+
+    auto e = req("/redirect/1", Params().with_redirects(false));
+    CHECK(!e.is_error && e.status == 302);
+    e = req("/redirect/3", Params().with_redirects(true, 2));
+    CHECK(e.is_error && e.error_code == netdl::Error::TooManyRedirects);
+    e = req("/redirect/3", Params().with_redirects(true, 3));
+    CHECK(e.ok() && e.body_text() == "done");
+
+    e = req("/bytes/1000", Params().with_max_body(999));
+    CHECK(e.is_error && e.error_code == netdl::Error::TooLarge);
+    e = req("/bytes/1000", Params().with_max_body(1000));
+    CHECK(e.ok() && e.body == pattern(1000));
+
+    e = req("/echo", Params().with_ca_file("/nonexistent/ca.pem"));
+    CHECK(e.ok());  // plain http: the CA file is not read
+
+    // A body file from a base directory, labelled binary.
+    CHECK(netdl::set_directory(netdl::Dir::Temporary, dir + "/tmp"));
+    std::filesystem::create_directories(dir + "/tmp");
+    std::ofstream(dir + "/tmp/upload.txt", std::ios::binary) << "from a file";
+    e = req("/echo", Params().with_body_file("upload.txt", netdl::Dir::Temporary, netdl::BodyType::Binary), "POST");
+    CHECK(e.ok() && e.body_text().find("\"body\": \"from a file\"") != std::string::npos);
+    CHECK(e.body_text().find("\"Content-Type\": \"application/octet-stream\"") != std::string::npos);
+    e = req("/echo", Params().with_body("a=1", netdl::BodyType::Text), "POST");
+    CHECK(e.body_text().find("\"Content-Type\": \"application/x-www-form-urlencoded\"") != std::string::npos);
+
+    // A download into a chosen directory reports it.
+    e = run([&](netdl::Listener l) {
+        return netdl::download(base + "/bytes/10", "d.bin", l, Params(), netdl::Dir::Temporary);
+    });
+    CHECK(e.ok() && e.base_dir == netdl::Dir::Temporary && e.path == dir + "/tmp/d.bin");
+
+    CHECK(!netdl::set_limits(0, 1));
+    CHECK(netdl::set_limits(64, 64));
+    CHECK(!netdl::set_app_name("a/b"));
+    CHECK(netdl::set_app_name("netdl-cpp-test"));
+    std::string caches = netdl::directory(netdl::Dir::Caches);
+    CHECK(caches.size() > 15 && caches.substr(caches.size() - 15) == "/netdl-cpp-test");
+}
+
 int main(int argc, char **argv) {
     if (argc != 3) {
         std::fprintf(stderr, "usage: test_netdl BASE_URL DIRECTORY\n");
         return 2;
     }
     const std::string base = argv[1], dir = argv[2];
-    CHECK(netdl::set_directory(NET_DIR_DOCUMENTS, dir));
-    CHECK(netdl::directory(NET_DIR_DOCUMENTS) == dir);
+    CHECK(netdl::set_directory(netdl::Dir::Documents, dir));
+    CHECK(netdl::directory(netdl::Dir::Documents) == dir);
     CHECK(!netdl::version().empty());
 
     // A download with progress: began, progress..., ended, byte-exact file.
@@ -56,8 +318,7 @@ int main(int argc, char **argv) {
                                netdl::Params().with_progress());
     CHECK(req);
     pump_until([&] { return !phases.empty() && phases.back() == netdl::Phase::Ended; });
-    CHECK(phases.size() >= 2 && phases.front() == netdl::Phase::Began);
-    CHECK(!phases.empty() && phases.back() == netdl::Phase::Ended);
+    CHECK(well_ordered(phases));
     CHECK(last.ok() && last.status == 200 && last.bytes_transferred == 300000);
     CHECK(last.filename == "cpp/a.bin" && last.path == dir + "/cpp/a.bin");
     CHECK(read_file(dir + "/cpp/a.bin") == pattern(300000));
@@ -81,7 +342,7 @@ int main(int argc, char **argv) {
     auto r = netdl::request(base + "/echo", [&](const netdl::Event &e) { echo = e, echo_done = true; },
                             netdl::Params().with_header("X-Test", "yes").with_body("hello"), "PUT");
     pump_until([&] { return echo_done; });
-    CHECK(echo.ok() && echo.response_type == NET_RESPONSE_TEXT);
+    CHECK(echo.ok() && echo.response_type == netdl::ResponseType::Text);
     CHECK(echo.body_text().find("\"method\": \"PUT\"") != std::string::npos);
     CHECK(echo.body_text().find("\"X-Test\": \"yes\"") != std::string::npos);
     CHECK(echo.body_text().find("\"body\": \"hello\"") != std::string::npos);
@@ -116,7 +377,18 @@ int main(int argc, char **argv) {
     bool bad_done = false;
     auto b = netdl::download("ftp://127.0.0.1/x", "x.bin", [&](const netdl::Event &e) { bad = e, bad_done = true; });
     pump_until([&] { return bad_done; });
-    CHECK(bad.is_error && std::string(bad.error_name()) == "NET_ERROR_UNSUPPORTED_SCHEME");
+    CHECK(bad.is_error && bad.error_code == netdl::Error::UnsupportedScheme);
+    CHECK(std::string(bad.error_name()) == "NET_ERROR_UNSUPPORTED_SCHEME");
+
+    // The loopback server accepts few connections at once (listen backlog 5):
+    // the batches below go through 4 kept-alive connections.
+    CHECK(netdl::set_limits(4, 4));
+    test_reentrant_listener(base, dir);
+    test_throwing_listener(base, dir);
+    test_cancel_within_batch(base, dir);
+    CHECK(netdl::set_limits(64, 64));
+    test_enums_and_headers(base);
+    test_params(base, dir);
 
     netdl::shutdown();
     std::printf("%s: %d failure(s)\n", failures ? "FAILED" : "ok", failures);
