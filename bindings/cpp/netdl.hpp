@@ -11,7 +11,10 @@
 // after which its listener is never called again. So keep it (the results
 // are [[nodiscard]]), or call release() to let the request run detached.
 //
-// Events. poll() and wait() take a batch of events from netdl, copy every
+// Events. The wrapper has its own netdl event queue (net_queue_create), so
+// it never takes the events of C code or another binding in the same
+// process that uses netdl's default queue or a queue of its own.
+// poll() and wait() take a batch of events from that queue, copy every
 // event of it into an owned `Event` (strings, headers and body included)
 // before the first listener runs, then call the listeners on the calling
 // thread, oldest event first. An `Event` may be kept.
@@ -95,6 +98,12 @@ enum class ResponseType : net_response_type {
     Binary = NET_RESPONSE_BINARY,
 };
 
+/// What Began and Progress events report.
+enum class Progress : net_progress {
+    Download = NET_PROGRESS_DOWNLOAD,  // the response body received
+    Upload = NET_PROGRESS_UPLOAD,      // the request body sent (bytes_estimated: its size)
+};
+
 /// "NET_ERROR_TIMEOUT" for Error::Timeout; static.
 inline const char *error_name(Error e) { return net_error_name(static_cast<net_error>(e)); }
 
@@ -174,6 +183,7 @@ struct Params {
     BodyType body_type = BodyType::Auto;
     uint32_t timeout = 0;  // inactivity timeout in seconds; 0 = 30
     bool progress = false;  // deliver Began and Progress events too
+    Progress progress_of = Progress::Download;  // Upload turns those events on by itself
     bool follow_redirects = true;
     uint32_t max_redirects = 0;  // 0 = 10
     std::string ca_file;         // PEM file of CAs to trust instead of the system's ("" = system)
@@ -196,6 +206,12 @@ struct Params {
     }
     Params &with_progress(bool on = true) {
         progress = on;
+        return *this;
+    }
+    /// Began and Progress events report the request body being sent.
+    Params &with_upload_progress() {
+        progress = true;
+        progress_of = Progress::Upload;
         return *this;
     }
     Params &with_timeout(uint32_t seconds) {
@@ -224,10 +240,18 @@ constexpr size_t kBatch = 64;
 
 /// The wrapper's process-wide state.
 struct State {
+    State() : queue(net_queue_create()) {}
+    ~State() { net_queue_destroy(queue); }
+    State(const State &) = delete;
+    State &operator=(const State &) = delete;
+
+    // Every request's events go to this queue (NULL only when created after
+    // net_shutdown, when no request starts anyway).
+    net_queue *const queue;
     std::mutex listeners_lock;
     std::unordered_map<net_id, std::shared_ptr<const Listener>> listeners;
-    // Held while netdl's event memory is read: from net_poll/net_wait until
-    // the batch is copied, since the next call frees it.
+    // Held while netdl's event memory is read, from net_queue_poll/wait
+    // until the batch is copied: the queue's next poll frees it.
     std::mutex take_lock;
     std::mutex pending_lock;
     std::deque<Event> pending;  // copied, not yet delivered; oldest first
@@ -253,10 +277,12 @@ inline net_params to_c(const Params &p, std::vector<net_header> &hdrs) {
     c.body_type = static_cast<net_body_type>(p.body_type);
     c.timeout = p.timeout;
     c.progress = p.progress;
+    c.progress_of = static_cast<net_progress>(p.progress_of);
     c.no_redirects = !p.follow_redirects;
     c.max_redirects = p.max_redirects;
     c.ca_file = p.ca_file.empty() ? nullptr : p.ca_file.c_str();
     c.max_body = p.max_body;
+    c.queue = state().queue;
     return c;
 }
 
@@ -300,7 +326,8 @@ inline size_t take(bool block, uint32_t timeout_ms) {
     else if (!taking.try_lock())
         return 0;
     net_event batch[kBatch];
-    size_t n = block ? net_wait(batch, kBatch, timeout_ms) : net_poll(batch, kBatch);
+    size_t n = block ? net_queue_wait(s.queue, batch, kBatch, timeout_ms)
+                     : net_queue_poll(s.queue, batch, kBatch);
     std::vector<Event> copies;
     copies.reserve(n);
     for (size_t i = 0; i < n; i++)

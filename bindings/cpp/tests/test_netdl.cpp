@@ -297,6 +297,41 @@ static void test_params(const std::string &base, const std::string &dir) {
     CHECK(caches.size() > 15 && caches.substr(caches.size() - 15) == "/netdl-cpp-test");
 }
 
+/// The wrapper polls its own queue: the events of a download C code starts
+/// on netdl's default queue stay there for net_poll.
+static void test_own_queue(const std::string &base, const std::string &dir) {
+    net_params p{};
+    net_id c_id = net_download((base + "/bytes/7").c_str(), "GET", &p, "cpp/c.bin", NET_DIR_DOCUMENTS);
+    CHECK(wait_for_files({dir + "/cpp/c.bin"}));
+    // The C download's event is queued before this request ends: sharing the
+    // queue, the wrapper would take it (and drop it: no listener).
+    bool done = false;
+    auto r = netdl::request(base + "/bytes/8", [&](const netdl::Event &e) { done = e.ok() && e.body.size() == 8; });
+    pump_until([&] { return done; });
+    CHECK(done);
+    net_event ev[4];
+    size_t n = net_wait(ev, 4, 5000);
+    CHECK(n == 1 && ev[0].id == c_id && ev[0].phase == NET_PHASE_ENDED && ev[0].status == 200);
+}
+
+/// Upload progress: Began and Progress count the request body sent.
+static void test_upload_progress(const std::string &base) {
+    const std::string body(1 << 20, 'u');
+    std::vector<netdl::Event> events;
+    auto r = netdl::request(base + "/echo", [&](const netdl::Event &e) { events.push_back(e); },
+                            netdl::Params().with_body(body).with_upload_progress(), "POST");
+    pump_until([&] { return !events.empty() && events.back().phase == netdl::Phase::Ended; });
+    CHECK(events.size() >= 2 && events.front().phase == netdl::Phase::Began);
+    CHECK(!events.empty() && events.back().ok());
+    int64_t sent = 0;
+    for (size_t i = 0; i + 1 < events.size(); i++) {
+        CHECK(events[i].bytes_estimated == static_cast<int64_t>(body.size()));
+        CHECK(events[i].bytes_transferred >= sent && events[i].bytes_transferred <= static_cast<int64_t>(body.size()));
+        sent = events[i].bytes_transferred;
+    }
+    CHECK(!events.empty() && events.back().body_text().find("\"body\": \"uuuu") != std::string::npos);
+}
+
 int main(int argc, char **argv) {
     if (argc != 3) {
         std::fprintf(stderr, "usage: test_netdl BASE_URL DIRECTORY\n");
@@ -387,6 +422,8 @@ int main(int argc, char **argv) {
     test_throwing_listener(base, dir);
     test_cancel_within_batch(base, dir);
     CHECK(netdl::set_limits(64, 64));
+    test_own_queue(base, dir);
+    test_upload_progress(base);
     test_enums_and_headers(base);
     test_params(base, dir);
 
