@@ -6,10 +6,12 @@
 mod common;
 mod support;
 
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use common::*;
-use netdl::Options;
+use netdl::{BaseDir, Body, Event, Options};
 use support::Server;
 
 const OLD: &[u8] = b"previous good contents";
@@ -33,8 +35,9 @@ fn case(path: &'static str, error: &'static str, status: i32) -> Case {
     }
 }
 
-/// Runs one case on a fresh client with a 1 s inactivity timeout.
-fn run(server: &Server, c: &Case) {
+/// Runs one case on a fresh client with a 1 s inactivity timeout; returns
+/// its `ended` event.
+fn run(server: &Server, c: &Case) -> Event {
     let t = TestClient::new();
     std::fs::create_dir_all(t.docs("")).unwrap();
     std::fs::write(t.docs("target.bin"), OLD).unwrap();
@@ -63,6 +66,7 @@ fn run(server: &Server, c: &Case) {
         vec![t.docs("target.bin")],
         "no temporary file: {ctx}"
     );
+    ev
 }
 
 /// Rule: transport failures are errors with the right code; the old file
@@ -169,4 +173,124 @@ fn drip_is_not_killed() {
     drip.new_body = Some(support::body(10, 0));
     drip.max_secs = 6.0;
     run(&server, &drip);
+}
+
+/// Rule: after the final header block nothing the server sends changes the
+/// status, the headers or where the body goes. A 404 whose chunked
+/// trailer looks like a status line (`HTTP/1.1 200 OK: x`) stays a 404
+/// (not an error) and leaves the old file alone.
+#[test]
+fn trailer_cannot_turn_404_into_200() {
+    let server = Server::start();
+    let ev = run(
+        &server,
+        &case("/trailer-fake-200/20000", "NET_ERROR_NONE", 404),
+    );
+    assert_eq!(ev.header("transfer-encoding").as_deref(), Some("chunked"));
+}
+
+/// Rule: a 200 whose trailer is `HTTP/1.1 500 Oops: y` is saved byte for
+/// byte and reported as the 200 it was.
+#[test]
+fn trailer_cannot_turn_200_into_500() {
+    let server = Server::start();
+    let mut ok = case("/trailer-fake-500/20000", "NET_ERROR_NONE", 200);
+    ok.new_body = Some(support::body(20_000, 0));
+    let ev = run(&server, &ok);
+    assert_eq!(ev.header("transfer-encoding").as_deref(), Some("chunked"));
+}
+
+/// Rule: a valid trailer field (`X-Checksum: abc`) does not join the
+/// headers: they are the final response's header block.
+#[test]
+fn trailer_field_is_not_a_header() {
+    let server = Server::start();
+    let mut field = case("/trailer-field/20000", "NET_ERROR_NONE", 200);
+    field.new_body = Some(support::body(20_000, 0));
+    let ev = run(&server, &field);
+    let names: Vec<&[u8]> = ev.headers.iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names,
+        [&b"Content-Type"[..], b"Transfer-Encoding"],
+        "{ev:?}"
+    );
+}
+
+/// Reads a request's head (up to the blank line), lower-cased; empty when
+/// the connection ended first.
+fn read_head(reader: &mut BufReader<TcpStream>) -> String {
+    let mut head = String::new();
+    let mut line = String::new();
+    while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+        head.push_str(&line.to_ascii_lowercase());
+        line.clear();
+    }
+    head
+}
+
+/// Rule: a response libcurl starts after a final one because it sent the
+/// request again is the response. A POST with a body over 1 MiB goes out
+/// with `Expect: 100-continue`; the server answers 417 (chunked, with a
+/// trailer shaped like a status line), libcurl sends the request again
+/// without it, and the 201 to that (with a colon in its reason, as a
+/// trailer would have) is saved and reported.
+#[test]
+fn expect_417_retry_is_the_response() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/upload", listener.local_addr().unwrap());
+    let sent = support::body(2 << 20, 7);
+    let reply = support::body(5000, 8);
+    let server = {
+        let (sent, reply) = (sent.clone(), reply.clone());
+        std::thread::spawn(move || {
+            let (conn, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            assert!(read_head(&mut reader).contains("expect: 100-continue"));
+            (&conn)
+                .write_all(
+                    b"HTTP/1.1 417 Expectation Failed\r\nTransfer-Encoding: chunked\r\n\r\n\
+                      5\r\nnope!\r\n0\r\nHTTP/1.1 200 OK: x\r\n\r\n",
+                )
+                .unwrap();
+            // The request again, on this connection or a new one.
+            let mut head = read_head(&mut reader);
+            let mut conn = conn;
+            if head.is_empty() {
+                conn = listener.accept().unwrap().0;
+                reader = BufReader::new(conn.try_clone().unwrap());
+                head = read_head(&mut reader);
+            }
+            assert!(!head.contains("expect:"), "{head}");
+            let mut got = vec![0; sent.len()];
+            reader.read_exact(&mut got).unwrap();
+            assert!(got == sent, "the body sent again");
+            let answer = format!(
+                "HTTP/1.1 201 Created: y\r\nContent-Length: {}\r\n\r\n",
+                reply.len()
+            );
+            conn.write_all(answer.as_bytes()).unwrap();
+            conn.write_all(&reply).unwrap();
+        })
+    };
+    let t = TestClient::new();
+    std::fs::create_dir_all(t.docs("")).unwrap();
+    std::fs::write(t.docs("target.bin"), OLD).unwrap();
+    let opts = Options {
+        body: Some(Body::Bytes(sent)),
+        timeout: Some(Duration::from_secs(5)),
+        ..Options::default()
+    };
+    let id = t
+        .client
+        .download(&url, "POST", opts, "target.bin", BaseDir::Documents);
+    let ev = t.ended(id);
+    server.join().unwrap();
+    assert_eq!(
+        (error_name(&ev), ev.status),
+        ("NET_ERROR_NONE", 201),
+        "{ev:?}"
+    );
+    assert_eq!(ev.header("content-length"), Some(reply.len().to_string()));
+    assert!(std::fs::read(t.docs("target.bin")).unwrap() == reply);
+    assert_eq!(t.files(), vec![t.docs("target.bin")]);
 }

@@ -188,6 +188,13 @@ impl FileSink {
         self.error_body = Some(Vec::new());
     }
 
+    /// The final response is a success after all (libcurl followed a
+    /// redirect, or sent the request again, after a diverted response
+    /// whose body it dropped): the body goes to the file.
+    pub fn undivert(&mut self) {
+        self.error_body = None;
+    }
+
     /// Puts the complete file in place of the target: links an unnamed file
     /// in as the target, or (when a file is there already, or the file has
     /// a name) renames it over the target.

@@ -62,9 +62,8 @@ pub struct Transfer {
     /// header block is complete (the final response, not a 1xx/redirect).
     pub status: i32,
     headers: HeaderBuf,
-    /// The final response's header block is complete; later header lines
-    /// are trailers and are ignored.
-    final_seen: bool,
+    /// Where the header callback is: in a header block or between blocks.
+    lines: Lines,
     began_sent: bool,
     pub final_headers: Headers,
     pub estimated: i64,
@@ -137,7 +136,7 @@ impl Transfer {
             last_progress: None,
             status: 0,
             headers: HeaderBuf::default(),
-            final_seen: false,
+            lines: Lines::Between,
             began_sent: false,
             final_headers: Headers::empty(),
             estimated: -1,
@@ -211,8 +210,33 @@ impl Transfer {
         }
     }
 
+    /// One line from libcurl's header callback: each response's header
+    /// block (a status line, fields, and a line starting with CR or LF
+    /// that ends it) and, after a chunked body, trailer fields, which no
+    /// such line ends. Trailers change nothing: after the final block the
+    /// status, the headers and where the body goes stay as they are.
+    ///
+    /// Unless libcurl starts another response itself, as it does after a
+    /// final block when it sends the request again (a 417 answer to
+    /// `Expect: 100-continue`, which it sends with request bodies over
+    /// 1 MiB on HTTP/1.1 or when the caller adds it; authentication rounds
+    /// need options netdl never sets) or follows a redirect we took for
+    /// final (a `Location` after an empty one). Such a status line may
+    /// look like a trailer (`HTTP/1.1 200 OK: x`), so a status-shaped line
+    /// with a colon or a leading blank, after a response that may have had
+    /// a body, opens a `Lines::MaybeBlock`: a response only if a line
+    /// ending a block follows. One with neither is surely a status line
+    /// (libcurl rejects trailers and fields without them). In a
+    /// maybe-block, a field shaped like a status line is taken for one: a
+    /// server whose next status line has a colon and that sends such a
+    /// field gets that field's status reported (the body goes where that
+    /// status says).
     fn on_header_line(&mut self, line: &[u8]) -> Result<(), Error> {
         self.last_activity = Instant::now();
+        if line.first().is_some_and(|&b| b == b'\r' || b == b'\n') {
+            // How libcurl recognises the end of a block (even "\rX\n").
+            return self.on_block_end();
+        }
         // NUL is never valid in HTTP: dropped here, once per line.
         let without_nul: Vec<u8>;
         let line = if line.contains(&0) {
@@ -222,29 +246,74 @@ impl Transfer {
             line
         };
         let line = trim_crlf(line);
-        if line.starts_with(b"HTTP/") {
-            // A new response (after a redirect or a 1xx): start over.
-            self.status = parse_status(line).unwrap_or(0);
-            self.headers.clear();
-            self.final_seen = false;
-            return Ok(());
+        let colon = line.iter().position(|&b| b == b':');
+        let folded = line.first().is_some_and(|&b| b == b' ' || b == b'\t');
+        if let Some(code) = parse_status(line) {
+            let surely_status = colon.is_none() && !folded;
+            match self.lines {
+                // In a block, a line with a colon is a field, even one
+                // named `HTTP/1.1 200 OK`.
+                Lines::Block if !surely_status => {}
+                Lines::Between | Lines::MaybeBlock(_)
+                    if !surely_status && self.after_response_body() =>
+                {
+                    self.headers.clear();
+                    self.lines = Lines::MaybeBlock(code);
+                    return Ok(());
+                }
+                _ => {
+                    self.headers.clear();
+                    return self.start_response(code);
+                }
+            }
         }
-        if self.final_seen {
-            return Ok(()); // trailers after the body
+        if self.lines == Lines::Between {
+            return Ok(()); // a trailer
         }
-        if line.is_empty() {
-            return self.on_headers_complete();
-        }
-        if line[0] == b' ' || line[0] == b'\t' {
+        if folded {
             // Obsolete line folding: continue the previous value.
-            self.headers.continue_last(trim(line));
-            return Ok(());
-        }
-        if let Some(colon) = line.iter().position(|&b| b == b':') {
+            self.headers.continue_last(trim_blanks(line));
+        } else if let Some(colon) = colon {
+            // Names as libcurl matches them: `Location :` is not Location.
             self.headers
-                .push(trim(&line[..colon]), trim(&line[colon + 1..]));
+                .push(&line[..colon], trim_blanks(&line[colon + 1..]));
         }
         Ok(())
+    }
+
+    /// Whether a response that may have had a body (and so trailers) has
+    /// ended: the last block was neither missing nor interim.
+    fn after_response_body(&self) -> bool {
+        self.status != 0 && !is_interim(self.status)
+    }
+
+    /// The status line of a response: a header block begins.
+    fn start_response(&mut self, code: i32) -> Result<(), Error> {
+        // libcurl sends a request again only after a response whose body
+        // it dropped (a redirect it follows, a 417, an authentication
+        // round). Body bytes already stored would mix two bodies (an
+        // HTTP/2 stream reset with HTTP_1_1_REQUIRED after data is
+        // retried so): fail rather than store them.
+        if self.transferred > 0 {
+            return Err(Error::new(
+                ErrorKind::Protocol,
+                "the server began another response after a body",
+            ));
+        }
+        self.status = code;
+        self.lines = Lines::Block;
+        Ok(())
+    }
+
+    /// The line that ends a header block (never sent after trailers).
+    fn on_block_end(&mut self) -> Result<(), Error> {
+        match self.lines {
+            Lines::Between => return Ok(()), // not sent by libcurl
+            Lines::MaybeBlock(code) => self.start_response(code)?, // a response
+            Lines::Block => {}
+        }
+        self.lines = Lines::Between;
+        self.on_headers_complete()
     }
 
     /// The end of a header block. If it is the final response, fixes the
@@ -252,11 +321,15 @@ impl Transfer {
     /// `began`.
     fn on_headers_complete(&mut self) -> Result<(), Error> {
         let status = self.status;
-        let redirect = (300..400).contains(&status)
-            && status != 304
-            && self.follow_redirects
-            && self.find_header("location").is_some();
-        if (100..200).contains(&status) || redirect {
+        if is_interim(status) {
+            return Ok(());
+        }
+        if self.follows_redirect() {
+            // libcurl drops the body of a redirect it follows; should it
+            // not follow after all, that body is not the target's either.
+            if let Some(Sink::File(f)) = &mut self.sink {
+                f.divert_to_error_body();
+            }
             return Ok(());
         }
         let encoded = self
@@ -279,11 +352,14 @@ impl Transfer {
             } else {
                 ResponseType::Binary
             };
-        self.final_seen = true;
         self.final_headers = self.headers.freeze();
         if let Some(sink) = &mut self.sink {
             if let Sink::File(f) = sink {
-                if !(200..300).contains(&status) {
+                // A 2xx may follow a redirect or a resent request whose
+                // response was diverted.
+                if (200..300).contains(&status) {
+                    f.undivert();
+                } else {
                     f.divert_to_error_body();
                 }
             }
@@ -296,6 +372,14 @@ impl Transfer {
             self.send(self.event(Phase::Began));
         }
         Ok(())
+    }
+
+    /// Whether libcurl follows this response to another, as it decides: a
+    /// 3xx (304 too) with a `Location` that is not empty.
+    fn follows_redirect(&self) -> bool {
+        self.follow_redirects
+            && (300..400).contains(&self.status)
+            && self.find_header("Location").is_some_and(|v| !v.is_empty())
     }
 
     fn find_header(&self, name: &str) -> Option<&[u8]> {
@@ -553,10 +637,36 @@ fn check(rc: curl_sys::CURLcode) -> Result<(), curl::Error> {
     }
 }
 
+/// Where the header callback is among the lines libcurl hands it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lines {
+    /// Before the first block, or after one: a line is a trailer or the
+    /// status line of the next response.
+    Between,
+    /// In a header block, whose status is `Transfer::status`.
+    Block,
+    /// After a line that is either a trailer shaped like a status line or
+    /// the status line, with this code, of a response libcurl started:
+    /// the latter only if a line ending a block follows.
+    MaybeBlock(i32),
+}
+
+/// A 1xx that another response follows. libcurl takes a 101 it did not
+/// ask for (netdl never asks for an upgrade) as the final response.
+fn is_interim(status: i32) -> bool {
+    (100..200).contains(&status) && status != 101
+}
+
+/// The status code of a status line as libcurl reads one: blanks, `HTTP/`,
+/// the version, one blank, three digits (what follows them does not
+/// matter to libcurl: `HTTP/1.1 2000` is a 200). None for other lines.
 fn parse_status(line: &[u8]) -> Option<i32> {
-    let mut parts = line.split(|&b| b == b' ').filter(|p| !p.is_empty());
-    parts.next()?;
-    std::str::from_utf8(parts.next()?).ok()?.parse().ok()
+    let rest = trim_blanks(line).strip_prefix(b"HTTP/")?;
+    let blank = rest.iter().position(|&b| b == b' ' || b == b'\t')?;
+    let digits = rest.get(blank + 1..blank + 4)?;
+    digits.iter().try_fold(0, |code, &d| {
+        d.is_ascii_digit().then(|| code * 10 + i32::from(d - b'0'))
+    })
 }
 
 fn trim_crlf(line: &[u8]) -> &[u8] {
@@ -564,8 +674,15 @@ fn trim_crlf(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
-fn trim(s: &[u8]) -> &[u8] {
-    s.trim_ascii()
+/// Without leading and trailing spaces and tabs (what libcurl trims).
+fn trim_blanks(s: &[u8]) -> &[u8] {
+    let is_blank = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = s.iter().position(|b| !is_blank(b)).unwrap_or(s.len());
+    let end = s
+        .iter()
+        .rposition(|b| !is_blank(b))
+        .map_or(start, |i| i + 1);
+    &s[start..end]
 }
 
 /// Text is what a script would want as a string: `text/*`, JSON, XML,
@@ -589,8 +706,24 @@ mod tests {
     #[test]
     fn status_lines() {
         assert_eq!(parse_status(b"HTTP/1.1 404 Not Found"), Some(404));
-        assert_eq!(parse_status(b"HTTP/2 200"), Some(200));
+        assert_eq!(parse_status(b"HTTP/2 200 "), Some(200));
+        assert_eq!(parse_status(b"HTTP/1.1\t200 OK"), Some(200));
+        assert_eq!(parse_status(b"  HTTP/1.0 302"), Some(302));
+        // libcurl reads three digits, whatever follows.
+        assert_eq!(parse_status(b"HTTP/1.1 2000 OK"), Some(200));
+        assert_eq!(parse_status(b"HTTP/1.1 200OK"), Some(200));
         assert_eq!(parse_status(b"HTTP/1.1"), None);
+        assert_eq!(parse_status(b"HTTP/1.1 20"), None);
+        assert_eq!(parse_status(b"HTTP/1.1 abc"), None);
+        assert_eq!(parse_status(b"HTTP/x: y"), None);
+        assert_eq!(parse_status(b"X-HTTP/1.1 200"), None);
+    }
+
+    #[test]
+    fn blanks() {
+        assert_eq!(trim_blanks(b" \t a b\t "), b"a b");
+        assert_eq!(trim_blanks(b"  "), b"");
+        assert_eq!(trim_blanks(b"\x0ca"), b"\x0ca");
     }
 
     #[test]
@@ -631,5 +764,165 @@ mod panic_tests {
         assert_eq!(t.failure.as_ref().unwrap().kind, ErrorKind::Internal);
         // The handler keeps working for the next callback.
         assert!(Handler::header(t, b"HTTP/1.1 200 OK\r\n"));
+    }
+}
+
+#[cfg(test)]
+mod header_lines_tests {
+    use super::*;
+    use crate::request::{Options, Request};
+
+    /// A request's handler fed `lines` as libcurl's header callback, and
+    /// `body` bytes after the line at index `body_at` (if any).
+    fn feed(lines: &[&str], body_at: Option<usize>) -> Easy2<Transfer> {
+        let queues = crate::queue::Queues::new();
+        let tx = EventTx::new(queues.default_queue().clone());
+        let dirs = crate::dirs::Dirs::default();
+        let url = "http://127.0.0.1:9/";
+        let req = Request::build(1, url, "GET", Options::default(), None, &dirs).unwrap();
+        let mut easy = Transfer::start(req, tx, &mut HashSet::new(), None).unwrap();
+        let t = easy.get_mut();
+        for (i, line) in lines.iter().enumerate() {
+            if !Handler::header(t, line.as_bytes()) {
+                break;
+            }
+            if body_at == Some(i) {
+                Handler::write(t, b"body").unwrap();
+            }
+        }
+        easy
+    }
+
+    fn names(t: &Transfer) -> Vec<String> {
+        let names = t.final_headers.iter().map(|(n, _)| n.to_vec());
+        names.map(|n| String::from_utf8(n).unwrap()).collect()
+    }
+
+    /// Rule: after the final block, trailers (even shaped like a status
+    /// line) change neither the status nor the headers.
+    #[test]
+    fn trailers_change_nothing() {
+        let mut easy = feed(
+            &[
+                "HTTP/1.1 404 Not Found\r\n",
+                "Transfer-Encoding: chunked\r\n",
+                "\r\n",
+                "HTTP/1.1 200 OK: x\r\n",
+                "X-Checksum: abc\r\n",
+                " HTTP/1.1 200 OK\r\n",
+            ],
+            Some(2),
+        );
+        let t = easy.get_mut();
+        assert_eq!(t.status, 404);
+        assert_eq!(names(t), ["Transfer-Encoding"]);
+        assert!(t.failure.is_none());
+    }
+
+    /// Rule: a block that a status-shaped line opened and a line ending a
+    /// block closes is a response libcurl started (a request sent again
+    /// after a 417): it replaces the final one, whose body libcurl dropped.
+    #[test]
+    fn a_response_libcurl_started_replaces_the_final_one() {
+        let mut easy = feed(
+            &[
+                "HTTP/1.1 417 Expectation Failed\r\n",
+                "Transfer-Encoding: chunked\r\n",
+                "\r\n",
+                "HTTP/1.1 200 OK: trailer\r\n",
+                "HTTP/1.1 201 Created: y\r\n",
+                "HTTP/1.1 500 Oops: a field\r\n",
+                "Content-Length: 4\r\n",
+                "\r\n",
+            ],
+            None,
+        );
+        let t = easy.get_mut();
+        assert_eq!(
+            t.status, 500,
+            "a field shaped like a status line restarts a maybe-block"
+        );
+        assert_eq!(names(t), ["Content-Length"]);
+        let mut easy = feed(
+            &[
+                "HTTP/1.1 417 Expectation Failed\r\n",
+                "Content-Length: 0\r\n",
+                "\r\n",
+                "HTTP/1.1 200 OK\r\n",
+                "HTTP/1.1 404 Not Found: a field\r\n",
+                "\r\n",
+            ],
+            None,
+        );
+        let t = easy.get_mut();
+        assert_eq!(t.status, 200);
+        assert_eq!(names(t), ["HTTP/1.1 404 Not Found"]);
+        assert_eq!(t.estimated, -1);
+    }
+
+    /// Rule: a response after body bytes were stored fails the transfer:
+    /// two bodies would mix.
+    #[test]
+    fn a_second_response_after_a_body_fails() {
+        let mut easy = feed(
+            &["HTTP/1.1 200 OK\r\n", "\r\n", "HTTP/1.1 200 OK\r\n"],
+            Some(1),
+        );
+        let t = easy.get_mut();
+        assert_eq!(t.failure.as_ref().unwrap().kind, ErrorKind::Protocol);
+    }
+
+    /// Rule: header blocks as libcurl delimits them: interim 1xx blocks
+    /// are skipped (a 101 is final), a line starting with CR ends a block,
+    /// fields keep their names as sent and blank-trimmed values, folded
+    /// lines continue the last value, a field may be named `HTTP/...`.
+    #[test]
+    fn blocks_as_libcurl_sees_them() {
+        let mut easy = feed(
+            &[
+                "HTTP/1.1 100 Continue\r\n",
+                "\r\n",
+                "HTTP/1.1 103 Early Hints\r\n",
+                "Link: </a>\r\n",
+                "\r\n",
+                "HTTP/1.1 404 Not: Found\r\n",
+                "HTTP/1.1 200 OK: x\r\n",
+                "Location :  /elsewhere \t\r\n",
+                "X-Folded: a\r\n",
+                " b\r\n",
+                "\rX\n",
+                "HTTP/1.1 200 OK: trailer\r\n",
+            ],
+            None,
+        );
+        let t = easy.get_mut();
+        assert_eq!(t.status, 404);
+        let fields: Vec<(String, String)> = t
+            .final_headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    String::from_utf8_lossy(n).into(),
+                    String::from_utf8_lossy(v).into(),
+                )
+            })
+            .collect();
+        let want = [
+            ("HTTP/1.1 200 OK", "x"),
+            ("Location ", "/elsewhere"),
+            ("X-Folded", "a b"),
+        ];
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(fields, want);
+        // A 101 libcurl did not ask for is the final response.
+        let mut easy = feed(
+            &["HTTP/1.1 101 Switching\r\n", "Upgrade: x\r\n", "\r\n"],
+            None,
+        );
+        let t = easy.get_mut();
+        assert_eq!((t.status, names(t)), (101, vec!["Upgrade".to_string()]));
     }
 }

@@ -7,6 +7,11 @@
 //! `/close-mid-body/N`, `/reset-mid-body/N`, `/short/N`, `/chunked-cut/N`,
 //! `/redirect-loop`, `/no-location/CODE`, `/huge-headers?size=B`,
 //! `/bad-gzip`, `/huge-length`, `/malformed`.
+//! Chunked trailers after a complete body of N bytes (`body(N, 0)`):
+//! `/trailer-fake-200/N` (a 404 whose trailer is the line
+//! `HTTP/1.1 200 OK: x`), `/trailer-fake-500/N` (a 200 whose trailer is
+//! `HTTP/1.1 500 Oops: y`), `/trailer-field/N` (a 200 with the valid
+//! trailer field `X-Checksum: abc`).
 
 use std::io::{self, Write};
 use std::net::TcpStream;
@@ -103,6 +108,11 @@ pub fn respond<W: Write>(
             io.write_all(&[0x5a; 64])?;
             io.flush()
         }
+        "trailer-fake-200" => chunked_with_trailer(io, 404, &body(arg(1), 0), "HTTP/1.1 200 OK: x"),
+        "trailer-fake-500" => {
+            chunked_with_trailer(io, 200, &body(arg(1), 0), "HTTP/1.1 500 Oops: y")
+        }
+        "trailer-field" => chunked_with_trailer(io, 200, &body(arg(1), 0), "X-Checksum: abc"),
         "empty" => full(io, 200, BIN, b""),
         "odd-headers" => {
             // Obsolete line folding and padding around a value.
@@ -230,6 +240,28 @@ fn redirect<W: Write>(io: &mut W, location: &str) -> io::Result<()> {
         ("Content-Type", "text/plain".into()),
     ];
     head(io, 302, &h, Some(0))
+}
+
+/// A chunked response whose last chunk is followed by the trailer line
+/// `trailer`.
+fn chunked_with_trailer<W: Write>(
+    io: &mut W,
+    status: u16,
+    data: &[u8],
+    trailer: &str,
+) -> io::Result<()> {
+    let h = [
+        ("Content-Type", BIN.into()),
+        ("Transfer-Encoding", "chunked".into()),
+    ];
+    head(io, status, &h, None)?;
+    for piece in data.chunks(7000) {
+        write!(io, "{:x}\r\n", piece.len())?;
+        io.write_all(piece)?;
+        io.write_all(b"\r\n")?;
+    }
+    write!(io, "0\r\n{trailer}\r\n\r\n")?;
+    io.flush()
 }
 
 /// Closes with RST instead of FIN: SO_LINGER with a zero timeout.
