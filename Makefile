@@ -1,5 +1,8 @@
 # netdl: build, install like a C library, run the demo and the tests.
 #
+#   make                          build/lib (libnetdl.so.0.1.0, its .so.0 and .so links,
+#                                 libnetdl.a, pkgconfig, cmake) and build/include (netdl.h,
+#                                 netdl.hpp): what `make install` lays out, ready to link
 #   make demo                     the demo (loopback server, live progress bars)
 #   make test                     every test (installs what the tests need)
 #   make install PREFIX=/usr/local [DESTDIR=...]
@@ -19,6 +22,7 @@ all: build
 
 build:
 	cargo build --release
+	$(call install_tree,$(CURDIR)/build,$(CURDIR)/build)
 
 demo:
 	scripts/demo.sh $(ARGS)
@@ -30,19 +34,26 @@ bench:
 	bench/run $(ARGS)
 
 install: build
-	install -d $(LIBDIR) $(INCDIR) $(LIBDIR)/pkgconfig $(LIBDIR)/cmake/netdl
-	install -m 755 $(RELEASE)/libnetdl.so $(LIBDIR)/libnetdl.so.$(VERSION)
-	ln -sf libnetdl.so.$(VERSION) $(LIBDIR)/libnetdl.so.$(MAJOR)
-	ln -sf libnetdl.so.$(MAJOR) $(LIBDIR)/libnetdl.so
-	install -m 644 $(RELEASE)/libnetdl.a $(LIBDIR)/libnetdl.a
-	install -m 644 include/netdl.h $(INCDIR)/netdl.h
-	install -m 644 bindings/cpp/netdl.hpp $(INCDIR)/netdl.hpp
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' pkg/netdl.pc.in \
-		> $(LIBDIR)/pkgconfig/netdl.pc
-	sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@MAJOR@|$(MAJOR)|g' pkg/netdlConfig.cmake.in \
-		> $(LIBDIR)/cmake/netdl/netdlConfig.cmake
-	sed -e 's|@VERSION@|$(VERSION)|g' pkg/netdlConfigVersion.cmake.in \
-		> $(LIBDIR)/cmake/netdl/netdlConfigVersion.cmake
+	$(call install_tree,$(DESTDIR)$(PREFIX),$(PREFIX))
+
+# Lays out the release build under $(1) (lib/, include/) as an installed
+# library, with $(2) as the prefix written into netdl.pc. Used by `build`
+# (into build/) and by `install`.
+define install_tree
+install -d $(1)/lib $(1)/include $(1)/lib/pkgconfig $(1)/lib/cmake/netdl
+install -m 755 $(RELEASE)/libnetdl.so $(1)/lib/libnetdl.so.$(VERSION)
+ln -sf libnetdl.so.$(VERSION) $(1)/lib/libnetdl.so.$(MAJOR)
+ln -sf libnetdl.so.$(MAJOR) $(1)/lib/libnetdl.so
+install -m 644 $(RELEASE)/libnetdl.a $(1)/lib/libnetdl.a
+install -m 644 include/netdl.h $(1)/include/netdl.h
+install -m 644 bindings/cpp/netdl.hpp $(1)/include/netdl.hpp
+sed -e 's|@PREFIX@|$(2)|g' -e 's|@VERSION@|$(VERSION)|g' pkg/netdl.pc.in \
+		> $(1)/lib/pkgconfig/netdl.pc
+sed -e 's|@VERSION@|$(VERSION)|g' -e 's|@MAJOR@|$(MAJOR)|g' pkg/netdlConfig.cmake.in \
+		> $(1)/lib/cmake/netdl/netdlConfig.cmake
+sed -e 's|@VERSION@|$(VERSION)|g' pkg/netdlConfigVersion.cmake.in \
+		> $(1)/lib/cmake/netdl/netdlConfigVersion.cmake
+endef
 
 uninstall:
 	rm -f $(LIBDIR)/libnetdl.so $(LIBDIR)/libnetdl.so.$(MAJOR) $(LIBDIR)/libnetdl.so.$(VERSION) \

@@ -3,6 +3,9 @@
 # examples-c/download.c with `pkg-config --cflags --libs netdl` and the C++
 # CMake project examples-c/cmake-consumer with find_package(netdl), and runs
 # both against a loopback server. Checks the SONAME and the installed files.
+# Then `make` and the C build and run commands of README.md's `## Building`
+# section, as written there (in a scratch folder, URL and folder swapped for
+# loopback ones), against build/.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -47,4 +50,24 @@ cmake --build "$work/cmake" >/dev/null
 "$work/cmake/consumer" "$base/bytes/5000" "$work/out-cpp"
 [ "$(stat -c %s "$work/out-cpp/file.bin")" = 5000 ]
 
-echo "install test: pkg-config (C, shared and static) and find_package (C++) consumers work"
+# README `## Building`: `make`, then its cc and ./download lines.
+make --no-print-directory >/dev/null
+for f in lib/libnetdl.so.0.1.0 lib/libnetdl.so.0 lib/libnetdl.so lib/libnetdl.a \
+    include/netdl.h include/netdl.hpp; do
+    [ -e "build/$f" ] || { echo "make: missing build/$f" >&2; exit 1; }
+done
+[ "$(readlink build/lib/libnetdl.so.0)" = libnetdl.so.0.1.0 ] &&
+    [ "$(readlink build/lib/libnetdl.so)" = libnetdl.so.0 ] ||
+    { echo "make: build/lib links are wrong" >&2; exit 1; }
+readme_cmds=$(awk '/^## Building/ { s = 1; next } s && /^## / { exit }
+    s && /^(cc |\.\/download )/ { c = 1 } c { print } c && !/\\$/ { c = 0 }' README.md)
+grep -q '^cc .*' <<<"$readme_cmds" && grep -q '^\./download ' <<<"$readme_cmds" ||
+    { echo "README ## Building: no cc / ./download lines found" >&2; exit 1; }
+readme_cmds=${readme_cmds//https:\/\/example.com\/file.bin/$base/bytes/100000}
+readme_cmds=${readme_cmds//\/tmp\/netdl-example/$work/out-readme}
+mkdir "$work/readme"
+ln -s "$root/build" "$root/examples-c" "$work/readme/"
+(cd "$work/readme" && eval "$readme_cmds") >/dev/null
+cmp <(python3 -c 'import sys; sys.stdout.buffer.write(bytes(i % 251 for i in range(100000)))') "$work/out-readme/file.bin"
+
+echo "install test: pkg-config (C, shared and static), find_package (C++) and README's build/ consumers work"
