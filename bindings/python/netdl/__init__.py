@@ -7,33 +7,162 @@
         for ev in netdl.poll():          # never blocks; call once per frame
             print(ev.phase, ev.bytes_transferred, ev.bytes_estimated)
 
-Events are copied out of the library (they outlive the next poll). The
-library is found through $NETDL_LIB (its full path), else the linker path.
-It is one process-wide instance: shutdown() is final.
+Events are copied out of the library: they outlive the next poll. poll(),
+wait() and events() may be called from several threads at once; each event
+goes to exactly one caller. The module has its own event queue in the
+library: other users of libnetdl in the process (net_poll, another
+binding) never take its events, nor it theirs.
+
+The library is $NETDL_LIB (its full path) if set, else libnetdl.so.0 in
+the `lib` folder of the prefix this package is installed in, of
+sys.prefix, then on the linker path (see `library_path`). It is one
+process-wide instance: shutdown() is final.
 """
 import ctypes
+import enum
+import math
+import os
 import threading
+import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 from . import _ffi
 
 __all__ = [
-    "DOCUMENTS", "TEMPORARY", "CACHES", "APPLICATION_SUPPORT", "RESOURCE", "Event",
+    "Dir", "ErrorCode", "BodyType", "Progress", "Headers", "Event",
+    "DOCUMENTS", "TEMPORARY", "CACHES", "APPLICATION_SUPPORT", "RESOURCE",
     "download", "request", "cancel", "poll", "wait", "events", "set_directory",
-    "get_directory", "set_app_name", "set_limits", "shutdown", "error_name",
+    "get_directory", "set_app_name", "set_limits", "shutdown", "error_name", "library_path",
 ]
 
-DOCUMENTS, TEMPORARY, CACHES, APPLICATION_SUPPORT, RESOURCE = range(5)
+
+class Dir(enum.IntEnum):
+    """A base directory (`NET_DIR_*`)."""
+    DOCUMENTS = 0
+    TEMPORARY = 1
+    CACHES = 2
+    APPLICATION_SUPPORT = 3
+    RESOURCE = 4
+
+
+DOCUMENTS, TEMPORARY, CACHES, APPLICATION_SUPPORT, RESOURCE = Dir
+
+
+class ErrorCode(enum.IntEnum):
+    """What went wrong (`NET_ERROR_*`). A code this module does not know
+    (from a newer library) stays a plain int in events."""
+    NONE = 0
+    INVALID_ARGUMENT = 1
+    UNSUPPORTED_SCHEME = 2
+    DNS = 3
+    CONNECT = 4
+    TLS = 5
+    TIMEOUT = 6
+    NETWORK = 7
+    PROTOCOL = 8
+    TOO_MANY_REDIRECTS = 9
+    TOO_LARGE = 10
+    IO = 11
+    INTERNAL = 12
+
+
+class BodyType(enum.IntEnum):
+    """How a request body is labelled when no Content-Type header is given
+    (`NET_BODY_*`)."""
+    AUTO = 0    # form-urlencoded for a body, octet-stream for a body_file
+    TEXT = 1    # application/x-www-form-urlencoded
+    BINARY = 2  # application/octet-stream
+
+
+class Progress(enum.IntEnum):
+    """What began/progress events report (`NET_PROGRESS_*`); also given as
+    progress="download" or progress="upload"."""
+    DOWNLOAD = 0  # the response body being received
+    UPLOAD = 1    # the request body being sent
+
+
 _PHASES = {0: "began", 1: "progress", 2: "ended"}
 _BATCH = 64
+_WAIT_SLICE_MS = 200  # longest C wait: bounds how long shutdown() waits for a waiter
 
-_lib = _ffi.load()
+_lib, library_path = _ffi.load()
 __version__ = _lib.net_version().decode()
 
-# user_data objects by request id: C only ever sees the id, never a pointer.
-_user_data: Dict[int, Any] = {}
+# Every id this module started and has not seen end (or cancelled), with its
+# user_data: C only ever sees the id. Guarded by _lock, which is never held
+# while blocking; so is _queue's lifetime (every request names it).
+_live: Dict[int, Any] = {}
 _lock = threading.Lock()
+_queue = _lib.net_queue_create()  # None only if the library was shut down already
+# Serializes taking events from the library *and copying them*: the memory
+# of a batch is freed by the next net_poll/net_wait/net_shutdown, on any
+# thread. _buf is only used under it.
+_poll_lock = threading.Lock()
+_buf = (_ffi.NetEvent * _BATCH)()
+_closed = False
+
+
+class Headers:
+    """Response headers, in the order received. Names match case-insensitively;
+    a repeated name (Set-Cookie) keeps every value.
+
+        ev.headers["content-type"]          # the first value; KeyError if absent
+        ev.headers.get("etag")              # or None
+        ev.headers.get_all("set-cookie")    # every value, in order; [] if absent
+        for name, value in ev.headers: ...  # every line, in order
+    """
+    __slots__ = ("_pairs",)
+
+    def __init__(self, pairs=()):
+        self._pairs: Tuple[Tuple[str, str], ...] = tuple((str(n), str(v)) for n, v in pairs)
+
+    def get_all(self, name: str) -> List[str]:
+        key = name.lower()
+        return [v for n, v in self._pairs if n.lower() == key]
+
+    def get(self, name: str, default: Optional[str] = None) -> Optional[str]:
+        key = name.lower()
+        return next((v for n, v in self._pairs if n.lower() == key), default)
+
+    def __getitem__(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def __iter__(self) -> Iterator[Tuple[str, str]]:
+        return iter(self._pairs)
+
+    def __len__(self) -> int:
+        return len(self._pairs)
+
+    def keys(self) -> List[str]:
+        """Each name once, as first received, in order."""
+        seen, out = set(), []
+        for n, _ in self._pairs:
+            if n.lower() not in seen:
+                seen.add(n.lower())
+                out.append(n)
+        return out
+
+    def items(self) -> List[Tuple[str, str]]:
+        return list(self._pairs)
+
+    def values(self) -> List[str]:
+        return [v for _, v in self._pairs]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Headers) and self._pairs == other._pairs
+
+    def __hash__(self) -> int:
+        return hash(self._pairs)
+
+    def __repr__(self) -> str:
+        return f"Headers({list(self._pairs)!r})"
 
 
 @dataclass(frozen=True)
@@ -42,17 +171,17 @@ class Event:
     user_data: Any
     phase: str  # "began" | "progress" | "ended"
     is_error: bool
-    error_code: int
+    error_code: Union[ErrorCode, int]
     error: str
     status: int
     bytes_transferred: int
-    bytes_estimated: int
+    bytes_estimated: int  # -1 when unknown
     url: str
-    headers: Dict[str, str] = field(default_factory=dict)
+    headers: Headers = field(default_factory=Headers)
     path: Optional[str] = None
     body: Optional[bytes] = None
     filename: Optional[str] = None
-    base_dir: Optional[int] = None
+    base_dir: Union[Dir, int, None] = None
     response_type: str = "binary"
 
     @property
@@ -66,113 +195,239 @@ class Event:
 
 
 def error_name(code: int) -> str:
+    """"NET_ERROR_TIMEOUT" for 6; "NET_ERROR_UNKNOWN" for codes the library does not know."""
     return _lib.net_error_name(code).decode()
 
 
-def _params(headers, body, progress, timeout):
+def _enum(cls, value: int):
+    try:
+        return cls(value)
+    except ValueError:
+        return value
+
+
+# --- Arguments -------------------------------------------------------------
+
+def _cstr(value, what: str) -> bytes:
+    if isinstance(value, str):
+        data = value.encode()
+    elif isinstance(value, (bytes, os.PathLike)):
+        data = os.fsencode(value)
+    else:
+        raise TypeError(f"{what} must be a str, not {type(value).__name__}")
+    if b"\0" in data:
+        raise ValueError(f"{what} contains a NUL character")
+    return data
+
+
+def _count(value, what: str, bits: int) -> int:
+    """A whole number from 1 to 2**bits - 1."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+    if not 1 <= value < 2 ** bits:
+        raise ValueError(f"{what} must be from 1 to {2 ** bits - 1}, not {value}")
+    return value
+
+
+def _timeout(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"timeout must be a number of seconds, not {type(value).__name__}")
+    if not (value >= 1 and float(value).is_integer()):
+        raise ValueError(f"timeout must be a whole number of seconds, at least 1 (the library "
+                         f"counts whole seconds), not {value!r}")
+    return _count(int(value), "timeout", 32)
+
+
+def _params(*, headers=None, body=None, body_file=None, body_file_dir: int = Dir.DOCUMENTS,
+            body_type: Optional[int] = None, progress: Union[bool, str, Progress] = False,
+            timeout: Optional[float] = None, handle_redirects: bool = True,
+            max_redirects: Optional[int] = None, ca_file=None, max_body: Optional[int] = None):
+    """The one place that fills `net_params`. Returns it and the buffers it
+    points into, which must outlive the call that passes it."""
     p = _ffi.NetParams()
-    keep = []  # buffers that must outlive the call
+    keep: List[Any] = []
     if headers:
-        items = list(headers.items()) if isinstance(headers, dict) else list(headers)
+        items = list(headers.items()) if hasattr(headers, "items") else list(headers)
         arr = (_ffi.NetHeader * len(items))()
-        for i, (k, v) in enumerate(items):
-            arr[i].name, arr[i].value = str(k).encode(), str(v).encode()
+        for i, (name, value) in enumerate(items):
+            arr[i].name = _cstr(name, "header name")
+            arr[i].value = _cstr(value, f"header {name!r}")
         p.headers, p.header_count = arr, len(items)
         keep.append(arr)
+    if body is not None and body_file is not None:
+        raise ValueError("give body or body_file, not both")
+    auto = BodyType.AUTO
     if body is not None:
+        auto = BodyType.TEXT if isinstance(body, str) else BodyType.BINARY
         data = body.encode() if isinstance(body, str) else bytes(body)
-        buf = ctypes.create_string_buffer(data, len(data))
+        buf = ctypes.c_char_p(data)
         p.body, p.body_len = ctypes.cast(buf, ctypes.c_void_p), len(data)
-        p.body_type = 1 if isinstance(body, str) else 2
-        keep.append(buf)
+        keep += [data, buf]
+    if body_file is not None:
+        p.body_file = _cstr(body_file, "body_file")
+        p.body_file_dir = body_file_dir
+    p.body_type = auto if body_type is None else body_type
+    if isinstance(progress, str) or isinstance(progress, Progress):
+        try:
+            p.progress_of = Progress[progress.upper()] if isinstance(progress, str) else progress
+        except KeyError:
+            raise ValueError(f'progress must be True, False, "download" or "upload", '
+                             f'not {progress!r}') from None
+        p.progress = 1
+    else:
+        p.progress = 1 if progress else 0
     if timeout is not None:
-        if timeout <= 0:
-            raise ValueError("timeout must be positive")
-        p.timeout = max(1, int(round(timeout)))
-    p.progress = bool(progress)
+        p.timeout = _timeout(timeout)
+    p.no_redirects = 0 if handle_redirects else 1
+    if max_redirects is not None:
+        p.max_redirects = _count(max_redirects, "max_redirects", 32)
+    if ca_file is not None:
+        p.ca_file = _cstr(ca_file, "ca_file")
+    if max_body is not None:
+        p.max_body = _count(max_body, "max_body", 64)
     return p, keep
 
 
-def _start(call, user_data):
-    # Registering under the lock before polling can see the id.
+def _start(call, p: "_ffi.NetParams", user_data) -> int:
+    # Registered under the lock that delivery takes, so no poll can see the
+    # id's events before it is known; shutdown() destroys the queue under it.
     with _lock:
+        p.queue = _queue
         rid = call()
-        if rid and user_data is not None:
-            _user_data[rid] = user_data
+        if rid:
+            _live[rid] = user_data
     return rid
 
 
-def download(url: str, filename: str, *, method: str = "GET", headers=None, body=None,
-             progress: bool = False, timeout: Optional[float] = None, base_dir: int = DOCUMENTS,
-             user_data: Any = None) -> int:
-    """Starts downloading `url` into `filename` inside `base_dir`; returns its id.
-    Every failure arrives as an `ended` event with `is_error` set."""
-    p, keep = _params(headers, body, progress, timeout)
-    return _start(lambda: _lib.net_download(url.encode(), method.encode(), ctypes.byref(p),
-                                            filename.encode(), base_dir), user_data)
+def download(url: str, filename: str, *, method: str = "GET", base_dir: int = Dir.DOCUMENTS,
+             user_data: Any = None, **options) -> int:
+    """Starts downloading `url` into `filename` inside `base_dir`; returns its id
+    (0 only after shutdown()). Every failure arrives as an `ended` event with
+    `is_error` set; arguments C cannot carry raise ValueError or TypeError.
+
+    Options (all keyword):
+      headers           dict, Headers or (name, value) pairs
+      body              str (sent UTF-8, labelled text) or bytes-like (labelled binary)
+      body_file         a file to send instead, relative to body_file_dir (default DOCUMENTS)
+      body_type         BodyType: the label when no Content-Type header is given
+      progress          True or "download": began and progress events of the response
+                        body; "upload": of the request body
+      timeout           inactivity limit, whole seconds >= 1 (default 30)
+      handle_redirects  False: report a 3xx instead of following it
+      max_redirects     redirects followed at most (default 10)
+      ca_file           PEM file of CA certificates to trust instead of the system's
+      max_body          largest response body accepted, bytes (NET_ERROR_TOO_LARGE)
+    """
+    p, keep = _params(**options)
+    args = (_cstr(url, "url"), _cstr(method, "method"), _cstr(filename, "filename"))
+    return _start(lambda: _lib.net_download(args[0], args[1], ctypes.byref(p), args[2], base_dir),
+                  p, user_data)
 
 
-def request(url: str, method: str = "GET", *, headers=None, body=None, progress: bool = False,
-            timeout: Optional[float] = None, user_data: Any = None) -> int:
-    """Starts a request whose response body arrives in the `ended` event's `body`."""
-    p, keep = _params(headers, body, progress, timeout)
-    return _start(lambda: _lib.net_request(url.encode(), method.encode(), ctypes.byref(p)), user_data)
+def request(url: str, method: str = "GET", *, user_data: Any = None, **options) -> int:
+    """Starts a request whose response body arrives in the `ended` event's
+    `body`. Options as download()'s (max_body defaults to 64 MiB here)."""
+    p, keep = _params(**options)
+    args = (_cstr(url, "url"), _cstr(method, "method"))
+    return _start(lambda: _lib.net_request(args[0], args[1], ctypes.byref(p)), p, user_data)
 
 
 def cancel(id: int) -> bool:
-    """True if the request was still live; no event of it is delivered afterwards."""
-    live = _lib.net_cancel(id)
-    if live:
-        with _lock:
-            _user_data.pop(id, None)
+    """True if the request was still live; no event of it is delivered afterwards.
+    Never blocks."""
+    with _lock:
+        live = bool(_lib.net_cancel(id))
+        if live:
+            _live.pop(id, None)
     return live
 
 
-def _s(p) -> Optional[str]:
+# --- Events ----------------------------------------------------------------
+
+def _s(p: Optional[bytes]) -> Optional[str]:
     return None if p is None else p.decode("utf-8", "replace")
 
 
-def _copy(e: "_ffi.NetEvent") -> Event:
-    headers = {}
-    for i in range(e.header_count):
-        headers[e.headers[i].name.decode("latin-1")] = e.headers[i].value.decode("latin-1")
-    body = ctypes.string_at(e.body, e.body_len) if e.body else None
-    phase = _PHASES.get(e.phase, str(e.phase))
-    with _lock:
-        user = _user_data.pop(e.id, None) if phase == "ended" else _user_data.get(e.id)
-    return Event(
-        id=e.id, user_data=user, phase=phase, is_error=e.is_error, error_code=e.error_code,
-        error=_s(e.error) or "", status=e.status, bytes_transferred=e.bytes_transferred,
-        bytes_estimated=e.bytes_estimated, url=_s(e.url) or "", headers=headers, path=_s(e.path),
-        body=body, filename=_s(e.filename), base_dir=e.base_dir if e.filename is not None else None,
+def _copy(e: "_ffi.NetEvent") -> Dict[str, Any]:
+    """The fields of one C event, copied into Python objects."""
+    headers = Headers((e.headers[i].name.decode("latin-1"), e.headers[i].value.decode("latin-1"))
+                      for i in range(e.header_count))
+    return dict(
+        id=e.id, phase=_PHASES.get(e.phase, str(e.phase)), is_error=bool(e.is_error),
+        error_code=_enum(ErrorCode, e.error_code), error=_s(e.error) or "", status=e.status,
+        bytes_transferred=e.bytes_transferred, bytes_estimated=e.bytes_estimated,
+        url=_s(e.url) or "", headers=headers, path=_s(e.path),
+        body=ctypes.string_at(e.body, e.body_len) if e.body else None,
+        filename=_s(e.filename),
+        base_dir=_enum(Dir, e.base_dir) if e.filename is not None else None,
         response_type="text" if e.response_type == 0 else "binary")
 
 
-def poll() -> List[Event]:
-    """Every pending event; never blocks."""
-    out: List[Event] = []
-    buf = (_ffi.NetEvent * _BATCH)()
+def _fetch(wait_ms: Optional[int]) -> int:
+    """The one place that takes events from the library (this module's
+    queue), into _buf (under _poll_lock): waits up to `wait_ms` for the
+    first one unless None."""
+    if wait_ms is None:
+        return _lib.net_queue_poll(_queue, _buf, _BATCH)
+    return _lib.net_queue_wait(_queue, _buf, _BATCH, wait_ms)
+
+
+def _take(wait_ms: Optional[int]) -> List[Event]:
+    """Every pending event, copied (under _poll_lock)."""
+    raw = []
+    n = _fetch(wait_ms)
     while True:
-        n = _lib.net_poll(buf, _BATCH)
-        out.extend(_copy(buf[i]) for i in range(n))
+        raw.extend(_copy(_buf[i]) for i in range(n))
         if n < _BATCH:
-            return out
+            break
+        n = _fetch(None)
+    kept = []
+    with _lock:
+        for f in raw:
+            if f["id"] not in _live:
+                continue  # cancelled meanwhile, or not started by this module
+            user = _live.pop(f["id"]) if f["phase"] == "ended" else _live[f["id"]]
+            kept.append((f, user))
+    return [Event(user_data=user, **f) for f, user in kept]
+
+
+def poll() -> List[Event]:
+    """Every pending event; never blocks. While another thread is taking
+    events (or waiting in wait()), returns [] at once: that thread gets them."""
+    if not _poll_lock.acquire(blocking=False):
+        return []
+    try:
+        return [] if _closed else _take(None)
+    finally:
+        _poll_lock.release()
 
 
 def wait(timeout: Optional[float] = None) -> List[Event]:
-    """Waits up to `timeout` seconds (None: until an event) for events."""
-    buf = (_ffi.NetEvent * _BATCH)()
-    while True:
-        ms = 1000 if timeout is None else max(0, int(timeout * 1000))
-        n = _lib.net_wait(buf, _BATCH, ms)
-        if n or timeout is not None:
-            out = [_copy(buf[i]) for i in range(n)]
-            return out + poll() if n == _BATCH else out
+    """Waits up to `timeout` seconds (None: as long as it takes) for events and
+    returns every pending one; [] when the time ran out (or after shutdown())."""
+    if timeout is not None and not timeout >= 0:
+        raise ValueError(f"timeout must be >= 0 seconds or None, not {timeout!r}")
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while not _closed:
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if not _poll_lock.acquire(timeout=-1 if left is None else left):
+            return []
+        try:
+            if _closed:
+                return []
+            ms = _WAIT_SLICE_MS if left is None else min(_WAIT_SLICE_MS, math.ceil(left * 1000))
+            got = _take(ms)
+        finally:
+            _poll_lock.release()
+        if got or (deadline is not None and time.monotonic() >= deadline):
+            return got
+    return []
 
 
 def events(*ids: int, timeout: float = 30.0) -> Iterator[Event]:
-    """Yields events until every id in `ids` has ended (or `timeout` passed
-    without any event)."""
+    """Yields events until every id in `ids` has ended (raises TimeoutError
+    when `timeout` seconds pass without any event). Events of other ids are
+    yielded too."""
     left = set(ids)
     while left:
         batch = wait(timeout)
@@ -184,8 +439,10 @@ def events(*ids: int, timeout: float = 30.0) -> Iterator[Event]:
             yield ev
 
 
-def set_directory(base_dir: int, path: str) -> None:
-    if not _lib.net_set_directory(base_dir, str(path).encode()):
+# --- Settings --------------------------------------------------------------
+
+def set_directory(base_dir: int, path) -> None:
+    if not _lib.net_set_directory(base_dir, _cstr(path, "path")):
         raise ValueError(f"cannot set directory {base_dir} to {path!r} (it must be absolute)")
 
 
@@ -197,17 +454,24 @@ def get_directory(base_dir: int) -> str:
 
 
 def set_app_name(name: str) -> None:
-    if not _lib.net_set_app_name(name.encode()):
+    if not _lib.net_set_app_name(_cstr(name, "name")):
         raise ValueError(f"invalid application name {name!r}")
 
 
 def set_limits(max_transfers: int, max_per_host: int) -> None:
-    if not _lib.net_set_limits(max_transfers, max_per_host):
+    if not _lib.net_set_limits(_count(max_transfers, "max_transfers", 32),
+                               _count(max_per_host, "max_per_host", 32)):
         raise ValueError("limits must be at least 1")
 
 
 def shutdown() -> None:
-    """Stops everything and frees the library's memory. Final for the process."""
-    _lib.net_shutdown()
-    with _lock:
-        _user_data.clear()
+    """Stops everything and frees the library's memory. Final for the process:
+    threads in wait() return [] (within 0.2 s)."""
+    global _closed, _queue
+    _closed = True
+    with _poll_lock:  # no copy may read the batch net_shutdown frees
+        _lib.net_shutdown()
+        with _lock:
+            _lib.net_queue_destroy(_queue)
+            _queue = None
+            _live.clear()

@@ -1,9 +1,18 @@
-"""ctypes mirror of include/netdl.h (sizes checked at import)."""
+"""ctypes mirror of include/netdl.h, and finding the library.
+
+tests/test_layout.py compiles a C program against the header and checks
+every field's offset and every struct's size against these classes.
+"""
 import ctypes
 import ctypes.util
 import os
+import sys
+from pathlib import Path
+from typing import List, Tuple
 
 c_id = ctypes.c_uint64
+
+SONAME = "libnetdl.so.0"
 
 
 class NetHeader(ctypes.Structure):
@@ -11,22 +20,27 @@ class NetHeader(ctypes.Structure):
 
 
 class NetParams(ctypes.Structure):
+    # C booleans are read by the library as bytes (any non-zero is true):
+    # uint8_t has the layout of bool.
     _fields_ = [
         ("headers", ctypes.POINTER(NetHeader)),
         ("header_count", ctypes.c_size_t),
         ("body", ctypes.c_void_p),
         ("body_len", ctypes.c_size_t),
         ("timeout", ctypes.c_uint32),
-        ("progress", ctypes.c_bool),
+        ("progress", ctypes.c_uint8),
         ("user_data", ctypes.c_void_p),
         ("body_type", ctypes.c_uint32),
         ("body_file", ctypes.c_char_p),
         ("body_file_dir", ctypes.c_uint32),
-        ("no_redirects", ctypes.c_bool),
+        ("no_redirects", ctypes.c_uint8),
         ("max_redirects", ctypes.c_uint32),
         ("ca_file", ctypes.c_char_p),
         ("max_body", ctypes.c_uint64),
-        ("reserved", ctypes.c_uint64 * 8),
+        ("queue", ctypes.c_void_p),
+        ("progress_of", ctypes.c_uint32),
+        ("reserved32", ctypes.c_uint32),
+        ("reserved", ctypes.c_uint64 * 6),
     ]
 
 
@@ -54,34 +68,89 @@ class NetEvent(ctypes.Structure):
     ]
 
 
-# The C library pins these sizes (tests/header.rs); a mismatch means this
-# mirror is out of date.
+# The library pins these sizes for good (tests/header.rs): a mismatch means
+# this mirror is wrong.
 assert ctypes.sizeof(NetParams) == 160, ctypes.sizeof(NetParams)
 assert ctypes.sizeof(NetEvent) == 192, ctypes.sizeof(NetEvent)
 
+_SIGNATURES = {
+    "net_download": (c_id, [ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(NetParams),
+                            ctypes.c_char_p, ctypes.c_uint32]),
+    "net_request": (c_id, [ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(NetParams)]),
+    "net_cancel": (ctypes.c_bool, [c_id]),
+    "net_poll": (ctypes.c_size_t, [ctypes.POINTER(NetEvent), ctypes.c_size_t]),
+    "net_wait": (ctypes.c_size_t, [ctypes.POINTER(NetEvent), ctypes.c_size_t, ctypes.c_uint32]),
+    "net_queue_create": (ctypes.c_void_p, []),
+    "net_queue_destroy": (None, [ctypes.c_void_p]),
+    "net_queue_poll": (ctypes.c_size_t, [ctypes.c_void_p, ctypes.POINTER(NetEvent), ctypes.c_size_t]),
+    "net_queue_wait": (ctypes.c_size_t, [ctypes.c_void_p, ctypes.POINTER(NetEvent), ctypes.c_size_t,
+                                         ctypes.c_uint32]),
+    "net_set_directory": (ctypes.c_bool, [ctypes.c_uint32, ctypes.c_char_p]),
+    "net_get_directory": (ctypes.c_size_t, [ctypes.c_uint32, ctypes.c_char_p, ctypes.c_size_t]),
+    "net_set_app_name": (ctypes.c_bool, [ctypes.c_char_p]),
+    "net_set_limits": (ctypes.c_bool, [ctypes.c_uint32, ctypes.c_uint32]),
+    "net_shutdown": (None, []),
+    "net_version": (ctypes.c_char_p, []),
+    "net_error_name": (ctypes.c_char_p, [ctypes.c_uint32]),
+}
 
-def load():
-    """The library: $NETDL_LIB (a full path) if set, else the linker path."""
-    path = os.environ.get("NETDL_LIB") or ctypes.util.find_library("netdl")
-    if not path:
-        raise OSError("libnetdl not found: set NETDL_LIB to the library's full path")
-    lib = ctypes.CDLL(path)
-    sig = {
-        "net_download": (c_id, [ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(NetParams),
-                                ctypes.c_char_p, ctypes.c_uint32]),
-        "net_request": (c_id, [ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(NetParams)]),
-        "net_cancel": (ctypes.c_bool, [c_id]),
-        "net_poll": (ctypes.c_size_t, [ctypes.POINTER(NetEvent), ctypes.c_size_t]),
-        "net_wait": (ctypes.c_size_t, [ctypes.POINTER(NetEvent), ctypes.c_size_t, ctypes.c_uint32]),
-        "net_set_directory": (ctypes.c_bool, [ctypes.c_uint32, ctypes.c_char_p]),
-        "net_get_directory": (ctypes.c_size_t, [ctypes.c_uint32, ctypes.c_char_p, ctypes.c_size_t]),
-        "net_set_app_name": (ctypes.c_bool, [ctypes.c_char_p]),
-        "net_set_limits": (ctypes.c_bool, [ctypes.c_uint32, ctypes.c_uint32]),
-        "net_shutdown": (None, []),
-        "net_version": (ctypes.c_char_p, []),
-        "net_error_name": (ctypes.c_char_p, [ctypes.c_uint32]),
-    }
-    for name, (restype, argtypes) in sig.items():
+
+def _bind(lib: ctypes.CDLL) -> ctypes.CDLL:
+    for name, (restype, argtypes) in _SIGNATURES.items():
         fn = getattr(lib, name)
         fn.restype, fn.argtypes = restype, argtypes
     return lib
+
+
+def _installed_libdir() -> List[str]:
+    """`<prefix>/lib` when this package is installed under `<prefix>/lib/...`
+    (site-packages of a venv, of `pip install --user` or `--prefix`)."""
+    for parent in Path(__file__).resolve().parents:
+        if parent.name in ("lib", "lib64"):
+            return [str(parent)]
+    return []
+
+
+def candidates() -> List[str]:
+    """Where the library is looked for, in order, when NETDL_LIB is unset."""
+    dirs = _installed_libdir() + [os.path.join(p, "lib") for p in (sys.prefix, sys.base_prefix)]
+    seen = []
+    for d in dirs:
+        path = os.path.join(d, SONAME)
+        if path not in seen:
+            seen.append(path)
+    # A bare name: the dynamic linker's search (LD_LIBRARY_PATH, ld.so.cache,
+    # the system's library directories).
+    return seen + [SONAME]
+
+
+def load() -> Tuple[ctypes.CDLL, str]:
+    """The library and where it was loaded from: $NETDL_LIB (a full path) if
+    set, else the first of `candidates()`, else what
+    ctypes.util.find_library("netdl") finds."""
+    env = os.environ.get("NETDL_LIB")
+    if env:
+        try:
+            return _bind(ctypes.CDLL(env)), env
+        except OSError as e:
+            raise OSError(f"netdl: cannot load NETDL_LIB={env!r}: {e}") from None
+    tried = []
+    for path in candidates():
+        if os.sep in path and not os.path.exists(path):
+            tried.append(f"{path} (no such file)")
+            continue
+        try:
+            return _bind(ctypes.CDLL(path)), path
+        except OSError as e:
+            tried.append(f"{path} ({e})")
+    found = ctypes.util.find_library("netdl")
+    if found:
+        try:
+            return _bind(ctypes.CDLL(found)), found
+        except OSError as e:
+            tried.append(f"{found}, from ctypes.util.find_library ({e})")
+    else:
+        tried.append("ctypes.util.find_library('netdl') (found nothing)")
+    raise OSError("netdl: the library libnetdl was not found. Set NETDL_LIB to its full path "
+                  "(e.g. target/release/libnetdl.so) or install it (make install PREFIX=...). "
+                  "Looked for:\n  " + "\n  ".join(tried))
