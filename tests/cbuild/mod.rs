@@ -1,0 +1,75 @@
+//! Building and running C test programs against the current libnetdl.so
+//! (target/debug), as tests/c_api.rs does: `-std=c11 -pedantic -Wall
+//! -Wextra -Werror`, with a header folder of the caller's choice.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The directory holding a fresh libnetdl.so (target/debug), with the
+/// `libnetdl.so.0` name its SONAME asks for at run time. `cargo test` does
+/// not link the cdylib, so this builds it once (cargo serializes builds).
+pub fn lib_dir() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let status = Command::new(env!("CARGO"))
+                .args(["build", "--lib", "--quiet", "--manifest-path"])
+                .arg(root().join("Cargo.toml"))
+                .status()
+                .expect("cargo runs");
+            assert!(status.success(), "cargo build --lib failed");
+            let exe = std::env::current_exe().unwrap();
+            let dir = exe.parent().unwrap().parent().unwrap().to_path_buf(); // target/debug/deps/..
+            let soname = dir.join("libnetdl.so.0");
+            if std::fs::read_link(&soname).ok() != Some(PathBuf::from("libnetdl.so")) {
+                let _ = std::fs::remove_file(&soname);
+                std::os::unix::fs::symlink("libnetdl.so", &soname).unwrap();
+            }
+            dir
+        })
+        .clone()
+}
+
+/// Compiles the C `sources` into `out` against the headers in `include`,
+/// linked to libnetdl.
+pub fn compile(sources: &[&Path], include: &Path, out: &Path) {
+    let lib = lib_dir();
+    let status = Command::new("cc")
+        .args(["-std=c11", "-pedantic", "-Wall", "-Wextra", "-Werror", "-o"])
+        .arg(out)
+        .arg("-I")
+        .arg(include)
+        .args(sources)
+        .arg("-L")
+        .arg(&lib)
+        .arg(format!("-Wl,-rpath,{}", lib.display()))
+        .arg("-lnetdl")
+        .status()
+        .expect("C compiler runs");
+    assert!(status.success(), "compiling {sources:?} failed");
+}
+
+/// Runs a compiled C program, under valgrind's memcheck when
+/// `NETDL_VALGRIND=1` (as tests/c_api.rs): any memory error or definite
+/// leak fails the run.
+pub fn run(exe: &Path) -> Command {
+    if std::env::var_os("NETDL_VALGRIND").is_some_and(|v| v == "1") {
+        let mut cmd = Command::new("valgrind");
+        cmd.args([
+            "--quiet",
+            "--error-exitcode=99",
+            "--leak-check=full",
+            "--errors-for-leak-kinds=definite",
+            "--show-leak-kinds=definite",
+        ])
+        .arg(exe);
+        cmd
+    } else {
+        Command::new(exe)
+    }
+}
