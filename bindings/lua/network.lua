@@ -8,35 +8,53 @@
 --   network.poll()
 --
 -- The library is found through $NETDL_LIB (its full path), else the system
--- linker path. Listeners are called from network.poll(), on the caller's
--- thread. As in the reference, wrong argument types raise a Lua error, and
--- everything else (bad URL, network failure, ResourceDirectory) arrives as
--- an event with isError = true.
+-- linker path. Each loaded copy of this module has its own netdl event
+-- queue: it never takes the events of C code, of another binding or of
+-- another Lua state in the same process (the queue is freed, and its live
+-- requests cancelled, when the module is garbage-collected or its Lua state
+-- closed).
+--
+-- Listeners are called from network.poll(), on the caller's thread. Each
+-- runs protected: one that raises does not stop the others; its error
+-- (with a traceback) goes to the error handler (network.setErrorHandler)
+-- once every event of that poll was delivered.
+--
+-- As in the reference, wrong argument types raise a Lua error, reported at
+-- the caller's line; everything else (bad URL, network failure,
+-- ResourceDirectory) arrives as an event with isError = true.
 local ffi = require "ffi"
 
--- Keep in sync with include/netdl.h (bindings/lua/tests/run.lua checks the
--- layout against the header).
-ffi.cdef [[
+-- Keep in sync with include/netdl.h (bindings/lua/tests/layout.lua checks
+-- the layout against the header). Declared once per LuaJIT state, so the
+-- module may be loaded more than once.
+if not pcall(ffi.typeof, "net_params") then
+  ffi.cdef [[
+typedef struct net_queue net_queue;
 typedef uint64_t net_id;
 typedef struct net_header { const char *name; const char *value; } net_header;
+typedef uint8_t net_bool;
 typedef uint32_t net_body_type;
 typedef uint32_t net_dir;
+typedef uint32_t net_progress;
 typedef struct net_params {
   const struct net_header *headers;
   size_t header_count;
   const void *body;
   size_t body_len;
   uint32_t timeout;
-  bool progress;
+  net_bool progress;
   void *user_data;
   net_body_type body_type;
   const char *body_file;
   net_dir body_file_dir;
-  bool no_redirects;
+  net_bool no_redirects;
   uint32_t max_redirects;
   const char *ca_file;
   uint64_t max_body;
-  uint64_t reserved[8];
+  struct net_queue *queue;
+  net_progress progress_of;
+  uint32_t reserved32;
+  uint64_t reserved[6];
 } net_params;
 typedef uint32_t net_phase;
 typedef uint32_t net_error;
@@ -66,8 +84,10 @@ net_id net_download(const char *url, const char *method, const struct net_params
                     const char *filename, net_dir base_dir);
 net_id net_request(const char *url, const char *method, const struct net_params *params);
 bool net_cancel(net_id id);
-size_t net_poll(struct net_event *out, size_t capacity);
-size_t net_wait(struct net_event *out, size_t capacity, uint32_t timeout_ms);
+struct net_queue *net_queue_create(void);
+void net_queue_destroy(struct net_queue *q);
+size_t net_queue_poll(struct net_queue *q, struct net_event *out, size_t capacity);
+size_t net_queue_wait(struct net_queue *q, struct net_event *out, size_t capacity, uint32_t timeout_ms);
 bool net_set_directory(net_dir dir, const char *path);
 size_t net_get_directory(net_dir dir, char *buf, size_t capacity);
 bool net_set_app_name(const char *name);
@@ -76,10 +96,26 @@ void net_shutdown(void);
 const char *net_version(void);
 const char *net_error_name(net_error code);
 ]]
+end
 
 local C = ffi.load(os.getenv("NETDL_LIB") or "netdl")
 
 local network = { _VERSION = ffi.string(C.net_version()) }
+
+-- This module's event queue; every request names it.
+local queue = ffi.gc(C.net_queue_create(), C.net_queue_destroy)
+
+-- Raises `msg` at the app's line: the first caller outside this file.
+local SOURCE = debug.getinfo(1, "S").source
+local function argerror(msg)
+  local level = 2
+  while true do
+    local info = debug.getinfo(level, "S")
+    if not info or info.source ~= SOURCE then break end
+    level = level + 1
+  end
+  error(msg, level)
+end
 
 -- The base directories: opaque constants compared by identity, as in the reference.
 local function dir_constant(name, value)
@@ -98,10 +134,19 @@ network.system = system
 
 local function check_dir(d, what)
   if type(d) ~= "table" or by_value[d.value] ~= d then
-    error(what .. " must be one of the system.*Directory constants", 3)
+    argerror(what .. " must be one of the system.*Directory constants")
   end
   return d.value
 end
+
+-- A whole number in [min, max], or an error naming `what`.
+local function check_int(v, what, min, max)
+  if type(v) ~= "number" or v ~= math.floor(v) or v < min or v > max then
+    argerror(string.format("%s must be a whole number from %d to %.0f", what, min, max))
+  end
+  return v
+end
+local U32 = 4294967295
 
 local function dir_path(value)
   local n = C.net_get_directory(value, nil, 0)
@@ -114,32 +159,53 @@ end
 function system.pathForFile(filename, base)
   local value = check_dir(base or system.DocumentsDirectory, "baseDirectory")
   if filename == nil then return dir_path(value) end
-  if type(filename) ~= "string" then error("filename must be a string", 2) end
+  if type(filename) ~= "string" then argerror("filename must be a string") end
   return dir_path(value) .. "/" .. filename
 end
 
 --- network.setDirectory(system.XDirectory, path): overrides where it lives.
 function network.setDirectory(base, path)
   local value = check_dir(base, "directory")
-  if type(path) ~= "string" then error("path must be a string", 2) end
+  if type(path) ~= "string" then argerror("path must be a string") end
   if not C.net_set_directory(value, path) then
-    error("cannot set " .. tostring(base) .. " to " .. path .. " (it must be absolute)", 2)
+    argerror("cannot set " .. tostring(base) .. " to " .. path .. " (it must be absolute)")
   end
+end
+
+--- network.setAppName(name): the application name the default directories
+--- are made of (one path component; default "netdl").
+function network.setAppName(name)
+  if type(name) ~= "string" then argerror("name must be a string") end
+  if not C.net_set_app_name(name) then
+    argerror("cannot set the app name to '" .. name .. "' (it must be one non-empty path component)")
+  end
+end
+
+--- network.setLimits(maxTransfers, maxPerHost): how many requests run at
+--- once (default 64; the rest wait in a queue) and how many connections go
+--- to one host (default 64). Both at least 1.
+function network.setLimits(maxTransfers, maxPerHost)
+  check_int(maxTransfers, "maxTransfers", 1, U32)
+  check_int(maxPerHost, "maxPerHost", 1, U32)
+  if not C.net_set_limits(maxTransfers, maxPerHost) then argerror("cannot set limits after shutdown") end
 end
 
 local listeners = {}   -- request id (number) -> { listener, is_download }
 
 local function id_key(id) return tonumber(id) end
 
--- Turns the Lua params table into a net_params; returns it and what must
--- stay alive until the C call returned.
+local progress_of = { [true] = 0, download = 0, upload = 1 }
+
+-- The one place a net_params is filled from the Lua params table; returns
+-- it and what must stay alive until the C call returned.
 local function build_params(params)
   local p = ffi.new("net_params")
+  p.queue = queue
   local keep = {}
   if params == nil then return p, keep end
-  if type(params) ~= "table" then error("params must be a table", 3) end
+  if type(params) ~= "table" then argerror("params must be a table") end
   if params.headers ~= nil then
-    if type(params.headers) ~= "table" then error("params.headers must be a table", 3) end
+    if type(params.headers) ~= "table" then argerror("params.headers must be a table") end
     local list = {}
     for k, v in pairs(params.headers) do list[#list + 1] = { tostring(k), tostring(v) } end
     local arr = ffi.new("net_header[?]", #list)
@@ -155,46 +221,61 @@ local function build_params(params)
     p.body, p.body_len = body, #body
     keep[#keep + 1] = body
   elseif type(body) == "table" then
-    if type(body.filename) ~= "string" then error("params.body.filename must be a string", 3) end
+    if type(body.filename) ~= "string" then argerror("params.body.filename must be a string") end
     p.body_file = body.filename
     p.body_file_dir = check_dir(body.baseDirectory or system.DocumentsDirectory, "params.body.baseDirectory")
     keep[#keep + 1] = body.filename
   elseif body ~= nil then
-    error("params.body must be a string or a {filename=, baseDirectory=} table", 3)
+    argerror("params.body must be a string or a {filename=, baseDirectory=} table")
   end
   if params.bodyType ~= nil then
     if params.bodyType == "text" then p.body_type = 1
     elseif params.bodyType == "binary" then p.body_type = 2
-    else error('params.bodyType must be "text" or "binary"', 3) end
+    else argerror('params.bodyType must be "text" or "binary"') end
   end
   if params.timeout ~= nil then
-    if type(params.timeout) ~= "number" or params.timeout <= 0 then
-      error("params.timeout must be a positive number", 3)
+    if type(params.timeout) ~= "number" or params.timeout < 1 or params.timeout > U32 then
+      argerror("params.timeout must be a number of seconds, at least 1")
     end
-    p.timeout = math.max(1, math.floor(params.timeout + 0.5))
+    p.timeout = math.floor(params.timeout + 0.5) -- netdl counts whole seconds
   end
-  p.progress = params.progress == true or params.progress == "download"
-  p.no_redirects = params.handleRedirects == false
+  local progress = params.progress
+  if progress ~= nil and progress ~= false then
+    if progress_of[progress] == nil then argerror('params.progress must be true, "download" or "upload"') end
+    p.progress = 1
+    p.progress_of = progress_of[progress]
+  end
+  if params.handleRedirects ~= nil then
+    if type(params.handleRedirects) ~= "boolean" then argerror("params.handleRedirects must be a boolean") end
+    p.no_redirects = params.handleRedirects and 0 or 1
+  end
+  if params.maxRedirects ~= nil then p.max_redirects = check_int(params.maxRedirects, "params.maxRedirects", 1, U32) end
+  if params.maxBody ~= nil then p.max_body = check_int(params.maxBody, "params.maxBody", 1, 2 ^ 53) end
+  if params.caFile ~= nil then
+    if type(params.caFile) ~= "string" then argerror("params.caFile must be a string") end
+    p.ca_file = params.caFile
+    keep[#keep + 1] = params.caFile
+  end
   return p, keep
 end
 
 local function start(url, method, listener, params, filename, base)
-  if type(url) ~= "string" then error("url must be a string", 3) end
-  if type(method) ~= "string" then error("method must be a string", 3) end
+  if type(url) ~= "string" then argerror("url must be a string") end
+  if type(method) ~= "string" then argerror("method must be a string") end
   if type(listener) ~= "function" and not (type(listener) == "table" and listener.networkRequest) then
-    error("listener must be a function or a table with a networkRequest method", 3)
+    argerror("listener must be a function or a table with a networkRequest method")
   end
   local response = type(params) == "table" and params.response or nil
   if filename == nil and response ~= nil then -- request with params.response: a download
     if type(response) ~= "table" or type(response.filename) ~= "string" then
-      error("params.response must be {filename=, baseDirectory=}", 3)
+      argerror("params.response must be {filename=, baseDirectory=}")
     end
     filename, base = response.filename, response.baseDirectory or system.DocumentsDirectory
   end
   local p, keep = build_params(params)
   local id
   if filename ~= nil then
-    if type(filename) ~= "string" then error("filename must be a string", 3) end
+    if type(filename) ~= "string" then argerror("filename must be a string") end
     id = C.net_download(url, method, p, filename, check_dir(base or system.DocumentsDirectory, "baseDirectory"))
   else
     id = C.net_request(url, method, p)
@@ -210,7 +291,7 @@ function network.download(url, method, listener, params, filename, base)
   if type(params) == "string" then -- params left out
     params, filename, base = nil, params, filename
   end
-  if filename == nil then error("filename must be a string", 2) end
+  if filename == nil then argerror("filename must be a string") end
   return start(url, method, listener, params, filename, base)
 end
 
@@ -222,7 +303,7 @@ end
 --- network.cancel(handle): true if the request was still live. Its listener
 --- is never called again.
 function network.cancel(handle)
-  if type(handle) ~= "number" then error("handle must be a request handle", 2) end
+  if type(handle) ~= "number" then argerror("handle must be a request handle") end
   listeners[handle] = nil
   return C.net_cancel(handle)
 end
@@ -261,44 +342,96 @@ local function to_event(e, is_download)
   return event
 end
 
-local events = ffi.new("net_event[64]")
+local function default_error_handler(message)
+  print("network: a listener raised: " .. tostring(message))
+end
+local error_handler = default_error_handler
 
---- network.poll(): delivers pending events to their listeners. Call it once
---- per frame; it never blocks. `wait_ms` (optional) waits that long for the
---- first event instead. Returns the number of events delivered.
-function network.poll(wait_ms)
-  local total = 0
-  while true do
-    local n
-    if wait_ms and total == 0 then
-      n = tonumber(C.net_wait(events, 64, wait_ms))
-    else
-      n = tonumber(C.net_poll(events, 64))
-    end
-    if n == 0 then return total end
-    local batch = {}
-    for i = 0, n - 1 do -- copy everything before any listener runs
-      local key = id_key(events[i].id)
-      local entry = listeners[key]
-      if entry then batch[#batch + 1] = { key, entry, to_event(events[i], entry[2]) } end
-    end
-    for _, item in ipairs(batch) do
-      local key, entry, event = item[1], item[2], item[3]
-      -- Skipped if a listener earlier in this batch cancelled it.
-      if listeners[key] == entry then
-        if event.phase == "ended" then listeners[key] = nil end
-        local listener = entry[1]
-        if type(listener) == "function" then listener(event) else listener:networkRequest(event) end
-      end
-    end
-    total = total + n
+--- network.setErrorHandler(fn): fn(message, event) receives the error of
+--- each listener that raised (message with a traceback when it is a
+--- string), after every event of that poll was delivered. nil restores the
+--- default, which prints it. A handler that raises makes network.poll()
+--- raise, after the listeners but before the remaining errors are reported.
+function network.setErrorHandler(fn)
+  if fn ~= nil and type(fn) ~= "function" then argerror("the error handler must be a function or nil") end
+  error_handler = fn or default_error_handler
+end
+
+local BATCH = 64
+local events = ffi.new("net_event[?]", BATCH)
+-- Events copied out of netdl, not delivered yet: pending[head..tail],
+-- oldest first. A listener that polls again delivers them, in order.
+local pending, head, tail = {}, 1, 0
+
+-- The one place events are taken from netdl: up to BATCH of them (waiting
+-- up to wait_ms for the first, if given), each copied into a Lua table
+-- before any listener runs (the next take frees their C memory).
+local function take(wait_ms)
+  local n
+  if wait_ms then
+    n = tonumber(C.net_queue_wait(queue, events, BATCH, wait_ms))
+  else
+    n = tonumber(C.net_queue_poll(queue, events, BATCH))
   end
+  for i = 0, n - 1 do
+    local key = id_key(events[i].id)
+    local entry = listeners[key]
+    if entry then
+      tail = tail + 1
+      pending[tail] = { key, entry, to_event(events[i], entry[2]) }
+    end
+  end
+  return n
+end
+
+-- Delivers pending events until none is left; each listener runs protected
+-- and its error is added to `errors`. Returns how many listeners it called.
+local function deliver(errors)
+  local called = 0
+  while head <= tail do
+    local item = pending[head]
+    pending[head] = nil
+    head = head + 1
+    local key, entry, event = item[1], item[2], item[3]
+    if listeners[key] == entry then -- not cancelled meanwhile
+      if event.phase == "ended" then listeners[key] = nil end
+      called = called + 1
+      local listener, ok, err = entry[1]
+      if type(listener) == "function" then
+        ok, err = xpcall(listener, debug.traceback, event)
+      else
+        ok, err = xpcall(listener.networkRequest, debug.traceback, listener, event)
+      end
+      if not ok then errors[#errors + 1] = { err, event } end
+    end
+  end
+  head, tail = 1, 0
+  return called
+end
+
+--- network.poll([wait_ms]): delivers pending events to their listeners.
+--- Call it once per frame; it never blocks. `wait_ms` (optional) waits that
+--- long for the first event instead. Returns how many listeners it called.
+--- Listeners may call network.poll() themselves. Their errors go to the
+--- error handler after every event of this call was delivered.
+function network.poll(wait_ms)
+  if wait_ms ~= nil then wait_ms = check_int(wait_ms, "wait_ms", 0, U32) end
+  local errors, called = {}, 0
+  if head <= tail then wait_ms = nil end -- events are already waiting
+  repeat
+    local n = take(wait_ms)
+    wait_ms = nil
+    called = called + deliver(errors)
+  until n < BATCH
+  for _, e in ipairs(errors) do error_handler(e[1], e[2]) end
+  return called
 end
 
 --- network.shutdown(): stops everything; final for the process.
 function network.shutdown()
   C.net_shutdown()
   listeners = {}
+  pending, head, tail = {}, 1, 0
 end
 
 return network

@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # Runs the Lua binding's tests with LuaJIT against libnetdl (NETDL_LIB,
-# default target/debug/libnetdl.so) and a loopback server.
+# default target/debug/libnetdl.so), a loopback server and an HTTPS server
+# with a throw-away self-signed certificate (made with the openssl tool).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 export NETDL_LIB=${NETDL_LIB:-$root/target/debug/libnetdl.so}
 work=$(mktemp -d)
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+    -subj /CN=netdl-test -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
 python3 "$root/scripts/loopback_server.py" > "$work/url" &
 server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 100); do [ -s "$work/url" ] && break; sleep 0.05; done
-luajit "$root/bindings/lua/tests/run.lua" "$(head -n1 "$work/url")" "$work" | grep -v '^myNetworkListener\|^  \|^}'
+python3 "$root/bindings/lua/tests/tls_server.py" "$work/cert.pem" "$work/key.pem" > "$work/tls_url" &
+tls_server=$!
+trap 'kill $server $tls_server 2>/dev/null; wait $server $tls_server 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 100); do [ -s "$work/url" ] && [ -s "$work/tls_url" ] && break; sleep 0.05; done
+luajit "$root/bindings/lua/tests/run.lua" "$(head -n1 "$work/url")" "$work" "$(head -n1 "$work/tls_url")" \
+    "$work/cert.pem" | grep -v '^myNetworkListener\|^  \|^}'

@@ -4,7 +4,8 @@
 --                               comments) and prints its layout
 local fields = {
   net_params = { "headers", "header_count", "body", "body_len", "timeout", "progress", "user_data",
-    "body_type", "body_file", "body_file_dir", "no_redirects", "max_redirects", "ca_file", "max_body", "reserved" },
+    "body_type", "body_file", "body_file_dir", "no_redirects", "max_redirects", "ca_file", "max_body", "queue",
+    "progress_of", "reserved32", "reserved" },
   net_event = { "id", "user_data", "phase", "is_error", "error_code", "error", "status", "bytes_transferred",
     "bytes_estimated", "url", "headers", "header_count", "path", "body", "body_len", "response_type",
     "base_dir", "filename", "reserved" },
@@ -14,7 +15,7 @@ local function layout(ffi)
   local out = {}
   for _, s in ipairs({ "net_params", "net_event" }) do
     out[#out + 1] = s .. "=" .. ffi.sizeof(s)
-    for _, f in ipairs(fields[s]) do out[#out + 1] = f .. "@" .. tostring(ffi.offsetof(s, f)) end
+    for _, f in ipairs(fields[s]) do out[#out + 1] = f .. "@" .. tostring(ffi.offsetof(s, f) or "missing") end
   end
   return table.concat(out, " ")
 end

@@ -1,10 +1,13 @@
--- Tests of bindings/lua/network.lua:  luajit tests/run.lua BASE_URL DIRECTORY
+-- Tests of bindings/lua/network.lua:
+--   luajit tests/run.lua BASE_URL DIRECTORY TLS_URL CA_FILE
 -- Runs the reference page's two examples unchanged (but for the URLs, and a
--- `display` stand-in), then checks the binding's other promises.
+-- `display` stand-in), then checks the binding's other promises. TLS_URL is
+-- an HTTPS server whose certificate is CA_FILE (tests/tls_server.py).
 local here = arg[0]:match("(.*/)") or "./"
 package.path = here .. "../?.lua;" .. here .. "?.lua;" .. package.path
-local BASE, DIR = arg[1], arg[2]
-assert(BASE and DIR, "usage: luajit tests/run.lua BASE_URL DIRECTORY")
+local BASE, DIR, TLS, CA = arg[1], arg[2], arg[3], arg[4]
+assert(BASE and DIR and TLS and CA, "usage: luajit tests/run.lua BASE_URL DIRECTORY TLS_URL CA_FILE")
+local ffi = require "ffi"
 
 local network = require "network"
 local system = require("network").system
@@ -37,6 +40,27 @@ local function pump(done)
   return done()
 end
 
+-- Runs one request to its end; returns the ended event.
+local function one(start)
+  local ev
+  start(function(e) if e.phase == "ended" then ev = e end end)
+  pump(function() return ev ~= nil end)
+  return ev or {}
+end
+
+ffi.cdef "int poll(void *fds, unsigned long nfds, int timeout);"
+-- Waits (without polling netdl) until every file exists, or 10 s: their
+-- downloads are complete, so their events wait in the queue and the next
+-- network.poll() takes them as one batch.
+local function wait_for_files(paths)
+  for _, path in ipairs(paths) do
+    for _ = 1, 5000 do
+      if read(path) then break end
+      ffi.C.poll(nil, 0, 2)
+    end
+  end
+end
+
 -- 1. The layout network.lua declares matches include/netdl.h: a second
 --    LuaJIT cdefs the header itself and prints the same sizes and offsets.
 do
@@ -44,7 +68,7 @@ do
   local p = io.popen(string.format("luajit %slayout.lua %s../../../include/netdl.h 2>&1", here, here))
   local theirs = p:read("*a"):gsub("%s+$", "")
   p:close()
-  check(mine:find("net_event=192", 1, true) and mine == theirs, "cdef layout matches netdl.h:\n  lua:    " .. mine .. "\n  header: " .. theirs)
+  check(mine:find("net_params=160", 1, true) and mine:find("net_event=192", 1, true) and mine == theirs, "cdef layout matches netdl.h:\n  lua:    " .. mine .. "\n  header: " .. theirs)
 end
 
 -- 2. The reference's download example, unchanged but for the URL and a
@@ -174,6 +198,199 @@ do
   raises(function() network.request("http://x/", "GET", function() end, { bodyType = "xml" }) end, "bad bodyType")
   raises(function() network.cancel("nope") end, "bad handle")
   check(system.pathForFile("a/b.txt", system.DocumentsDirectory) == DIR .. "/docs/a/b.txt", "pathForFile")
+end
+
+-- 5. Argument errors are raised at the caller's line.
+do
+  local function line() return debug.getinfo(2, "l").currentline end
+  local function at(where, f, text)
+    local ok, err = pcall(f)
+    err = tostring(err)
+    check(not ok and err:find("run.lua:" .. where .. ": ", 1, true) and err:find(text, 1, true),
+      "error at run.lua:" .. where .. " saying '" .. text .. "', got: " .. err)
+  end
+  local f = function() end
+  at(line(), function() network.download(42, "GET", f, "x") end, "url must be a string")
+  at(line(), function() network.download("http://x/", "GET", f, "x", "Documents") end, "baseDirectory must be")
+  at(line(), function() network.request("http://x/", "GET", f, { headers = 1 }) end, "params.headers must be")
+  at(line(), function() network.request("http://x/", "GET", f, { body = { filename = "a", baseDirectory = 1 } }) end,
+    "params.body.baseDirectory must be")
+  at(line(), function() network.request("http://x/", "GET", f, { timeout = 0.5 }) end, "params.timeout must be")
+  at(line(), function() network.request("http://x/", "GET", f, { progress = "sideways" }) end, "params.progress must be")
+  at(line(), function() network.request("http://x/", "GET", f, { maxRedirects = 0 }) end, "params.maxRedirects must be")
+  at(line(), function() network.request("http://x/", "GET", f, { maxBody = 1.5 }) end, "params.maxBody must be")
+  at(line(), function() network.request("http://x/", "GET", f, { caFile = 5 }) end, "params.caFile must be")
+  at(line(), function() network.request("http://x/", "GET", f, { handleRedirects = "no" }) end, "params.handleRedirects")
+  at(line(), function() network.setLimits(0, 1) end, "maxTransfers must be")
+  at(line(), function() network.setLimits(1) end, "maxPerHost must be")
+  at(line(), function() network.setAppName("a/b") end, "one non-empty path component")
+  at(line(), function() network.setErrorHandler(7) end, "error handler must be")
+  at(line(), function() system.pathForFile(7) end, "filename must be a string")
+  at(line(), function() network.poll(-1) end, "wait_ms must be")
+  at(line(), function() network.cancel("nope") end, "handle must be")
+end
+
+-- The loopback server accepts few connections at once (listen backlog 5):
+-- from here on, requests share 4 kept-alive connections.
+network.setLimits(4, 4)
+
+-- 6. A listener that raises does not stop the others; its error goes to the
+--    error handler after the whole batch was delivered.
+do
+  local n, log, handled, names = 8, {}, {}, {}
+  local raise_line
+  network.setErrorHandler(function(msg, ev) log[#log + 1] = "handler"; handled[#handled + 1] = { msg, ev } end)
+  for i = 1, n do
+    names[i] = system.pathForFile("batch/" .. i .. ".bin")
+    network.download(BASE .. "/bytes/" .. (100 + i), "GET", function(e)
+      log[#log + 1] = i
+      raise_line = debug.getinfo(1, "l").currentline + 1
+      if #log == 1 then error("boom " .. i) end
+      if #log == 3 then error({ code = 3 }) end
+    end, "batch/" .. i .. ".bin")
+  end
+  wait_for_files(names)
+  network.poll()
+  local first_handler = #log + 1
+  for k, v in ipairs(log) do if v == "handler" then first_handler = k break end end
+  check(first_handler > 3 and #log == first_handler + 1 and log[#log] == "handler",
+    "every listener of the batch ran before the two reports: " .. table.concat(log, ","))
+  local msg, ev = handled[1] and handled[1][1], handled[1] and handled[1][2]
+  check(type(msg) == "string" and msg:find("run.lua:" .. raise_line .. ": boom", 1, true)
+    and msg:find("stack traceback", 1, true), "message names the line and has a traceback: " .. tostring(msg))
+  check(ev and ev.phase == "ended" and ev.name == "networkRequest", "the handler gets the event")
+  check(handled[2] and type(handled[2][1]) == "table" and handled[2][1].code == 3, "a non-string error is passed as is")
+  pump(function() local c = 0 for _, v in ipairs(log) do if v ~= "handler" then c = c + 1 end end return c == n end)
+  local seen = {}
+  for _, v in ipairs(log) do if v ~= "handler" then seen[v] = (seen[v] or 0) + 1 end end
+  local once = true
+  for i = 1, n do once = once and seen[i] == 1 end
+  check(once, "each listener called once: " .. table.concat(log, ","))
+
+  -- The default handler prints; nil restores it.
+  network.setErrorHandler(nil)
+  local printed = {}
+  local real_print = print
+  print = function(...) printed[#printed + 1] = table.concat({ ... }, " ") end
+  one(function(l) network.request(BASE .. "/bytes/1", "GET", function(e) l(e) error("printed boom") end) end)
+  print = real_print
+  check(printed[1] and printed[1]:find("printed boom", 1, true), "default handler prints: " .. tostring(printed[1]))
+end
+
+-- 7. A listener may poll again: events still arrive once each, in order.
+do
+  local n, order, names, reentered = 6, {}, {}, false
+  for i = 1, n do
+    names[i] = system.pathForFile("nested/" .. i .. ".bin")
+    network.download(BASE .. "/bytes/" .. (200 + i), "GET", function(e)
+      order[#order + 1] = i .. e.phase
+      if not reentered then
+        reentered = true
+        network.poll()
+        network.poll(0)
+      end
+    end, { progress = true }, "nested/" .. i .. ".bin")
+  end
+  wait_for_files(names)
+  pump(function() local c = 0 for _, v in ipairs(order) do if v:find("ended") then c = c + 1 end end return c == n end)
+  local ok = reentered
+  for i = 1, n do
+    local mine = {}
+    for _, v in ipairs(order) do if v:match("^(%d+)") == tostring(i) then mine[#mine + 1] = v:sub(#tostring(i) + 1) end end
+    local s = table.concat(mine, ",")
+    ok = ok and s:match("^began,[progres,]*ended$") ~= nil
+  end
+  check(ok, "each request: began, progress..., ended: " .. table.concat(order, " "))
+end
+
+-- 8. setLimits: with one transfer at a time, requests run one after another.
+do
+  network.setLimits(1, 1)
+  local order, ended = {}, 0
+  for i = 1, 3 do
+    network.download(BASE .. "/slow/3072?ms=30", "GET", function(e)
+      order[#order + 1] = i
+      if e.phase == "ended" then ended = ended + 1 end
+    end, { progress = true }, "seq" .. i .. ".bin")
+  end
+  pump(function() return ended == 3 end)
+  network.setLimits(4, 4)
+  local done, current, contiguous = {}, nil, ended == 3
+  for _, i in ipairs(order) do
+    if i ~= current then
+      if done[i] then contiguous = false end
+      if current then done[current] = true end
+      current = i
+    end
+  end
+  check(contiguous, "one request at a time: " .. table.concat(order, ","))
+end
+
+-- 9. setAppName names the default directories.
+do
+  network.setAppName("netdl-lua-test")
+  check(system.pathForFile("x", system.CachesDirectory):match("/netdl%-lua%-test/x$"),
+    "CachesDirectory: " .. system.pathForFile("x", system.CachesDirectory))
+end
+
+-- 10. The other params reach netdl.
+do
+  local function req(path, params, method)
+    return one(function(l) network.request(BASE .. path, method or "GET", l, params) end)
+  end
+  local e = req("/redirect/1", { handleRedirects = false })
+  check(not e.isError and e.status == 302, "handleRedirects = false reports the 302")
+  e = req("/redirect/3", { maxRedirects = 2 })
+  check(e.isError and e.errorCode == "NET_ERROR_TOO_MANY_REDIRECTS", "maxRedirects = 2 stops /redirect/3")
+  e = req("/redirect/3", { maxRedirects = 3 })
+  check(not e.isError and e.response == "done", "maxRedirects = 3 follows /redirect/3")
+  e = req("/bytes/1000", { maxBody = 999 })
+  check(e.isError and e.errorCode == "NET_ERROR_TOO_LARGE", "maxBody = 999 refuses 1000 bytes")
+  e = req("/bytes/1000", { maxBody = 1000 })
+  check(not e.isError and #e.response == 1000, "maxBody = 1000 accepts 1000 bytes")
+  e = req("/slow/10000?ms=1500", { timeout = 1 })
+  check(e.isError and e.errorCode == "NET_ERROR_TIMEOUT", "timeout = 1 ends a 1.5 s stall")
+
+  local tls = one(function(l) network.request(TLS .. "/", "GET", l, { caFile = CA }) end)
+  check(not tls.isError and tls.status == 200 and tls.response == "secure", "caFile trusts the test server")
+  tls = one(function(l) network.request(TLS .. "/", "GET", l) end)
+  check(tls.isError and tls.errorCode == "NET_ERROR_TLS", "without caFile the test server is refused")
+
+  -- A body file from a base directory, labelled binary.
+  local f = assert(io.open(system.pathForFile("upload.txt", system.TemporaryDirectory), "wb"))
+  f:write("from a file")
+  f:close()
+  e = req("/echo", { body = { filename = "upload.txt", baseDirectory = system.TemporaryDirectory }, bodyType = "binary" }, "POST")
+  check(e.response and e.response:find('"body": "from a file"', 1, true)
+    and e.response:find('"Content-Type": "application/octet-stream"', 1, true), "body file and bodyType")
+
+  -- Upload progress: began and progress count the request body sent.
+  local body, events = string.rep("u", 1048576), {}
+  network.request(BASE .. "/echo", "POST", function(ev) events[#events + 1] = ev end, { body = body, progress = "upload" })
+  pump(function() return #events > 0 and events[#events].phase == "ended" end)
+  local ok, sent = #events >= 2 and events[1].phase == "began", 0
+  for i = 1, #events - 1 do
+    local ev = events[i]
+    ok = ok and ev.bytesEstimated == #body and ev.bytesTransferred >= sent and ev.bytesTransferred <= #body
+    sent = ev.bytesTransferred
+  end
+  local last = events[#events] or {}
+  check(ok and last.status == 200 and last.response:find('"body": "uuuu', 1, true), "upload progress")
+end
+
+-- 11. Each loaded copy of the module polls its own queue: this one never
+--     takes (and drops) the events of another.
+do
+  local other = assert(loadfile(here .. "../network.lua"))()
+  check(other ~= network, "a second copy of the module")
+  local theirs, mine
+  other.download(BASE .. "/bytes/9", "GET", function(e) theirs = e end, "other.bin")
+  wait_for_files({ system.pathForFile("other.bin") })
+  network.request(BASE .. "/bytes/5", "GET", function(e) mine = e end)
+  pump(function() return mine ~= nil end)
+  check(mine and mine.status == 200 and theirs == nil, "this copy's poll delivers only its events")
+  other.poll(5000)
+  check(theirs and theirs.status == 200 and theirs.response.filename == "other.bin", "the other copy gets its event")
 end
 
 network.shutdown()
