@@ -232,7 +232,7 @@ def _count(value, what: str, bits: int) -> int:
 def _timeout(value) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"timeout must be a number of seconds, not {type(value).__name__}")
-    if not (value >= 1 and float(value).is_integer()):
+    if (isinstance(value, float) and not value.is_integer()) or not value >= 1:
         raise ValueError(f"timeout must be a whole number of seconds, at least 1 (the library "
                          f"counts whole seconds), not {value!r}")
     return _count(int(value), "timeout", 32)
@@ -318,7 +318,7 @@ def download(url: str, filename: str, *, method: str = "GET", base_dir: int = Di
       ca_file           PEM file of CA certificates to trust instead of the system's
       max_body          largest response body accepted, bytes (NET_ERROR_TOO_LARGE)
     """
-    p, keep = _params(**options)
+    p, keep = _params(**options)  # keep: what p points into, alive until we return
     args = (_cstr(url, "url"), _cstr(method, "method"), _cstr(filename, "filename"))
     return _start(lambda: _lib.net_download(args[0], args[1], ctypes.byref(p), args[2], base_dir),
                   p, user_data)
@@ -327,7 +327,7 @@ def download(url: str, filename: str, *, method: str = "GET", base_dir: int = Di
 def request(url: str, method: str = "GET", *, user_data: Any = None, **options) -> int:
     """Starts a request whose response body arrives in the `ended` event's
     `body`. Options as download()'s (max_body defaults to 64 MiB here)."""
-    p, keep = _params(**options)
+    p, keep = _params(**options)  # keep: what p points into, alive until we return
     args = (_cstr(url, "url"), _cstr(method, "method"))
     return _start(lambda: _lib.net_request(args[0], args[1], ctypes.byref(p)), p, user_data)
 
@@ -427,7 +427,7 @@ def wait(timeout: Optional[float] = None) -> List[Event]:
 def events(*ids: int, timeout: float = 30.0) -> Iterator[Event]:
     """Yields events until every id in `ids` has ended (raises TimeoutError
     when `timeout` seconds pass without any event). Events of other ids are
-    yielded too."""
+    yielded too; those another thread's poll() or wait() takes are not."""
     left = set(ids)
     while left:
         batch = wait(timeout)
