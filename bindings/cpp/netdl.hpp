@@ -241,9 +241,6 @@ constexpr size_t kBatch = 64;
 /// The wrapper's process-wide state.
 struct State {
     State() : queue(net_queue_create()) {}
-    ~State() { net_queue_destroy(queue); }
-    State(const State &) = delete;
-    State &operator=(const State &) = delete;
 
     // Every request's events go to this queue (NULL only when created after
     // net_shutdown, when no request starts anyway).
@@ -257,9 +254,11 @@ struct State {
     std::deque<Event> pending;  // copied, not yet delivered; oldest first
 };
 
+/// Never destroyed, so a Request in static storage can still cancel at exit;
+/// the queue lives as long as the process (as netdl's network thread does).
 inline State &state() {
-    static State s;
-    return s;
+    static State *s = new State;
+    return *s;
 }
 
 /// The one place a net_params is filled. It points into `p` and `hdrs`,
