@@ -156,7 +156,10 @@ impl EventQueue {
     /// per turn). A closed queue drops them.
     fn deliver(&self, events: impl Iterator<Item = Box<Sealed>>) {
         if self.closed.load(Ordering::Acquire) {
-            return; // dropped with the iterator
+            // Dropped; the iterator is consumed all the same: it is this
+            // queue's share of an outbox whose next share follows it.
+            events.for_each(drop);
+            return;
         }
         let mut incoming = lock(&self.incoming);
         incoming.extend(events);
@@ -491,6 +494,18 @@ mod tests {
         tx.flush();
         assert_eq!(ids(&a), vec![1, 3, 5]);
         assert_eq!(ids(&b), vec![2, 4, 6]);
+        // Events sent to a queue closed before the flush are dropped, and
+        // only they: the runs after them still reach their queues.
+        let c = queues.create();
+        assert!(a.admit(20) && c.admit(21) && b.admit(22) && a.admit(23));
+        for (id, tx) in [(20, &tx), (21, &tx.to(&c)), (22, &tx_b), (23, &tx)] {
+            tx.send(ended(id));
+        }
+        assert_eq!(c.close(), vec![21]);
+        tx.flush();
+        assert_eq!(ids(&a), vec![20, 23]);
+        assert_eq!(ids(&b), vec![22]);
+        assert_eq!(ids(&c), Vec::<u64>::new());
         // Closing a queue drops its pending events and its live ids.
         assert!(b.admit(8));
         tx_b.send(ended(8));

@@ -155,3 +155,28 @@ fn c_abi_checks_pass() {
         support::body(20_000, 0)
     );
 }
+
+/// Rule: events reach their request's queue and no other, exactly once,
+/// with two queues polled from two threads and the default queue from
+/// the main thread (10,000 requests); a queue's event memory is its own;
+/// destroying a queue with requests in flight ends nothing elsewhere
+/// (tests/c/queues_test.c).
+#[test]
+fn c_event_queues_pass() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("queues_test");
+    compile(&[&root().join("tests/c/queues_test.c")], &exe, false);
+    let out = run(&exe)
+        .arg(server.url("/bytes/100"))
+        .arg(server.url("/slow/100000?chunk=1000&ms=50"))
+        .arg("100")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -146,6 +146,12 @@ int main(int argc, char **argv) {
     p.reserved[3] = 1;
     expect_error(net_request(url, NULL, &p), NET_ERROR_INVALID_ARGUMENT, "reserved");
     memset(&p, 0, sizeof p);
+    p.reserved32 = 1;
+    expect_error(net_request(url, NULL, &p), NET_ERROR_INVALID_ARGUMENT, "reserved32");
+    memset(&p, 0, sizeof p);
+    p.progress_of = 2;
+    expect_error(net_request(url, NULL, &p), NET_ERROR_INVALID_ARGUMENT, "progress_of");
+    memset(&p, 0, sizeof p);
     p.header_count = 2;
     expect_error(net_request(url, NULL, &p), NET_ERROR_INVALID_ARGUMENT, "NULL headers");
     memset(&p, 0, sizeof p);
@@ -204,6 +210,29 @@ int main(int argc, char **argv) {
     }
     CHECK(began == 1 && ended_n == 1);
 
+    /* Booleans are bytes: any non-zero value is true (a C bool, 0xff from
+     * memset, an old binary's padding). */
+    memset(&p, 0, sizeof p);
+    memset(&p.progress, 0xff, sizeof p.progress);
+    memset(&p.no_redirects, 0x80, sizeof p.no_redirects);
+    id = net_request(url, NULL, &p);
+    began = 0;
+    for (int tries = 0; tries < 50; tries++) {
+        size_t n = net_wait(ev, 4, 100);
+        int done = 0;
+        for (size_t i = 0; i < n; i++) {
+            CHECK(ev[i].id == id);
+            began += ev[i].phase == NET_PHASE_BEGAN;
+            if (ev[i].phase == NET_PHASE_ENDED) {
+                CHECK(!ev[i].is_error && ev[i].status == 200 && ev[i].body_len == 20000);
+                done = 1;
+            }
+        }
+        if (done)
+            break;
+    }
+    CHECK(began == 1);
+
     /* After shutdown every call is a harmless no-op. */
     net_shutdown();
     net_shutdown();
@@ -216,6 +245,10 @@ int main(int argc, char **argv) {
     CHECK(!net_set_app_name("x"));
     CHECK(!net_set_limits(1, 1));
     CHECK(net_get_directory(NET_DIR_DOCUMENTS, path, sizeof path) == 0);
+    CHECK(net_queue_create() == NULL);
+    CHECK(net_queue_poll(NULL, ev, 4) == 0);
+    CHECK(net_queue_wait(NULL, ev, 4, 10) == 0);
+    net_queue_destroy(NULL);
 
     printf("%s: %d failure(s)\n", failures ? "FAILED" : "ok", failures);
     return failures ? 1 : 0;
