@@ -119,6 +119,13 @@ class Handler(BaseHTTPRequestHandler):
         self.send(404, b"not found", "text/plain")
 
 
+class Server(ThreadingHTTPServer):
+    # socketserver's default listen backlog is 5: 64 connections opened at
+    # once (netdl's default limit) overflow it and stall connects for seconds.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dir", help="directory served under /files/")
@@ -126,8 +133,7 @@ def main():
     args = ap.parse_args()
     Handler.files_dir = args.dir
     Handler.rate = args.rate
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    server = Server(("127.0.0.1", 0), Handler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print("http://127.0.0.1:%d" % server.server_address[1], flush=True)
     try:

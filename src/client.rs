@@ -356,3 +356,30 @@ impl Drop for Client {
         self.shutdown();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Phase;
+
+    /// Rule: a panic while starting a request, after its id was allocated,
+    /// still returns the id, which ends with NET_ERROR_INTERNAL (in the
+    /// request's own queue) and is not live afterwards.
+    #[test]
+    fn panic_after_the_id_ends_it_with_internal() {
+        let client = Client::new().unwrap();
+        let q = client.create_queue().unwrap();
+        let opts = Options {
+            queue: Some(q.clone()),
+            ..Options::default()
+        };
+        let id = client.request("http://127.0.0.1:9/netdl-test-panic-in-submit", "GET", opts);
+        assert_ne!(id, 0);
+        let evs = client.wait_queue(Some(&q), Duration::from_secs(5));
+        assert_eq!(evs.len(), 1, "{evs:?}");
+        assert_eq!((evs[0].id, evs[0].phase), (id, Phase::Ended));
+        assert_eq!(evs[0].error.as_ref().unwrap().kind, ErrorKind::Internal);
+        assert!(!client.cancel(id), "the id is over");
+        assert!(client.poll().is_empty());
+    }
+}

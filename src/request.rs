@@ -71,7 +71,8 @@ pub struct Options {
     /// default queue.
     pub queue: Option<crate::queue::Queue>,
     /// `began` and `progress` report the request body being sent (bytes
-    /// of the body, its size as the estimate) instead of the response.
+    /// of the body, its size as the estimate) instead of the response;
+    /// turns them on without `progress`.
     pub upload_progress: bool,
 }
 
@@ -279,7 +280,8 @@ impl Request {
             url: Arc::from(CString::new(url).map_err(|_| Error::invalid("URL contains NUL"))?),
             method,
             timeout,
-            progress: opts.progress,
+            // Upload progress turns the events on by itself.
+            progress: opts.progress || opts.upload_progress,
             follow_redirects: !opts.no_redirects,
             max_redirects: opts.max_redirects.unwrap_or(DEFAULT_MAX_REDIRECTS),
             target,

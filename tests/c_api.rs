@@ -36,6 +36,10 @@ fn lib_dir() -> PathBuf {
         .clone()
 }
 
+fn valgrind() -> bool {
+    std::env::var_os("NETDL_VALGRIND").is_some_and(|v| v == "1")
+}
+
 /// Compiles C (or C++ with `cxx`) sources into `out`, linked to libnetdl.
 fn compile(sources: &[&Path], out: &Path, cxx: bool) {
     let lib = lib_dir();
@@ -62,7 +66,7 @@ fn compile(sources: &[&Path], out: &Path, cxx: bool) {
 /// `NETDL_VALGRIND=1` (scripts/valgrind.sh): any memory error or definite
 /// leak fails the run.
 fn run(exe: &Path) -> Command {
-    if std::env::var_os("NETDL_VALGRIND").is_some_and(|v| v == "1") {
+    if valgrind() {
         let mut cmd = Command::new("valgrind");
         cmd.args([
             "--quiet",
@@ -171,6 +175,7 @@ fn c_event_queues_pass() {
         .arg(server.url("/bytes/100"))
         .arg(server.url("/slow/100000?chunk=1000&ms=50"))
         .arg("100")
+        .arg(if valgrind() { "1500" } else { "10000" })
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -454,3 +454,40 @@ pub extern "C" fn net_error_name(code: net_error) -> *const c_char {
     };
     name.as_ptr()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rule: a panic inside `net_request` while reading its arguments
+    /// (before an id exists) or while starting the request (after) returns
+    /// an id, which ends with NET_ERROR_INTERNAL in the params' queue.
+    #[test]
+    fn panics_inside_net_request_end_their_id() {
+        let q = net_queue_create();
+        assert!(!q.is_null());
+        for url in [
+            c"http://127.0.0.1:9/netdl-test-panic-in-params",
+            c"http://127.0.0.1:9/netdl-test-panic-in-submit",
+        ] {
+            let params = net_params {
+                queue: q,
+                // SAFETY: every field of net_params is an integer or a raw
+                // pointer: all zero is a valid value.
+                ..unsafe { std::mem::zeroed() }
+            };
+            // SAFETY: valid C strings and params for the call.
+            let id = unsafe { net_request(url.as_ptr(), std::ptr::null(), &params) };
+            assert_ne!(id, 0);
+            // SAFETY: `ev` has room for 4 events; `q` is live.
+            let mut ev: [net_event; 4] = unsafe { std::mem::zeroed() };
+            let n = unsafe { net_queue_wait(q, ev.as_mut_ptr(), 4, 5000) };
+            assert_eq!(n, 1);
+            assert_eq!((ev[0].id, ev[0].phase), (id, NET_PHASE_ENDED));
+            assert_eq!(ev[0].error_code, NET_ERROR_INTERNAL);
+            assert!(!net_cancel(id));
+        }
+        // SAFETY: created above, destroyed once.
+        unsafe { net_queue_destroy(q) };
+    }
+}

@@ -7,7 +7,9 @@
  * flight ends nothing elsewhere and delivers nothing from it anywhere.
  * Prints one line per failed check; exits 1 on any failure.
  *
- *   queues_test URL_OF_SMALL_BODY URL_OF_SLOW_BODY BODY_LEN
+ *   queues_test URL_OF_SMALL_BODY URL_OF_SLOW_BODY BODY_LEN [REQUESTS]
+ *
+ * REQUESTS defaults to 10,000 (fewer under valgrind).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
@@ -18,9 +20,10 @@
 
 #include "netdl.h"
 
-#define REQUESTS 10000
+#define MAX_REQUESTS 10000
 #define SLOW 200
-#define MAX_ID (REQUESTS + 4 * SLOW + 64)
+#define MAX_ID (MAX_REQUESTS + 4 * SLOW + 64)
+static int REQUESTS = MAX_REQUESTS;
 
 static atomic_int failures;
 #define CHECK(cond)                                                         \
@@ -94,8 +97,14 @@ static net_id start(net_queue *q, int number, const char *url, bool progress) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 4) {
-        fprintf(stderr, "usage: queues_test SMALL_URL SLOW_URL BODY_LEN\n");
+    if (argc != 4 && argc != 5) {
+        fprintf(stderr, "usage: queues_test SMALL_URL SLOW_URL BODY_LEN [REQUESTS]\n");
+        return 2;
+    }
+    if (argc == 5)
+        REQUESTS = atoi(argv[4]);
+    if (REQUESTS < 3 || REQUESTS > MAX_REQUESTS) {
+        fprintf(stderr, "REQUESTS must be 3..%d\n", MAX_REQUESTS);
         return 2;
     }
     small_url = argv[1];
