@@ -312,6 +312,11 @@ typedef struct net_event {
 
 /**
  * `$TMPDIR/<app>-<uid>` (`/tmp/<app>-<uid>`): may vanish after exit.
+ * Created with mode 0700; an existing one is used only when it is a real
+ * directory (no symbolic link) owned by this uid and not writable by
+ * group or others, else the download ends with `NET_ERROR_IO` naming the
+ * folder and the reason. A folder set with `net_set_directory` is used as
+ * it is.
  */
 #define NET_DIR_TEMPORARY 1
 

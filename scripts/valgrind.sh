@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Memory checks under valgrind's memcheck: the C programs (tests/c_api.rs)
-# and the stress test (tests/stress.rs, 1,000 downloads). Any invalid
+# Memory checks under valgrind's memcheck: the C programs (tests/c_api.rs,
+# the 0.1 client of tests/abi_compat.rs, tests/tables.rs) and the stress test (tests/stress.rs, 1,000 downloads). Any invalid
 # access or definite leak fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-NETDL_VALGRIND=1 cargo test --test c_api -- --test-threads=1
+NETDL_VALGRIND=1 cargo test --test c_api --test abi_compat --test tables -- --test-threads=1
 
 # The race/load test (1,000 downloads, cancels, shutdown mid-flight).
 cargo build --tests --quiet

@@ -34,6 +34,11 @@ pub type net_dir = u32;
 /// `$XDG_DATA_HOME/<app>/Documents` (`~/.local/share/<app>/Documents`): persists.
 pub const NET_DIR_DOCUMENTS: net_dir = 0;
 /// `$TMPDIR/<app>-<uid>` (`/tmp/<app>-<uid>`): may vanish after exit.
+/// Created with mode 0700; an existing one is used only when it is a real
+/// directory (no symbolic link) owned by this uid and not writable by
+/// group or others, else the download ends with `NET_ERROR_IO` naming the
+/// folder and the reason. A folder set with `net_set_directory` is used as
+/// it is.
 pub const NET_DIR_TEMPORARY: net_dir = 1;
 /// `$XDG_CACHE_HOME/<app>` (`~/.cache/<app>`): persists, may be purged.
 pub const NET_DIR_CACHES: net_dir = 2;
