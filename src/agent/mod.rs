@@ -397,7 +397,7 @@ impl Agent {
             t.status = code;
         }
         // A callback's reason beats libcurl's generic "write error".
-        let err = t.failure.take().or(err);
+        let err = t.failure.take().or(err).or_else(|| t.cut_off());
         let sink = t.sink.take();
         let mut ev = t.event(Phase::Ended);
         match (err, sink) {

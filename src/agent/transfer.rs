@@ -223,14 +223,14 @@ impl Transfer {
     /// need options netdl never sets) or follows a redirect we took for
     /// final (a `Location` after an empty one). Such a status line may
     /// look like a trailer (`HTTP/1.1 200 OK: x`), so a status-shaped line
-    /// with a colon or a leading blank, after a response that may have had
-    /// a body, opens a `Lines::MaybeBlock`: a response only if a line
-    /// ending a block follows. One with neither is surely a status line
-    /// (libcurl rejects trailers and fields without them). In a
-    /// maybe-block, a field shaped like a status line is taken for one: a
-    /// server whose next status line has a colon and that sends such a
-    /// field gets that field's status reported (the body goes where that
-    /// status says).
+    /// with a colon or a leading blank after a chunked response opens a
+    /// `Lines::MaybeBlock`: a response only if a line ending a block
+    /// follows. One with neither is surely a status line (libcurl rejects
+    /// trailers without a colon). In a maybe-block, a field shaped like a
+    /// status line is taken for one: after a chunked response, a server
+    /// whose next status line has a colon and that sends such a field gets
+    /// that field's status reported (the body goes where that status
+    /// says).
     fn on_header_line(&mut self, line: &[u8]) -> Result<(), Error> {
         self.last_activity = Instant::now();
         if line.first().is_some_and(|&b| b == b'\r' || b == b'\n') {
@@ -254,9 +254,7 @@ impl Transfer {
                 // In a block, a line with a colon is a field, even one
                 // named `HTTP/1.1 200 OK`.
                 Lines::Block if !surely_status => {}
-                Lines::Between | Lines::MaybeBlock(_)
-                    if !surely_status && self.after_response_body() =>
-                {
+                Lines::AfterChunked | Lines::MaybeBlock(_) if !surely_status => {
                     self.headers.clear();
                     self.lines = Lines::MaybeBlock(code);
                     return Ok(());
@@ -267,8 +265,20 @@ impl Transfer {
                 }
             }
         }
-        if self.lines == Lines::Between {
-            return Ok(()); // a trailer
+        // libcurl takes any line starting with `HTTP/`, in any case, for a
+        // status line (a 200) when it cannot read it as one.
+        let lenient = || {
+            line.get(..5)
+                .is_some_and(|p| p.eq_ignore_ascii_case(b"HTTP/"))
+        };
+        match self.lines {
+            Lines::Block | Lines::MaybeBlock(_) => {}
+            // No trailer can come here: the first line of a response.
+            Lines::Between => return Err(malformed_status()),
+            Lines::AfterBody if lenient() => return Err(malformed_status()),
+            // A trailer (or after a chunked body, a status line with a
+            // colon that libcurl read by leniency: its block's end fails).
+            Lines::AfterBody | Lines::AfterChunked => return Ok(()),
         }
         if folded {
             // Obsolete line folding: continue the previous value.
@@ -281,10 +291,17 @@ impl Transfer {
         Ok(())
     }
 
-    /// Whether a response that may have had a body (and so trailers) has
-    /// ended: the last block was neither missing nor interim.
-    fn after_response_body(&self) -> bool {
-        self.status != 0 && !is_interim(self.status)
+    /// Why a transfer libcurl ended without an error did not succeed: it
+    /// ended inside a header block, or before a final response (libcurl
+    /// takes a connection closed there for the end of a response with an
+    /// empty body).
+    pub fn cut_off(&self) -> Option<Error> {
+        matches!(self.lines, Lines::Between | Lines::Block).then(|| {
+            Error::new(
+                ErrorKind::Network,
+                "the connection ended before the response's header block did",
+            )
+        })
     }
 
     /// The status line of a response: a header block begins.
@@ -308,11 +325,21 @@ impl Transfer {
     /// The line that ends a header block (never sent after trailers).
     fn on_block_end(&mut self) -> Result<(), Error> {
         match self.lines {
-            Lines::Between => return Ok(()), // not sent by libcurl
-            Lines::MaybeBlock(code) => self.start_response(code)?, // a response
             Lines::Block => {}
+            Lines::MaybeBlock(code) => self.start_response(code)?, // a response
+            // A block whose first line libcurl took for a status line by
+            // leniency (`http/1.1 404`, which it reads as a 200).
+            _ => return Err(malformed_status()),
         }
-        self.lines = Lines::Between;
+        // Trailers that look like a status line can only follow a chunked
+        // HTTP/1.1 body (an HTTP/2 field name cannot have a '/').
+        self.lines = if is_interim(self.status) {
+            Lines::Between
+        } else if self.find_header("transfer-encoding").is_some() {
+            Lines::AfterChunked
+        } else {
+            Lines::AfterBody
+        };
         self.on_headers_complete()
     }
 
@@ -640,15 +667,25 @@ fn check(rc: curl_sys::CURLcode) -> Result<(), curl::Error> {
 /// Where the header callback is among the lines libcurl hands it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Lines {
-    /// Before the first block, or after one: a line is a trailer or the
-    /// status line of the next response.
+    /// Before a response's header block: at the start, or after a 1xx.
     Between,
     /// In a header block, whose status is `Transfer::status`.
     Block,
+    /// After the block of a response (final, or a redirect) without a
+    /// chunked body: a line is the status line of a response libcurl
+    /// started (or a trailer field of an HTTP/2 response).
+    AfterBody,
+    /// After the block of a response with a chunked body: a line is a
+    /// trailer, or the status line of a response libcurl started.
+    AfterChunked,
     /// After a line that is either a trailer shaped like a status line or
     /// the status line, with this code, of a response libcurl started:
     /// the latter only if a line ending a block follows.
     MaybeBlock(i32),
+}
+
+fn malformed_status() -> Error {
+    Error::new(ErrorKind::Protocol, "malformed status line")
 }
 
 /// A 1xx that another response follows. libcurl takes a 101 it did not
@@ -657,13 +694,20 @@ fn is_interim(status: i32) -> bool {
     (100..200).contains(&status) && status != 101
 }
 
-/// The status code of a status line as libcurl reads one: blanks, `HTTP/`,
-/// the version, one blank, three digits (what follows them does not
-/// matter to libcurl: `HTTP/1.1 2000` is a 200). None for other lines.
+/// The status code of a status line: after blanks, `HTTP/1.0` or
+/// `HTTP/1.1`, a blank and three digits (whatever follows, as libcurl
+/// reads it: `HTTP/1.1 2000` is a 200), or `HTTP/2` or `HTTP/3`, a blank,
+/// three digits and a blank. None for any other line, including those
+/// libcurl takes for a 200 by leniency (`http/1.1 404`, `HTTP/2 404`
+/// without the blank).
 fn parse_status(line: &[u8]) -> Option<i32> {
-    let rest = trim_blanks(line).strip_prefix(b"HTTP/")?;
-    let blank = rest.iter().position(|&b| b == b' ' || b == b'\t')?;
-    let digits = rest.get(blank + 1..blank + 4)?;
+    let blank = |b: &u8| *b == b' ' || *b == b'\t';
+    let start = line.iter().position(|b| !blank(b)).unwrap_or(line.len());
+    let digits = match line[start..].strip_prefix(b"HTTP/")? {
+        [b'1', b'.', b'0' | b'1', sep, rest @ ..] if blank(sep) => rest.get(..3)?,
+        [b'2' | b'3', sep, rest @ ..] if blank(sep) && rest.get(3).is_some_and(blank) => &rest[..3],
+        _ => return None,
+    };
     digits.iter().try_fold(0, |code, &d| {
         d.is_ascii_digit().then(|| code * 10 + i32::from(d - b'0'))
     })
@@ -706,17 +750,23 @@ mod tests {
     #[test]
     fn status_lines() {
         assert_eq!(parse_status(b"HTTP/1.1 404 Not Found"), Some(404));
-        assert_eq!(parse_status(b"HTTP/2 200 "), Some(200));
-        assert_eq!(parse_status(b"HTTP/1.1\t200 OK"), Some(200));
+        assert_eq!(parse_status(b"HTTP/2 404 "), Some(404));
+        assert_eq!(parse_status(b"HTTP/1.1\t404 OK"), Some(404));
         assert_eq!(parse_status(b"  HTTP/1.0 302"), Some(302));
         // libcurl reads three digits, whatever follows.
-        assert_eq!(parse_status(b"HTTP/1.1 2000 OK"), Some(200));
-        assert_eq!(parse_status(b"HTTP/1.1 200OK"), Some(200));
+        assert_eq!(parse_status(b"HTTP/1.1 4040 OK"), Some(404));
+        assert_eq!(parse_status(b"HTTP/1.1 404OK"), Some(404));
+        // Lines libcurl refuses.
         assert_eq!(parse_status(b"HTTP/1.1"), None);
-        assert_eq!(parse_status(b"HTTP/1.1 20"), None);
-        assert_eq!(parse_status(b"HTTP/1.1 abc"), None);
+        assert_eq!(parse_status(b"HTTP/1.1 40"), None);
+        assert_eq!(parse_status(b"HTTP/1.2 404"), None);
+        assert_eq!(parse_status(b" http/1.1 404"), None);
+        assert_eq!(parse_status(b"X-HTTP/1.1 404"), None);
         assert_eq!(parse_status(b"HTTP/x: y"), None);
-        assert_eq!(parse_status(b"X-HTTP/1.1 200"), None);
+        // Lines libcurl takes for a 200 by leniency.
+        assert_eq!(parse_status(b"HTTP/2 404"), None);
+        assert_eq!(parse_status(b"http/1.1 404 Not Found"), None);
+        assert_eq!(parse_status(b"HTTP/3 40x "), None);
     }
 
     #[test]
@@ -858,6 +908,34 @@ mod header_lines_tests {
         assert_eq!(t.status, 200);
         assert_eq!(names(t), ["HTTP/1.1 404 Not Found"]);
         assert_eq!(t.estimated, -1);
+        // After a response without a chunked body no trailer can come: a
+        // status line with a colon is one, and its fields are fields.
+        let mut easy = feed(
+            &[
+                "HTTP/1.1 302 Found\r\n",
+                "Location: /next\r\n",
+                "Content-Length: 0\r\n",
+                "\r\n",
+                "HTTP/1.1 200 OK: fine\r\n",
+                "HTTP/1.1 404 Not Found: a field\r\n",
+                "\r\n",
+            ],
+            None,
+        );
+        let t = easy.get_mut();
+        assert_eq!(t.status, 200);
+        assert_eq!(names(t), ["HTTP/1.1 404 Not Found"]);
+    }
+
+    /// Rule: a block whose first line libcurl took for a status line by
+    /// leniency (it reads `http/1.1 404` as a 200) fails the transfer.
+    #[test]
+    fn a_malformed_status_line_fails() {
+        for first in ["http/1.1 404 Not Found\r\n", "HTTP/2 404\r\n"] {
+            let mut easy = feed(&[first, "HTTP/1.1 200 OK: a field\r\n", "\r\n"], None);
+            let t = easy.get_mut();
+            assert_eq!(t.failure.as_ref().unwrap().kind, ErrorKind::Protocol);
+        }
     }
 
     /// Rule: a response after body bytes were stored fails the transfer:
@@ -890,6 +968,7 @@ mod header_lines_tests {
                 "Location :  /elsewhere \t\r\n",
                 "X-Folded: a\r\n",
                 " b\r\n",
+                "Transfer-Encoding: chunked\r\n",
                 "\rX\n",
                 "HTTP/1.1 200 OK: trailer\r\n",
             ],
@@ -911,6 +990,7 @@ mod header_lines_tests {
             ("HTTP/1.1 200 OK", "x"),
             ("Location ", "/elsewhere"),
             ("X-Folded", "a b"),
+            ("Transfer-Encoding", "chunked"),
         ];
         let want: Vec<(String, String)> = want
             .iter()
