@@ -248,15 +248,19 @@ impl Transfer {
         let line = trim_crlf(line);
         let colon = line.iter().position(|&b| b == b':');
         let folded = line.first().is_some_and(|&b| b == b' ' || b == b'\t');
+        // Neither a field nor a trailer: libcurl rejects those without a
+        // colon unless they start with a blank.
+        let surely_status = colon.is_none() && !folded;
         if let Some(code) = parse_status(line) {
-            let surely_status = colon.is_none() && !folded;
             match self.lines {
                 // In a block, a line with a colon is a field, even one
                 // named `HTTP/1.1 200 OK`.
                 Lines::Block if !surely_status => {}
-                Lines::AfterChunked | Lines::MaybeBlock(_) if !surely_status => {
+                Lines::After(after @ After { chunked: true, .. }) | Lines::MaybeBlock(_, after)
+                    if !surely_status =>
+                {
                     self.headers.clear();
-                    self.lines = Lines::MaybeBlock(code);
+                    self.lines = Lines::MaybeBlock(code, after);
                     return Ok(());
                 }
                 _ => {
@@ -265,20 +269,22 @@ impl Transfer {
                 }
             }
         }
-        // libcurl takes any line starting with `HTTP/`, in any case, for a
-        // status line (a 200) when it cannot read it as one.
-        let lenient = || {
-            line.get(..5)
-                .is_some_and(|p| p.eq_ignore_ascii_case(b"HTTP/"))
-        };
+        // libcurl takes a line starting with `HTTP/`, in any case, that it
+        // cannot read as a status line for a 200 (`http/1.1 404`).
+        let lenient = line
+            .get(..5)
+            .is_some_and(|p| p.eq_ignore_ascii_case(b"HTTP/"));
         match self.lines {
-            Lines::Block | Lines::MaybeBlock(_) => {}
-            // No trailer can come here: the first line of a response.
+            Lines::MaybeBlock(..) if lenient && surely_status => return Err(malformed_status()),
+            Lines::Block | Lines::MaybeBlock(..) => {}
+            // Where no trailer can be, the first line of a response.
             Lines::Between => return Err(malformed_status()),
-            Lines::AfterBody if lenient() => return Err(malformed_status()),
-            // A trailer (or after a chunked body, a status line with a
+            Lines::After(After { chunked, .. }) if lenient && (!chunked || surely_status) => {
+                return Err(malformed_status())
+            }
+            // A trailer (or, after a chunked body, a status line with a
             // colon that libcurl read by leniency: its block's end fails).
-            Lines::AfterBody | Lines::AfterChunked => return Ok(()),
+            Lines::After(_) => return Ok(()),
         }
         if folded {
             // Obsolete line folding: continue the previous value.
@@ -292,11 +298,15 @@ impl Transfer {
     }
 
     /// Why a transfer libcurl ended without an error did not succeed: it
-    /// ended inside a header block, or before a final response (libcurl
-    /// takes a connection closed there for the end of a response with an
-    /// empty body).
+    /// ended before the header block of a final response was complete
+    /// (libcurl takes a connection closed there for the end of a response
+    /// with an empty body).
     pub fn cut_off(&self) -> Option<Error> {
-        matches!(self.lines, Lines::Between | Lines::Block).then(|| {
+        let complete = match self.lines {
+            Lines::After(after) | Lines::MaybeBlock(_, after) => after.last,
+            Lines::Between | Lines::Block => false,
+        };
+        (!complete).then(|| {
             Error::new(
                 ErrorKind::Network,
                 "the connection ended before the response's header block did",
@@ -326,19 +336,20 @@ impl Transfer {
     fn on_block_end(&mut self) -> Result<(), Error> {
         match self.lines {
             Lines::Block => {}
-            Lines::MaybeBlock(code) => self.start_response(code)?, // a response
+            Lines::MaybeBlock(code, _) => self.start_response(code)?, // a response
             // A block whose first line libcurl took for a status line by
-            // leniency (`http/1.1 404`, which it reads as a 200).
-            _ => return Err(malformed_status()),
+            // leniency.
+            Lines::Between | Lines::After(_) => return Err(malformed_status()),
         }
-        // Trailers that look like a status line can only follow a chunked
-        // HTTP/1.1 body (an HTTP/2 field name cannot have a '/').
         self.lines = if is_interim(self.status) {
             Lines::Between
-        } else if self.find_header("transfer-encoding").is_some() {
-            Lines::AfterChunked
         } else {
-            Lines::AfterBody
+            Lines::After(After {
+                // Trailers shaped like a status line can only follow a
+                // chunked HTTP/1.1 body (an HTTP/2 field name has no '/').
+                chunked: self.find_header("transfer-encoding").is_some(),
+                last: !self.follows_redirect(),
+            })
         };
         self.on_headers_complete()
     }
@@ -671,17 +682,22 @@ enum Lines {
     Between,
     /// In a header block, whose status is `Transfer::status`.
     Block,
-    /// After the block of a response (final, or a redirect) without a
-    /// chunked body: a line is the status line of a response libcurl
-    /// started (or a trailer field of an HTTP/2 response).
-    AfterBody,
-    /// After the block of a response with a chunked body: a line is a
-    /// trailer, or the status line of a response libcurl started.
-    AfterChunked,
+    /// After the header block of a response: a line is a trailer, or the
+    /// status line of a response libcurl started.
+    After(After),
     /// After a line that is either a trailer shaped like a status line or
     /// the status line, with this code, of a response libcurl started:
     /// the latter only if a line ending a block follows.
-    MaybeBlock(i32),
+    MaybeBlock(i32, After),
+}
+
+/// What the last complete header block was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct After {
+    /// It announced a chunked body, so trailers may follow.
+    chunked: bool,
+    /// The final response (not a redirect libcurl follows).
+    last: bool,
 }
 
 fn malformed_status() -> Error {
@@ -936,6 +952,37 @@ mod header_lines_tests {
             let t = easy.get_mut();
             assert_eq!(t.failure.as_ref().unwrap().kind, ErrorKind::Protocol);
         }
+    }
+
+    /// Rule: a transfer libcurl ends without an error has failed unless a
+    /// final response's header block was complete (libcurl takes a
+    /// connection closed inside a block for the end of the response).
+    #[test]
+    fn a_transfer_ends_after_a_final_block() {
+        let cut = |lines: &[&str]| feed(lines, None).get_ref().cut_off().is_some();
+        assert!(cut(&[]));
+        assert!(cut(&["HTTP/1.1 404 Not Found\r\n", "X: y\r\n"]));
+        assert!(cut(&["HTTP/1.1 100 Continue\r\n", "\r\n"]));
+        let redirect = ["HTTP/1.1 302 Found\r\n", "Location: /x\r\n", "\r\n"];
+        assert!(cut(&redirect));
+        assert!(cut(&[&redirect[..], &["HTTP/1.1 200 OK: y\r\n"]].concat()));
+        let chunked = [
+            "HTTP/1.1 302 Found\r\n",
+            "Location: /x\r\n",
+            "Transfer-Encoding: chunked\r\n",
+            "\r\n",
+            "HTTP/1.1 200 OK: y\r\n",
+        ];
+        assert!(cut(&chunked));
+        let done = [
+            "HTTP/1.1 200 OK\r\n",
+            "Transfer-Encoding: chunked\r\n",
+            "\r\n",
+        ];
+        assert!(!cut(&done));
+        assert!(!cut(
+            &[&done[..], &["HTTP/1.1 200 OK: trailer\r\n"]].concat()
+        ));
     }
 
     /// Rule: a response after body bytes were stored fails the transfer:

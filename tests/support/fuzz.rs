@@ -274,6 +274,8 @@ pub enum Field {
     Plain(usize, Value),
     /// The same field twice.
     Repeated(usize, Value),
+    /// A name of printable and high bytes (no colon).
+    OddName(Vec<u8>, Value),
     /// `X-Folded: a` continued on 1–3 lines starting with a space or tab.
     Folded(Vec<Value>, bool),
     /// `HTTP/1.1 200 OK: x`, a field named like a status line.
@@ -445,7 +447,9 @@ fn value() -> impl Strategy<Value = Value> {
 fn field() -> impl Strategy<Value = Field> {
     let name = 0..NAMES.len();
     prop_oneof![
-        40 => (name.clone(), value()).prop_map(|(n, v)| Field::Plain(n, v)),
+        60 => (name.clone(), value()).prop_map(|(n, v)| Field::Plain(n, v)),
+        3 => (vec(prop_oneof![0x21u8..=0x39, 0x3bu8..=0x7e, 0x80u8..=0xff], 1..20), value())
+            .prop_map(|(n, v)| Field::OddName(n, v)),
         3 => (name, value()).prop_map(|(n, v)| Field::Repeated(n, v)),
         3 => (vec(value(), 1..4), any::<bool>()).prop_map(|(v, tab)| Field::Folded(v, tab)),
         2 => Just(Field::StatusShaped),
@@ -463,7 +467,7 @@ fn version() -> impl Strategy<Value = Version> {
     prop_oneof![
         40 => Just(Version::Http11),
         6 => Just(Version::Http10),
-        4 => prop::sample::select(vec![
+        3 => prop::sample::select(vec![
             "HTTP/1.2", "HTTP/2", "HTTP/0.9", "http/1.1", "HTTP/1.1 ", "", "ICY", "HTTP/",
             "HTTP/1.1\t",
         ])
@@ -480,7 +484,8 @@ const CODES: &[u16] = &[
 fn code() -> impl Strategy<Value = Code> {
     prop_oneof![
         30 => prop::sample::select(CODES).prop_map(Code::Num),
-        2 => prop::sample::select(vec!["20", "2000", "abc", "099", "000", "-200", "2 0"])
+        3 => (100u16..=999).prop_map(Code::Num),
+        1 => prop::sample::select(vec!["20", "2000", "abc", "099", "000", "-200", "2 0"])
             .prop_map(Code::Odd),
     ]
 }
@@ -843,6 +848,7 @@ fn render_one(r: &Response, id: u64, hop: usize, next: usize, port: u16) -> One 
     for f in &r.fields {
         match f {
             Field::Plain(n, v) => head.field(NAMES[*n].as_bytes(), &value_bytes(v)),
+            Field::OddName(n, v) => head.field(n, &value_bytes(v)),
             Field::Repeated(n, v) => {
                 head.field(NAMES[*n].as_bytes(), &value_bytes(v));
                 head.field(NAMES[*n].as_bytes(), &value_bytes(v));
