@@ -216,6 +216,28 @@ fn trailer_field_is_not_a_header() {
     );
 }
 
+/// Rule: what libcurl reads more leniently than HTTP cannot replace the
+/// file either: a connection closed inside the header block is a network
+/// error (libcurl ends it without one, as a response with no body); a 101
+/// no one asked for is a final non-2xx response; a 3xx with an empty
+/// `Location` is not followed and is final; a status line libcurl reads
+/// as a 200 only by leniency (`http/1.1 404`) is a protocol error (its
+/// status is libcurl's reading).
+#[test]
+fn lenient_header_blocks_keep_the_old_file() {
+    let server = Server::start();
+    for c in [
+        case("/headers-cut/404", "NET_ERROR_NETWORK", 404),
+        case("/headers-cut/200", "NET_ERROR_NETWORK", 200),
+        case("/switching", "NET_ERROR_NONE", 101),
+        case("/empty-location/302", "NET_ERROR_NONE", 302),
+        case("/empty-location/301", "NET_ERROR_NONE", 301),
+        case("/lenient-status", "NET_ERROR_PROTOCOL", 200),
+    ] {
+        run(&server, &c);
+    }
+}
+
 /// Reads a request's head (up to the blank line), lower-cased; empty when
 /// the connection ended first.
 fn read_head(reader: &mut BufReader<TcpStream>) -> String {

@@ -12,6 +12,12 @@
 //! `HTTP/1.1 200 OK: x`), `/trailer-fake-500/N` (a 200 whose trailer is
 //! `HTTP/1.1 500 Oops: y`), `/trailer-field/N` (a 200 with the valid
 //! trailer field `X-Checksum: abc`).
+//! Header blocks libcurl takes more leniently than HTTP does:
+//! `/headers-cut/CODE` (the connection closes before the block's blank
+//! line), `/switching` (a 101 no one asked for, then bytes until the
+//! connection closes), `/empty-location/CODE` (a 3xx whose `Location` is
+//! empty, with a body), `/lenient-status` (`http/1.1 404 Not Found`, which
+//! libcurl reads as a 200).
 
 use std::io::{self, Write};
 use std::net::TcpStream;
@@ -113,6 +119,29 @@ pub fn respond<W: Write>(
             chunked_with_trailer(io, 200, &body(arg(1), 0), "HTTP/1.1 500 Oops: y")
         }
         "trailer-field" => chunked_with_trailer(io, 200, &body(arg(1), 0), "X-Checksum: abc"),
+        "headers-cut" => {
+            let head = format!("HTTP/1.1 {} Status\r\nContent-Length: 5\r\n", arg(1));
+            io.write_all(head.as_bytes())?;
+            io.flush()?;
+            let _ = raw.shutdown(std::net::Shutdown::Both);
+            Err(closed())
+        }
+        "switching" => {
+            io.write_all(b"HTTP/1.1 101 Switching Protocols\r\n\r\nnot a file")?;
+            io.flush()?;
+            let _ = raw.shutdown(std::net::Shutdown::Both);
+            Err(closed())
+        }
+        "empty-location" => {
+            let h = [("Location", String::new())];
+            head(io, arg(1) as u16, &h, Some(9))?;
+            io.write_all(b"not moved")?;
+            io.flush()
+        }
+        "lenient-status" => {
+            io.write_all(b"http/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found")?;
+            io.flush()
+        }
         "empty" => full(io, 200, BIN, b""),
         "odd-headers" => {
             // Obsolete line folding and padding around a value.
