@@ -226,11 +226,10 @@ impl Transfer {
     /// with a colon or a leading blank after a chunked response opens a
     /// `Lines::MaybeBlock`: a response only if a line ending a block
     /// follows. One with neither is surely a status line (libcurl rejects
-    /// trailers without a colon). In a maybe-block, a field shaped like a
-    /// status line is taken for one: after a chunked response, a server
-    /// whose next status line has a colon and that sends such a field gets
-    /// that field's status reported (the body goes where that status
-    /// says).
+    /// trailers without a colon). Two in a row (trailers shaped like status
+    /// lines then a status line with a colon, or such a status line and
+    /// then a field shaped like one) cannot be told apart: the response
+    /// fails.
     fn on_header_line(&mut self, line: &[u8]) -> Result<(), Error> {
         self.last_activity = Instant::now();
         if line.first().is_some_and(|&b| b == b'\r' || b == b'\n') {
@@ -256,11 +255,16 @@ impl Transfer {
                 // In a block, a line with a colon is a field, even one
                 // named `HTTP/1.1 200 OK`.
                 Lines::Block if !surely_status => {}
-                Lines::After(after @ After { chunked: true, .. }) | Lines::MaybeBlock(_, after)
-                    if !surely_status =>
-                {
+                Lines::After(after @ After { chunked: true, .. }) if !surely_status => {
                     self.headers.clear();
-                    self.lines = Lines::MaybeBlock(code, after);
+                    self.lines = Lines::MaybeBlock(Some(code), after);
+                    return Ok(());
+                }
+                // A second one: which is the status line (a trailer, then
+                // the status line; or the status line, then a field) cannot
+                // be told, and no server has a reason to send either.
+                Lines::MaybeBlock(_, after) if !surely_status => {
+                    self.lines = Lines::MaybeBlock(None, after);
                     return Ok(());
                 }
                 _ => {
@@ -336,7 +340,13 @@ impl Transfer {
     fn on_block_end(&mut self) -> Result<(), Error> {
         match self.lines {
             Lines::Block => {}
-            Lines::MaybeBlock(code, _) => self.start_response(code)?, // a response
+            Lines::MaybeBlock(Some(code), _) => self.start_response(code)?, // a response
+            Lines::MaybeBlock(None, _) => {
+                return Err(Error::new(
+                    ErrorKind::Protocol,
+                    "a response after trailers shaped like status lines",
+                ))
+            }
             // A block whose first line libcurl took for a status line by
             // leniency.
             Lines::Between | Lines::After(_) => return Err(malformed_status()),
@@ -687,8 +697,9 @@ enum Lines {
     After(After),
     /// After a line that is either a trailer shaped like a status line or
     /// the status line, with this code, of a response libcurl started:
-    /// the latter only if a line ending a block follows.
-    MaybeBlock(i32, After),
+    /// the latter only if a line ending a block follows. None after two
+    /// such lines: a block they are in fails.
+    MaybeBlock(Option<i32>, After),
 }
 
 /// What the last complete header block was.
@@ -904,10 +915,23 @@ mod header_lines_tests {
             None,
         );
         let t = easy.get_mut();
-        assert_eq!(
-            t.status, 500,
-            "a field shaped like a status line restarts a maybe-block"
+        // Which is the status line cannot be told.
+        assert_eq!(t.failure.as_ref().unwrap().kind, ErrorKind::Protocol);
+        assert_eq!(t.status, 417);
+        let mut easy = feed(
+            &[
+                "HTTP/1.1 417 Expectation Failed\r\n",
+                "Transfer-Encoding: chunked\r\n",
+                "\r\n",
+                "X-Trailer: x\r\n",
+                "HTTP/1.1 201 Created: y\r\n",
+                "Content-Length: 4\r\n",
+                "\r\n",
+            ],
+            None,
         );
+        let t = easy.get_mut();
+        assert_eq!(t.status, 201);
         assert_eq!(names(t), ["Content-Length"]);
         let mut easy = feed(
             &[

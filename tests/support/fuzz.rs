@@ -728,39 +728,40 @@ pub struct Rendered {
 /// The scripts of case `id` on port `port`, and what the client must
 /// make of them.
 pub fn render(case: &Case, id: u64, port: u16) -> Rendered {
-    let hops = case.redirects.len();
-    let mut scripts = Vec::new();
+    let responses: Vec<&Response> = case.redirects.iter().chain([&case.last]).collect();
+    let last_hop = responses.len() - 1;
+    let ones: Vec<One> = responses
+        .iter()
+        .enumerate()
+        .map(|(hop, r)| render_one(r, id, hop, (hop + 1).min(last_hop), port))
+        .collect();
+    let mut want = None;
     let mut chain_sure = true;
-    let mut bad_trailer = false;
-    let mut scheme_error = false;
-    for (i, r) in case.redirects.iter().enumerate() {
-        let next = i + 1;
-        let one = render_one(r, id, i, next, port);
-        chain_sure &= one.sure;
-        bad_trailer |= one.bad_trailer;
-        scheme_error |= one.scheme_error;
-        scripts.push(one.script);
+    for (hop, one) in ones.iter().enumerate() {
+        // After a chunked response, a status line with a colon is told from
+        // a trailer only by the end of its block, and two such lines (a
+        // trailer and the status line, or the status line and a field)
+        // cannot be told apart: netdl fails the response.
+        if hop > 0 && ambiguous(responses[hop - 1], responses[hop]) {
+            let sure = chain_sure && one.sure;
+            want = Some(if sure {
+                Want::Error("NET_ERROR_PROTOCOL", None)
+            } else {
+                Want::Unsure
+            });
+            break;
+        }
+        if hop < last_hop {
+            chain_sure &= one.sure;
+        }
     }
-    let last = render_one(&case.last, id, hops, hops, port);
-    bad_trailer |= last.bad_trailer;
-    scheme_error |= last.scheme_error;
-    // After a chunked response, netdl cannot tell a status line with a
-    // colon from a trailer until the block ends, and takes a field shaped
-    // like a status line in it for the status line (documented in
-    // transfer.rs): the status and fields of such a response are unsure.
-    let responses = case.redirects.iter().chain([&case.last]);
-    for (before, r) in responses.clone().zip(responses.skip(1)) {
-        let after_chunked = matches!(
-            before.framing,
-            Framing::Chunked(..) | Framing::ChunkedWithLength
-        );
-        chain_sure &= !(after_chunked
-            && r.reason == Reason::Colon
-            && r.fields.contains(&Field::StatusShaped));
-    }
-    scripts.push(last.script.clone());
+    let last = &ones[last_hop];
+    let want = want.unwrap_or(if chain_sure {
+        last.want.clone()
+    } else {
+        Want::Unsure
+    });
     let stalls = last.script.end == End::Stall;
-    let want = if chain_sure { last.want } else { Want::Unsure };
     let compressed = !matches!(case.last.encoding, Encoding::None | Encoding::Identity);
     let ends_early = match case.last.framing {
         Framing::Length(Length::Shorter(_)) => true,
@@ -768,15 +769,36 @@ pub fn render(case: &Case, id: u64, port: u16) -> Rendered {
         _ => false,
     };
     Rendered {
-        scripts,
+        scripts: ones.iter().map(|o| o.script.clone()).collect(),
         want,
-        body: last.body,
-        fields: last.fields,
+        body: last.body.clone(),
+        fields: last.fields.clone(),
         stalls,
         may_truncate: compressed && ends_early,
-        may_be_internal: bad_trailer,
-        may_be_unsupported_scheme: scheme_error,
+        may_be_internal: ones.iter().any(|o| o.bad_trailer),
+        may_be_unsupported_scheme: ones.iter().any(|o| o.scheme_error),
     }
+}
+
+/// Whether `r`, after `before`, has a status line netdl cannot tell from
+/// `before`'s trailers (see `render`).
+fn ambiguous(before: &Response, r: &Response) -> bool {
+    let chunked = matches!(
+        before.framing,
+        Framing::Chunked(..) | Framing::ChunkedWithLength
+    );
+    let status_trailer = before.trailers.iter().any(|t| {
+        matches!(
+            t,
+            Trailer::StatusShaped(_) | Trailer::BlankStatus | Trailer::NoColon(true)
+        )
+    });
+    // A 1xx (whose status line has no colon) comes first, or not.
+    chunked
+        && r.interims.is_empty()
+        && matches!(status_of(r.version, r.code), Status::Code(_))
+        && r.reason == Reason::Colon
+        && (status_trailer || r.fields.contains(&Field::StatusShaped))
 }
 
 struct One {
