@@ -280,6 +280,12 @@ impl Transfer {
             .is_some_and(|p| p.eq_ignore_ascii_case(b"HTTP/"));
         match self.lines {
             Lines::MaybeBlock(..) if lenient && surely_status => return Err(malformed_status()),
+            // A trailer, a field, or the status line libcurl read by
+            // leniency: which cannot be told.
+            Lines::MaybeBlock(_, after) if lenient => {
+                self.lines = Lines::MaybeBlock(None, after);
+                return Ok(());
+            }
             Lines::Block | Lines::MaybeBlock(..) => {}
             // Where no trailer can be, the first line of a response.
             Lines::Between => return Err(malformed_status()),
@@ -976,6 +982,21 @@ mod header_lines_tests {
             let t = easy.get_mut();
             assert_eq!(t.failure.as_ref().unwrap().kind, ErrorKind::Protocol);
         }
+        // After a trailer shaped like a status line, one with a colon.
+        let mut easy = feed(
+            &[
+                "HTTP/1.1 301 Moved\r\n",
+                "Location: /next\r\n",
+                "Transfer-Encoding: chunked\r\n",
+                "\r\n",
+                "HTTP/1.1 500 Oops: a trailer\r\n",
+                "http/1.1 200 Not: Found\r\n",
+                "\r\n",
+            ],
+            None,
+        );
+        let t = easy.get_mut();
+        assert_eq!(t.failure.as_ref().unwrap().kind, ErrorKind::Protocol);
     }
 
     /// Rule: a transfer libcurl ends without an error has failed unless a
