@@ -234,6 +234,12 @@ impl Run {
                     ctx,
                     "bytes_transferred"
                 );
+                check!(
+                    ev.bytes_estimated == r.estimate,
+                    ctx,
+                    "bytes_estimated {}",
+                    r.estimate
+                );
                 check!(fields() == r.fields, ctx, "the header fields as sent");
             }
             Want::Kept(c) => {

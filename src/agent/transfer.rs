@@ -389,15 +389,13 @@ impl Transfer {
         let encoded = self
             .find_header("content-encoding")
             .is_some_and(|v| !v.eq_ignore_ascii_case(b"identity"));
-        let length = self
-            .find_header("content-length")
-            .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse::<u64>().ok());
+        let length = self.find_header("content-length").and_then(content_length);
         self.estimated = if self.is_head || status == 204 || status == 304 {
             0
         } else if encoded {
             -1 // Content-Length counts encoded bytes; we count decoded ones.
         } else {
-            length.map_or(-1, |n| n as i64)
+            length.unwrap_or(-1)
         };
         let is_file = matches!(self.sink, Some(Sink::File(_)));
         self.response_type =
@@ -746,6 +744,22 @@ fn parse_status(line: &[u8]) -> Option<i32> {
     })
 }
 
+/// A Content-Length value as libcurl reads it: digits, or a list of the
+/// same digits separated by commas, within blanks. None for anything else
+/// (libcurl fails on it) and for a length over `i64::MAX` (libcurl reads
+/// the body to the connection's end).
+fn content_length(value: &[u8]) -> Option<i64> {
+    let mut lengths = value.split(|&b| b == b',').map(|n| {
+        let n = trim_blanks(n);
+        if n.is_empty() || !n.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        std::str::from_utf8(n).ok()?.parse::<i64>().ok()
+    });
+    let first = lengths.next()??;
+    lengths.all(|n| n == Some(first)).then_some(first)
+}
+
 fn trim_crlf(line: &[u8]) -> &[u8] {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     line.strip_suffix(b"\r").unwrap_or(line)
@@ -800,6 +814,20 @@ mod tests {
         assert_eq!(parse_status(b"HTTP/2 404"), None);
         assert_eq!(parse_status(b"http/1.1 404 Not Found"), None);
         assert_eq!(parse_status(b"HTTP/3 40x "), None);
+    }
+
+    #[test]
+    fn content_lengths() {
+        assert_eq!(content_length(b"42"), Some(42));
+        assert_eq!(content_length(b" 42 \t"), Some(42));
+        assert_eq!(content_length(b"42, 42,42"), Some(42));
+        assert_eq!(content_length(b"42, 43"), None);
+        assert_eq!(content_length(b"+42"), None);
+        assert_eq!(content_length(b""), None);
+        assert_eq!(content_length(b"4 2"), None);
+        assert_eq!(content_length(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(content_length(b"9223372036854775808"), None);
+        assert_eq!(content_length(b"18446744073709551615"), None);
     }
 
     #[test]

@@ -705,6 +705,9 @@ pub struct Rendered {
     /// The last response's header fields as the client must report them
     /// (checked when the outcome is sure and not an error).
     pub fields: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The `bytes_estimated` a sure success reports: the Content-Length of
+    /// an unencoded body, 0 after a 204, -1 when unknown.
+    pub estimate: i64,
     /// Whether the run waits for the client's timeout.
     pub stalls: bool,
     /// The body is compressed and its framing ends it before the
@@ -773,6 +776,7 @@ pub fn render(case: &Case, id: u64, port: u16) -> Rendered {
         want,
         body: last.body.clone(),
         fields: last.fields.clone(),
+        estimate: last.estimate,
         stalls,
         may_truncate: compressed && ends_early,
         may_be_internal: ones.iter().any(|o| o.bad_trailer),
@@ -811,6 +815,7 @@ struct One {
     want: Want,
     body: Vec<u8>,
     fields: Vec<(Vec<u8>, Vec<u8>)>,
+    estimate: i64,
 }
 
 fn render_one(r: &Response, id: u64, hop: usize, next: usize, port: u16) -> One {
@@ -953,13 +958,18 @@ fn render_one(r: &Response, id: u64, hop: usize, next: usize, port: u16) -> One 
     let mut saved = content.clone();
     let mut cut_short = false; // the framing promises more than is sent
     let mut payload = encoded.clone();
+    let mut estimate = -1; // unknown
     match r.framing {
         Framing::Length(l) => {
             let n = encoded.len();
+            if matches!(l, Length::Exact | Length::TwoSame | Length::ListSame) {
+                estimate = n as i64;
+            }
             match l {
                 Length::Exact => head.field(b"Content-Length", n.to_string().as_bytes()),
                 Length::Shorter(k) => {
                     let declared = n.saturating_sub(k);
+                    estimate = declared as i64;
                     head.field(b"Content-Length", declared.to_string().as_bytes());
                     // The body is what the length says; the rest is excess.
                     if r.encoding == Encoding::None || r.encoding == Encoding::Identity {
@@ -1054,14 +1064,15 @@ fn render_one(r: &Response, id: u64, hop: usize, next: usize, port: u16) -> One 
     out.truncate(cut);
 
     // What the client must make of it.
-    // libcurl reads no body after a 204 (nor a 304) that it reads as one
-    // (it takes a status line it cannot read but starting with `http/` in
-    // any case for a 200).
+    let identity = matches!(r.encoding, Encoding::None | Encoding::Identity);
+    // libcurl reads no body after a 204 (nor a 304).
     if code == Some(204) {
         saved.clear();
+        estimate = 0;
+    } else if !identity {
+        estimate = -1; // a Content-Length counts encoded bytes
     }
     let bodyless = matches!(code, Some(204 | 304));
-    let identity = matches!(r.encoding, Encoding::None | Encoding::Identity);
     if r.framing == Framing::Close && end != End::Stall && identity {
         // The connection's end is the body's end.
         saved.truncate(cut.saturating_sub(header_end));
@@ -1130,6 +1141,7 @@ fn render_one(r: &Response, id: u64, hop: usize, next: usize, port: u16) -> One 
         want,
         body: saved,
         fields: head.fields,
+        estimate,
     }
 }
 
