@@ -1,7 +1,9 @@
 //! The response fuzzer's server and generator (`tests/fuzz_responses.rs`).
 //!
 //! [`RawServer`] answers each request on 127.0.0.1 with bytes a case
-//! scripted, then closes the connection (FIN), resets it (RST) or stalls.
+//! scripted, then keeps the connection for the next request (after a
+//! message that ends where its bytes do), closes it (FIN), resets it
+//! (RST) or stalls.
 //! [`case`] is the proptest strategy of hostile HTTP/1.x answers: a chain
 //! of 0–2 redirects and a last response, each with odd status lines,
 //! header fields (odd bytes, NUL, huge, empty, repeated, folded), framing
@@ -745,7 +747,7 @@ pub fn render(case: &Case, id: u64, port: u16) -> Rendered {
         // a trailer only by the end of its block, and two such lines (a
         // trailer and the status line, or the status line and a field)
         // cannot be told apart: netdl fails the response.
-        if hop > 0 && ambiguous(responses[hop - 1], responses[hop]) {
+        if hop > 0 && ambiguous(responses[hop - 1], &ones[hop - 1], responses[hop]) {
             let sure = chain_sure && one.sure;
             want = Some(if sure {
                 Want::Error("NET_ERROR_PROTOCOL", None)
@@ -784,19 +786,23 @@ pub fn render(case: &Case, id: u64, port: u16) -> Rendered {
     }
 }
 
-/// Whether `r`, after `before`, has a status line netdl cannot tell from
-/// `before`'s trailers (see `render`).
-fn ambiguous(before: &Response, r: &Response) -> bool {
+/// Whether `r`, after `before` (rendered as `sent`), has a status line
+/// netdl cannot tell from `before`'s trailers or `r`'s fields (see
+/// `render`).
+fn ambiguous(before: &Response, sent: &One, r: &Response) -> bool {
     let chunked = matches!(
         before.framing,
         Framing::Chunked(..) | Framing::ChunkedWithLength
     );
-    let status_trailer = before.trailers.iter().any(|t| {
-        matches!(
-            t,
-            Trailer::StatusShaped(_) | Trailer::BlankStatus | Trailer::NoColon(true)
-        )
-    });
+    // libcurl reads no body (nor trailers) of a redirect on a connection
+    // that closes.
+    let status_trailer = sent.script.end == End::KeepAlive
+        && before.trailers.iter().any(|t| {
+            matches!(
+                t,
+                Trailer::StatusShaped(_) | Trailer::BlankStatus | Trailer::NoColon(true)
+            )
+        });
     // A 1xx (whose status line has no colon) comes first, or not.
     chunked
         && r.interims.is_empty()
