@@ -117,9 +117,13 @@ impl Error {
             || err.is_use_ssl_failed()
         {
             ErrorKind::Tls
-        } else if err.is_unsupported_protocol() && detail_has(err, "HTTP/0.9") {
-            // libcurl reports a reply that is not HTTP at all as an
-            // unsupported protocol (HTTP/0.9, disabled by default).
+        } else if err.is_unsupported_protocol()
+            && (detail_has(err, "HTTP/0.9") || detail_has(err, "response"))
+        {
+            // libcurl reports a reply that is not HTTP at all (HTTP/0.9,
+            // disabled by default), an HTTP version it does not speak and a
+            // status code out of range as an unsupported protocol: "...
+            // in response". Its messages about schemes name no response.
             ErrorKind::Protocol
         } else if err.is_unsupported_protocol() {
             ErrorKind::UnsupportedScheme
@@ -139,6 +143,10 @@ impl Error {
             ErrorKind::Protocol
         } else if err.is_write_error() || err.is_read_error() || err.is_file_couldnt_read_file() {
             ErrorKind::Io
+        } else if err.is_bad_function_argument() && detail_has(err, "response header") {
+            // A header line libcurl cannot parse ("Invalid response
+            // header"): the server's fault, not a bad argument of ours.
+            ErrorKind::Protocol
         } else if err.is_out_of_memory() || err.is_bad_function_argument() {
             ErrorKind::Internal
         } else {

@@ -403,10 +403,6 @@ fn truncated_gzip_is_an_error() {
 /// malformed response (NET_ERROR_PROTOCOL), not a bug in netdl
 /// (NET_ERROR_INTERNAL).
 #[test]
-#[ignore = "known defect: after two or more header fields, libcurl takes a trailer line \
-            that starts with a blank for a folded line, then fails on its missing colon \
-            with CURLE_BAD_FUNCTION_ARGUMENT ('Invalid response header', headers.c), which \
-            Error::from_curl (src/error.rs) maps to NET_ERROR_INTERNAL"]
 fn trailer_without_colon_is_a_protocol_error() {
     let (ev, file) = fetch_raw(
         b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n\
@@ -420,9 +416,6 @@ fn trailer_without_colon_is_a_protocol_error() {
 /// is a malformed response (NET_ERROR_PROTOCOL); NET_ERROR_UNSUPPORTED_SCHEME
 /// is for URLs and redirects of other schemes.
 #[test]
-#[ignore = "known defect: libcurl refuses 'HTTP/1.2 200', 'HTTP/0.9 200', 'HTTP/1.1 abc' and \
-            'HTTP/1.1 099' with CURLE_UNSUPPORTED_PROTOCOL, which Error::from_curl \
-            (src/error.rs) maps to NET_ERROR_UNSUPPORTED_SCHEME"]
 fn unsupported_http_version_is_a_protocol_error() {
     for status in [
         "HTTP/1.2 200 OK",
