@@ -14,6 +14,7 @@
 //! 1.9 MiB after 10,000 downloads in `bench/run`) a host can hand back
 //! itself with `malloc_trim(0)`, at a moment it chooses.
 
+mod decode;
 mod sink;
 mod transfer;
 
@@ -397,7 +398,9 @@ impl Agent {
             t.status = code;
         }
         // A callback's reason beats libcurl's generic "write error".
-        let err = t.failure.take().or(err).or_else(|| t.cut_off());
+        let err = (t.failure.take().or(err))
+            .or_else(|| t.cut_off())
+            .or_else(|| t.unfinished_body());
         let sink = t.sink.take();
         let mut ev = t.event(Phase::Ended);
         match (err, sink) {

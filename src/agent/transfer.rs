@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use curl::easy::{Easy2, Handler, List, ReadError, SeekResult, WriteError};
 
+use super::decode::{self, Decoder};
 use super::sink::{FileSink, Sink};
 use crate::error::{Error, ErrorKind};
 use crate::event::{Event, HeaderBuf, Headers, Phase, ProgressSlot, ResponseType};
@@ -70,6 +71,10 @@ pub struct Transfer {
     pub response_type: ResponseType,
     pub transferred: u64,
     pub sink: Option<Sink>,
+    /// The final response's content decoding, if it is encoded, and the
+    /// buffer its output goes through.
+    decoder: Option<Decoder>,
+    decoded: Vec<u8>,
     upload: Option<File>,
     /// Why a callback stopped the transfer; wins over libcurl's error.
     pub failure: Option<Error>,
@@ -143,6 +148,8 @@ impl Transfer {
             response_type: ResponseType::Binary,
             transferred: 0,
             sink: Some(sink),
+            decoder: None,
+            decoded: Vec::new(),
             upload,
             failure: None,
             plain: plain_get(&req),
@@ -324,6 +331,12 @@ impl Transfer {
         })
     }
 
+    /// Why a transfer libcurl ended without an error is incomplete: its
+    /// compressed body stopped before its compressed stream did.
+    pub fn unfinished_body(&self) -> Option<Error> {
+        self.decoder.as_ref().and_then(|d| d.finish().err())
+    }
+
     /// The status line of a response: a header block begins.
     fn start_response(&mut self, code: i32) -> Result<(), Error> {
         // libcurl sends a request again only after a response whose body
@@ -386,9 +399,11 @@ impl Transfer {
             }
             return Ok(());
         }
-        let encoded = self
-            .find_header("content-encoding")
-            .is_some_and(|v| !v.eq_ignore_ascii_case(b"identity"));
+        self.decoder = match self.find_header("content-encoding") {
+            Some(v) => Decoder::for_encoding(v)?,
+            None => None,
+        };
+        let encoded = self.decoder.is_some();
         let length = self.find_header("content-length").and_then(content_length);
         self.estimated = if self.is_head || status == 204 || status == 304 {
             0
@@ -445,6 +460,14 @@ impl Transfer {
             .sink
             .as_mut()
             .ok_or_else(|| Error::new(ErrorKind::Internal, "body after the sink was closed"))?;
+        let data = match &mut self.decoder {
+            Some(d) => {
+                self.decoded.clear();
+                d.feed(data, &mut self.decoded)?;
+                &self.decoded[..]
+            }
+            None => data,
+        };
         sink.write(data)?;
         self.transferred += data.len() as u64;
         if !self.upload_progress {
@@ -591,7 +614,10 @@ fn configure(easy: &mut Easy2<Transfer>, req: &Request, fresh: bool) -> Result<(
         set_long(easy, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1)?;
         set_str(easy, curl_sys::CURLOPT_USERAGENT, USER_AGENT)?;
         // Every encoding libcurl can decode.
-        set_str(easy, curl_sys::CURLOPT_ACCEPT_ENCODING, c"")?;
+        // The encodings `Decoder` decodes; libcurl passes bodies through
+        // as they come (see decode.rs for why).
+        set_str(easy, curl_sys::CURLOPT_ACCEPT_ENCODING, decode::ACCEPTED)?;
+        easy.http_content_decoding(false)?;
         easy.buffer_size(BUFFER_SIZE)?;
     }
     set_str(easy, curl_sys::CURLOPT_URL, &req.url)?;
