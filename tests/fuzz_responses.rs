@@ -204,13 +204,9 @@ impl Run {
 
         // Nothing a server sends is a bug in netdl.
         let name = error_name(ev);
+        check!(name != "NET_ERROR_INTERNAL", ctx, "no NET_ERROR_INTERNAL");
         check!(
-            name != "NET_ERROR_INTERNAL" || r.may_be_internal,
-            ctx,
-            "no NET_ERROR_INTERNAL"
-        );
-        check!(
-            name != "NET_ERROR_UNSUPPORTED_SCHEME" || r.may_be_unsupported_scheme,
+            name != "NET_ERROR_UNSUPPORTED_SCHEME" || r.other_scheme,
             ctx,
             "NET_ERROR_UNSUPPORTED_SCHEME only for a redirect to another scheme"
         );

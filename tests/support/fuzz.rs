@@ -414,10 +414,7 @@ pub enum Trailer {
     StatusShaped(bool),
     /// ` HTTP/1.1 200 OK: x`: a blank first.
     BlankStatus,
-    /// No colon (`no colon`, ` HTTP/1.1 200 OK`): libcurl rejects it; the
-    /// second, after two header fields, as an invalid header that netdl
-    /// reports as NET_ERROR_INTERNAL (a known defect, pinned by
-    /// `trailer_without_colon_is_a_protocol_error`).
+    /// No colon (`no colon`, ` HTTP/1.1 200 OK`): libcurl rejects it.
     NoColon(bool),
 }
 
@@ -718,16 +715,9 @@ pub struct Rendered {
     /// ended, so a success may have saved a prefix of `body` (a known
     /// defect, pinned by `truncated_gzip_is_an_error`).
     pub may_truncate: bool,
-    /// A response is a 3xx to a URL of another scheme, or has a status
-    /// line libcurl refuses as an unsupported version (which netdl reports
-    /// as NET_ERROR_UNSUPPORTED_SCHEME: a known defect, pinned by
-    /// `unsupported_http_version_is_a_protocol_error`). Nothing else may
+    /// A response is a 3xx to a URL of another scheme: nothing else may
     /// end with NET_ERROR_UNSUPPORTED_SCHEME.
-    pub may_be_unsupported_scheme: bool,
-    /// netdl may report NET_ERROR_INTERNAL (which no server may cause) for
-    /// a trailer without a colon (a known defect, pinned by
-    /// `trailer_without_colon_is_a_protocol_error`).
-    pub may_be_internal: bool,
+    pub other_scheme: bool,
 }
 
 /// The scripts of case `id` on port `port`, and what the client must
@@ -761,6 +751,16 @@ pub fn render(case: &Case, id: u64, port: u16) -> Rendered {
         }
     }
     let last = &ones[last_hop];
+    // A redirect to itself follows itself.
+    let looping = matches!(case.last.code, Code::Num(300..=399))
+        && case.last.location == Some(Location::Itself);
+    if want.is_none() && looping && ambiguous(&case.last, last, &case.last) {
+        want = Some(if chain_sure && last.sure {
+            Want::Error("NET_ERROR_PROTOCOL", None)
+        } else {
+            Want::Unsure
+        });
+    }
     let want = want.unwrap_or(if chain_sure {
         last.want.clone()
     } else {
@@ -770,8 +770,7 @@ pub fn render(case: &Case, id: u64, port: u16) -> Rendered {
     let compressed = !matches!(case.last.encoding, Encoding::None | Encoding::Identity);
     let ends_early = match case.last.framing {
         Framing::Length(Length::Shorter(_)) => true,
-        Framing::Close => matches!(case.last.ending, Ending::Cut(_) | Ending::Reset(_)),
-        _ => false,
+        f => close_delimited(f) && matches!(case.last.ending, Ending::Cut(_) | Ending::Reset(_)),
     };
     Rendered {
         scripts: ones.iter().map(|o| o.script.clone()).collect(),
@@ -781,8 +780,19 @@ pub fn render(case: &Case, id: u64, port: u16) -> Rendered {
         estimate: last.estimate,
         stalls,
         may_truncate: compressed && ends_early,
-        may_be_internal: ones.iter().any(|o| o.bad_trailer),
-        may_be_unsupported_scheme: ones.iter().any(|o| o.scheme_error),
+        other_scheme: ones.iter().any(|o| o.other_scheme),
+    }
+}
+
+/// Whether libcurl reads the body to the connection's end: without a
+/// length, or with one over `i64::MAX`.
+fn close_delimited(framing: Framing) -> bool {
+    match framing {
+        Framing::Close => true,
+        Framing::Length(Length::Garbage(g)) => {
+            g.len() > 18 && g.bytes().all(|b| b.is_ascii_digit())
+        }
+        _ => false,
     }
 }
 
@@ -813,9 +823,8 @@ fn ambiguous(before: &Response, sent: &One, r: &Response) -> bool {
 
 struct One {
     script: Script,
-    bad_trailer: bool,
-    /// See `Rendered::may_be_unsupported_scheme`.
-    scheme_error: bool,
+    /// See `Rendered::other_scheme`.
+    other_scheme: bool,
     /// Everything in this response has a sure meaning.
     sure: bool,
     want: Want,
@@ -1020,8 +1029,9 @@ fn render_one(r: &Response, id: u64, hop: usize, next: usize, port: u16) -> One 
             sure = false;
         }
     }
-    let bad_trailer = chunked && r.trailers.iter().any(|t| matches!(t, Trailer::NoColon(_)));
-    sure &= !bad_trailer;
+    // libcurl refuses a trailer without a colon (after the body).
+    let bad_trailer =
+        chunked && !cut_short && r.trailers.iter().any(|t| matches!(t, Trailer::NoColon(_)));
     header_bytes += head.lines.iter().map(|l| l.len() + nl.len()).sum::<usize>();
     sure &= header_bytes < 100_000;
 
@@ -1079,7 +1089,9 @@ fn render_one(r: &Response, id: u64, hop: usize, next: usize, port: u16) -> One 
         estimate = -1; // a Content-Length counts encoded bytes
     }
     let bodyless = matches!(code, Some(204 | 304));
-    if r.framing == Framing::Close && end != End::Stall && identity {
+    // libcurl reads a body to the connection's end without a length, or
+    // with one over i64::MAX.
+    if close_delimited(r.framing) && end != End::Stall && identity {
         // The connection's end is the body's end.
         saved.truncate(cut.saturating_sub(header_end));
     }
@@ -1090,7 +1102,7 @@ fn render_one(r: &Response, id: u64, hop: usize, next: usize, port: u16) -> One 
         Status::Malformed if r.ending == Ending::Complete => {
             Want::Error("NET_ERROR_PROTOCOL", None)
         }
-        Status::Refused if r.ending == Ending::Complete => Want::AnyError,
+        Status::Refused if r.ending == Ending::Complete => Want::Error("NET_ERROR_PROTOCOL", None),
         Status::Malformed | Status::Refused => Want::Unsure,
         // A 1xx other than 101 waits for a final response that never comes.
         Status::Code(c) if c < 200 && c != 101 => Want::Unsure,
@@ -1098,7 +1110,15 @@ fn render_one(r: &Response, id: u64, hop: usize, next: usize, port: u16) -> One 
             let follows = (300..400).contains(&c)
                 && matches!(r.location, Some(Location::Itself | Location::Scheme(_)));
             let complete = r.ending == Ending::Complete;
+            // libcurl reads no body after a 204 or 304, a 101's as it
+            // comes, and none of a redirect it follows on a connection
+            // that closes.
+            let trailers_read = !bodyless && c != 101 && (!follows || end == End::KeepAlive);
             match r.ending {
+                _ if bad_trailer && trailers_read && complete => {
+                    Want::Error("NET_ERROR_PROTOCOL", Some(c))
+                }
+                _ if bad_trailer && trailers_read => Want::Unsure,
                 _ if follows && (!complete || cut_short) => Want::Unsure,
                 _ if follows && r.location == Some(Location::Itself) => {
                     Want::Error("NET_ERROR_TOO_MANY_REDIRECTS", Some(c))
@@ -1141,8 +1161,7 @@ fn render_one(r: &Response, id: u64, hop: usize, next: usize, port: u16) -> One 
         && code.is_some_and(|c| (300..400).contains(&c));
     One {
         script: Script { bytes: out, end },
-        bad_trailer,
-        scheme_error: other_scheme || status == Status::Refused,
+        other_scheme,
         sure: sure_hop,
         want,
         body: saved,
@@ -1175,9 +1194,8 @@ impl Head {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Status {
     Code(u16),
-    /// libcurl refuses it as an unsupported HTTP version or status code;
-    /// netdl reports NET_ERROR_UNSUPPORTED_SCHEME (a known defect, pinned
-    /// by `unsupported_http_version_is_a_protocol_error`).
+    /// libcurl refuses it as an unsupported HTTP version or status code:
+    /// NET_ERROR_PROTOCOL.
     Refused,
     /// Not a status line, or one libcurl reads as a 200 by leniency
     /// (`http/1.1 404`): NET_ERROR_PROTOCOL.
