@@ -709,12 +709,6 @@ pub struct Rendered {
     pub estimate: i64,
     /// Whether the run waits for the client's timeout.
     pub stalls: bool,
-    /// The body is compressed and its framing ends it before the
-    /// compressed stream ends (a Content-Length too short, a connection
-    /// closed early): libcurl does not check that a gzip or deflate stream
-    /// ended, so a success may have saved a prefix of `body` (a known
-    /// defect, pinned by `truncated_gzip_is_an_error`).
-    pub may_truncate: bool,
     /// A response is a 3xx to a URL of another scheme: nothing else may
     /// end with NET_ERROR_UNSUPPORTED_SCHEME.
     pub other_scheme: bool,
@@ -767,11 +761,6 @@ pub fn render(case: &Case, id: u64, port: u16) -> Rendered {
         Want::Unsure
     });
     let stalls = last.script.end == End::Stall;
-    let compressed = !matches!(case.last.encoding, Encoding::None | Encoding::Identity);
-    let ends_early = match case.last.framing {
-        Framing::Length(Length::Shorter(_)) => true,
-        f => close_delimited(f) && matches!(case.last.ending, Ending::Cut(_) | Ending::Reset(_)),
-    };
     Rendered {
         scripts: ones.iter().map(|o| o.script.clone()).collect(),
         want,
@@ -779,7 +768,6 @@ pub fn render(case: &Case, id: u64, port: u16) -> Rendered {
         fields: last.fields.clone(),
         estimate: last.estimate,
         stalls,
-        may_truncate: compressed && ends_early,
         other_scheme: ones.iter().any(|o| o.other_scheme),
     }
 }
@@ -880,8 +868,12 @@ fn render_one(r: &Response, id: u64, hop: usize, next: usize, port: u16) -> One 
     // The body as sent, and as a success must save it.
     let content = body(r.body_len, r.body_seed);
     let (encoded, content_encoding, decodes) = encode(&content, r.encoding);
-    // An encoding whose meaning is sure: known and well-formed.
-    sure &= decodes;
+    // netdl refuses an encoding it does not know when the headers end, and
+    // a broken stream when its bytes come.
+    let unknown_coding = matches!(r.encoding, Encoding::Unknown(_));
+    let mut broken_coding = !decodes && !unknown_coding;
+    // The body's framing ends it inside a compressed stream.
+    let mut truncated_stream = false;
 
     // The header fields, and the same as the client must report them.
     let mut head = Head::default();
@@ -989,8 +981,11 @@ fn render_one(r: &Response, id: u64, hop: usize, next: usize, port: u16) -> One 
                     // The body is what the length says; the rest is excess.
                     if r.encoding == Encoding::None || r.encoding == Encoding::Identity {
                         saved.truncate(declared);
+                    } else if declared == 0 {
+                        saved.clear();
+                        broken_coding = false; // no byte of it is the body
                     } else {
-                        sure &= declared == n;
+                        truncated_stream = true;
                     }
                 }
                 Length::Longer(k) => {
@@ -1091,9 +1086,21 @@ fn render_one(r: &Response, id: u64, hop: usize, next: usize, port: u16) -> One 
     let bodyless = matches!(code, Some(204 | 304));
     // libcurl reads a body to the connection's end without a length, or
     // with one over i64::MAX.
-    if close_delimited(r.framing) && end != End::Stall && identity {
-        // The connection's end is the body's end.
-        saved.truncate(cut.saturating_sub(header_end));
+    if close_delimited(r.framing) && end != End::Stall {
+        // The connection's end is the body's end (or, after a CR, the
+        // header block's, for libcurl).
+        let sent = if cut + 1 == header_end && !r.lf_only {
+            0
+        } else {
+            cut.saturating_sub(header_end)
+        };
+        if identity {
+            saved.truncate(sent);
+        } else if sent == 0 {
+            saved.clear();
+        } else if cut < total {
+            truncated_stream = true;
+        }
     }
     let exact = r.framing == Framing::Length(Length::Exact);
     let shorter = matches!(r.framing, Framing::Length(Length::Shorter(_)));
@@ -1119,6 +1126,20 @@ fn render_one(r: &Response, id: u64, hop: usize, next: usize, port: u16) -> One 
                     Want::Error("NET_ERROR_PROTOCOL", Some(c))
                 }
                 _ if bad_trailer && trailers_read => Want::Unsure,
+                // Encodings count only for the final response.
+                _ if unknown_coding && !follows && complete => {
+                    Want::Error("NET_ERROR_PROTOCOL", Some(c))
+                }
+                _ if unknown_coding && !follows => Want::Unsure,
+                Ending::Complete
+                    if (broken_coding || truncated_stream) && !follows && !bodyless && c != 101 =>
+                {
+                    if cut_short {
+                        Want::AnyError // which of the two libcurl or netdl sees first
+                    } else {
+                        Want::Error("NET_ERROR_PROTOCOL", Some(c))
+                    }
+                }
                 _ if follows && (!complete || cut_short) => Want::Unsure,
                 _ if follows && r.location == Some(Location::Itself) => {
                     Want::Error("NET_ERROR_TOO_MANY_REDIRECTS", Some(c))
@@ -1127,7 +1148,7 @@ fn render_one(r: &Response, id: u64, hop: usize, next: usize, port: u16) -> One 
                 // libcurl takes a 101 it did not ask for as a final
                 // response of its own kind.
                 _ if c == 101 => Want::Unsure,
-                Ending::Complete if cut_short && identity && !bodyless => {
+                Ending::Complete if cut_short && !bodyless => {
                     Want::Error("NET_ERROR_NETWORK", Some(c))
                 }
                 Ending::Complete if cut_short => Want::Unsure,
@@ -1138,13 +1159,17 @@ fn render_one(r: &Response, id: u64, hop: usize, next: usize, port: u16) -> One 
                 // of the block.
                 _ if cut + 1 == header_end && !r.lf_only => Want::Unsure,
                 _ if cut < header_end => Want::AnyError,
-                _ if bodyless => Want::Unsure,
+                _ if bodyless || c == 101 => Want::Unsure,
+                Ending::Cut(_) if truncated_stream && close_delimited(r.framing) && !follows => {
+                    Want::Error("NET_ERROR_PROTOCOL", Some(c))
+                }
+                _ if broken_coding || truncated_stream => Want::Unsure,
                 // Short of what the framing promises: the client waits.
                 Ending::Stall(_) if !shorter => Want::Error("NET_ERROR_TIMEOUT", Some(c)),
-                Ending::Cut(_) | Ending::Reset(_) if exact && identity => {
+                Ending::Cut(_) | Ending::Reset(_) if exact => {
                     Want::Error("NET_ERROR_NETWORK", Some(c))
                 }
-                Ending::Cut(_) if r.framing == Framing::Close && identity => {
+                Ending::Cut(_) if close_delimited(r.framing) => {
                     if (200..300).contains(&c) {
                         Want::Saved(c)
                     } else {
