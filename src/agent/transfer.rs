@@ -505,20 +505,24 @@ impl Transfer {
         ev
     }
 
-    /// libcurl's progress callback (on only with upload progress): `began`
-    /// on its first call, when the transfer starts, then progress as body
-    /// bytes go out, the last one (the whole body) always.
+    /// libcurl's progress callback (on only for requests with a body):
+    /// body bytes going out are activity (one sent from memory passes no
+    /// other callback). With upload progress: `began` on its first call,
+    /// when the transfer starts, then progress as body bytes go out, the
+    /// last one (the whole body) always.
     fn on_upload_progress(&mut self, sent: i64) {
         let now = Instant::now();
-        if !self.began_sent {
+        if self.upload_progress && !self.began_sent {
             self.began_sent = true;
             self.send(self.progress_event(Phase::Began));
         }
         if sent > self.uploaded {
             self.uploaded = sent;
-            self.last_activity = now; // a body sent from memory moves too
-            let done = sent == self.upload_size;
-            self.report_progress(now, sent, done);
+            self.last_activity = now;
+            if self.upload_progress {
+                let done = sent == self.upload_size;
+                self.report_progress(now, sent, done);
+            }
         }
     }
 
@@ -532,11 +536,10 @@ impl Transfer {
 impl Handler for Transfer {
     fn progress(&mut self, _dltotal: f64, _dlnow: f64, _ultotal: f64, ulnow: f64) -> bool {
         // A panic fails the transfer (false aborts it).
-        !self.upload_progress
-            || self.guarded(false, |t| {
-                t.on_upload_progress(ulnow as i64);
-                true
-            })
+        self.guarded(false, |t| {
+            t.on_upload_progress(ulnow as i64);
+            true
+        })
     }
 
     fn header(&mut self, data: &[u8]) -> bool {
@@ -633,10 +636,10 @@ fn configure(easy: &mut Easy2<Transfer>, req: &Request, fresh: bool) -> Result<(
         .get(..8)
         .is_some_and(|s| s.eq_ignore_ascii_case(b"https://"));
     easy.pipewait(https)?;
-    if req.upload_progress {
+    let extra = req.extra();
+    if req.upload_progress || extra.body.is_some() {
         easy.progress(true)?; // the progress callback; off again after a reset
     }
-    let extra = req.extra();
     if let Some(ca) = &extra.ca_file {
         easy.cainfo(ca)?;
     }
