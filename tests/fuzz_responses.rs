@@ -45,8 +45,10 @@ const DEFAULT_CASES: u32 = 500;
 /// Cases run before the RSS baseline is taken (allocator arenas, server
 /// threads and libcurl's connection cache have their size by then).
 const WARM_UP: u64 = 100;
-/// How much the RSS may grow after the warm-up, whatever the case count.
-const RSS_GROWTH_KIB: u64 = 48 * 1024;
+/// How much the RSS may grow after the warm-up, whatever the case count
+/// (100,000 cases in release grew it by under 10 MiB: allocator arenas
+/// of the server's threads settling, no steady climb).
+const RSS_GROWTH_KIB: u64 = 24 * 1024;
 
 /// Rule: whatever the server answers, a download ends with exactly one
 /// `ended` event that agrees with the target file, leaves no other file,
@@ -71,12 +73,7 @@ fn hostile_responses_keep_the_contract() {
     let run = RefCell::new(Run::default());
     let started = Instant::now();
     let result = TestRunner::new(config).run(&fuzz::case(), |case| {
-        let mut run = run.borrow_mut();
-        let r = run.one(&server, &t, &case);
-        if r.is_err() {
-            run.failed = true;
-        }
-        r
+        run.borrow_mut().one(&server, &t, &case)
     });
     let run = run.into_inner();
     eprintln!(
@@ -95,7 +92,7 @@ fn hostile_responses_keep_the_contract() {
     }
     // Nothing more of any ended id.
     for ev in t.client.wait(Duration::from_millis(200)) {
-        assert!(!run.done.contains(&ev.id), "event after ended: {ev:?}");
+        assert!(run.unended.contains(&ev.id), "event after ended: {ev:?}");
     }
     check_rss(&run).unwrap();
 }
@@ -115,9 +112,10 @@ fn env_u64(name: &str) -> Option<u64> {
 struct Run {
     cases: u64,
     next_case: u64,
-    /// Ids whose `ended` arrived in a case that passed.
-    done: HashSet<u64>,
-    failed: bool,
+    /// Ids of cases that failed before their `ended` arrived: their events
+    /// may still come. Any other id's `ended` has arrived (netdl's ids
+    /// grow, one case at a time).
+    unended: HashSet<u64>,
     stalls: u64,
     sure: BTreeMap<&'static str, u64>,
     outcomes: BTreeMap<String, u64>,
@@ -267,7 +265,6 @@ impl Run {
         }
 
         // Bookkeeping.
-        self.done.insert(id);
         self.cases += 1;
         self.stalls += u64::from(r.stalls);
         let sure = match r.want {
@@ -303,22 +300,23 @@ impl Run {
         Ok(())
     }
 
-    /// Every event of `id` until its `ended` (at most 20 s). Events of
-    /// ids that ended in passing cases fail the case; those of a case
-    /// that failed (and so was not drained) are dropped.
-    fn events_of(&self, t: &TestClient, id: u64) -> Vec<Event> {
+    /// Every event of `id` until its `ended` (at most 20 s). An event of
+    /// an earlier id whose `ended` arrived fails the case; those of a case
+    /// that failed before its `ended` are dropped.
+    fn events_of(&mut self, t: &TestClient, id: u64) -> Vec<Event> {
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut got = Vec::new();
         while !got.iter().any(|e: &Event| e.phase == Phase::Ended) {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
+                self.unended.insert(id);
                 break;
             }
             for ev in t.client.wait(left) {
                 if ev.id == id {
                     got.push(ev);
                 } else {
-                    assert!(!self.done.contains(&ev.id), "event after ended: {ev:?}");
+                    assert!(self.unended.contains(&ev.id), "event after ended: {ev:?}");
                 }
             }
         }
