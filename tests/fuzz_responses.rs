@@ -414,3 +414,17 @@ fn unsupported_http_version_is_a_protocol_error() {
         assert_eq!(file, OLD);
     }
 }
+
+/// Rule: a response without a body (204, 304) may name any content
+/// encoding: there is nothing to decode, so it is not an error.
+#[test]
+fn bodyless_response_with_unknown_encoding_is_fine() {
+    // A 204 is a success with an empty body; a 304 leaves the file alone.
+    for (status, after) in [("204 No Content", &b""[..]), ("304 Not Modified", OLD)] {
+        let response = format!("HTTP/1.1 {status}\r\nContent-Encoding: br\r\n\r\n");
+        let (ev, file) = fetch_raw(response.as_bytes());
+        assert!(!ev.is_error(), "{status}: {ev:?}");
+        assert_eq!(ev.status.to_string(), status[..3]);
+        assert_eq!(file, after);
+    }
+}

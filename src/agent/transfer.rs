@@ -399,13 +399,16 @@ impl Transfer {
             }
             return Ok(());
         }
+        // A response without a body has nothing to decode, whatever
+        // encoding it names (a 304 of a `br` resource).
+        let bodyless = self.is_head || status == 204 || status == 304;
         self.decoder = match self.find_header("content-encoding") {
-            Some(v) => Decoder::for_encoding(v)?,
-            None => None,
+            Some(v) if !bodyless => Decoder::for_encoding(v)?,
+            _ => None,
         };
         let encoded = self.decoder.is_some();
         let length = self.find_header("content-length").and_then(content_length);
-        self.estimated = if self.is_head || status == 204 || status == 304 {
+        self.estimated = if bodyless {
             0
         } else if encoded {
             -1 // Content-Length counts encoded bytes; we count decoded ones.
