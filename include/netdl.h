@@ -8,11 +8,16 @@
  * With net_params.progress set, NET_PHASE_BEGAN and NET_PHASE_PROGRESS come
  * first. Failures (bad arguments included) arrive as NET_PHASE_ENDED with
  * is_error set and an error_code; an HTTP error status is not a failure.
+ * A consumer that shares the process with others (an engine and its
+ * scripts, two plugins) makes its own queue with net_queue_create(), names
+ * it in net_params.queue and drains it with net_queue_poll().
  *
  * Ownership vocabulary:
  *   "Copied before return"  netdl keeps no pointer to the argument.
  *   "Borrowed; valid until the next net_poll"  owned by netdl, valid until
- *       the next net_poll(), net_wait() or net_shutdown(); never free it.
+ *       the next poll or wait of the same queue (net_poll() / net_wait() for
+ *       the default one), that queue's net_queue_destroy(), or
+ *       net_shutdown(); never free it.
  *   "Static"  valid for the life of the process.
  *   "Thread-safety: any thread"  may be called from several threads at once.
  */
