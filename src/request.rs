@@ -68,7 +68,7 @@ pub struct Options {
     /// (kept in memory) and no limit for downloads.
     pub max_body: Option<u64>,
     /// The event queue this request's events go to; `None`: the client's
-    /// default queue.
+    /// default queue. It must come from this client's `create_queue`.
     pub queue: Option<crate::queue::Queue>,
     /// `began` and `progress` report the request body being sent (bytes
     /// of the body, its size as the estimate) instead of the response;
