@@ -1126,11 +1126,12 @@ fn render_one(r: &Response, id: u64, hop: usize, next: usize, port: u16) -> One 
                     Want::Error("NET_ERROR_PROTOCOL", Some(c))
                 }
                 _ if bad_trailer && trailers_read => Want::Unsure,
-                // Encodings count only for the final response.
-                _ if unknown_coding && !follows && complete => {
+                // Encodings count only for the final response, and only
+                // when it has a body (a 304 of a `br` resource is fine).
+                _ if unknown_coding && !follows && !bodyless && complete => {
                     Want::Error("NET_ERROR_PROTOCOL", Some(c))
                 }
-                _ if unknown_coding && !follows => Want::Unsure,
+                _ if unknown_coding && !follows && !bodyless => Want::Unsure,
                 Ending::Complete
                     if (broken_coding || truncated_stream) && !follows && !bodyless && c != 101 =>
                 {
