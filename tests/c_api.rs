@@ -2,84 +2,18 @@
 //! survives double inclusion; the C programs build with -Wall -Wextra
 //! -Werror and pass against a loopback server.
 
+mod cbuild;
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
+use cbuild::{root, run, valgrind};
 use support::Server;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The directory holding a fresh libnetdl.so (target/debug), with the
-/// `libnetdl.so.0` name its SONAME asks for at run time. `cargo test` does
-/// not link the cdylib, so this builds it once (cargo serializes builds).
-fn lib_dir() -> PathBuf {
-    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let status = Command::new(env!("CARGO"))
-                .args(["build", "--lib", "--quiet", "--manifest-path"])
-                .arg(root().join("Cargo.toml"))
-                .status()
-                .expect("cargo runs");
-            assert!(status.success(), "cargo build --lib failed");
-            let exe = std::env::current_exe().unwrap();
-            let dir = exe.parent().unwrap().parent().unwrap().to_path_buf(); // target/debug/deps/..
-            let soname = dir.join("libnetdl.so.0");
-            let _ = std::fs::remove_file(&soname);
-            std::os::unix::fs::symlink("libnetdl.so", &soname).unwrap();
-            dir
-        })
-        .clone()
-}
-
-fn valgrind() -> bool {
-    std::env::var_os("NETDL_VALGRIND").is_some_and(|v| v == "1")
-}
-
-/// Compiles C (or C++ with `cxx`) sources into `out`, linked to libnetdl.
-fn compile(sources: &[&Path], out: &Path, cxx: bool) {
-    let lib = lib_dir();
-    let mut cmd = Command::new(if cxx { "g++" } else { "cc" });
-    if cxx {
-        cmd.args(["-std=c++17", "-x", "c++"]);
-    } else {
-        cmd.args(["-std=c11", "-pedantic"]);
-    }
-    cmd.args(["-Wall", "-Wextra", "-Werror", "-o"])
-        .arg(out)
-        .arg("-I")
-        .arg(root().join("include"))
-        .args(sources)
-        .arg("-L")
-        .arg(&lib)
-        .arg(format!("-Wl,-rpath,{}", lib.display()))
-        .arg("-lnetdl");
-    let status = cmd.status().expect("C compiler runs");
-    assert!(status.success(), "compiling {sources:?} failed");
-}
-
-/// Runs a compiled C program, under valgrind's memcheck when
-/// `NETDL_VALGRIND=1` (scripts/valgrind.sh): any memory error or definite
-/// leak fails the run.
-fn run(exe: &Path) -> Command {
-    if valgrind() {
-        let mut cmd = Command::new("valgrind");
-        cmd.args([
-            "--quiet",
-            "--error-exitcode=99",
-            "--leak-check=full",
-            "--errors-for-leak-kinds=definite",
-            "--show-leak-kinds=definite",
-        ])
-        .arg(exe);
-        cmd
-    } else {
-        Command::new(exe)
-    }
+/// Compiles C `sources` into `out` against the committed header.
+fn compile(sources: &[&Path], out: &Path) {
+    cbuild::compile(sources, &root().join("include"), out);
 }
 
 /// Rule: the header compiles as C11 -pedantic and as C++17, included twice.
@@ -92,8 +26,8 @@ fn header_compiles_as_c_and_cpp() {
         "#include \"netdl.h\"\n#include \"netdl.h\"\nint main(void) { return net_poll(0, 0) == 0 ? 0 : 1; }\n",
     )
     .unwrap();
-    compile(&[&src], &dir.path().join("c"), false);
-    compile(&[&src], &dir.path().join("cpp"), true);
+    compile(&[&src], &dir.path().join("c"));
+    cbuild::compile_cxx(&[&src], &root().join("include"), &dir.path().join("cpp"));
     assert!(Command::new(dir.path().join("c"))
         .status()
         .unwrap()
@@ -111,7 +45,7 @@ fn example_download_runs() {
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
     let exe = dir.path().join("download");
-    compile(&[&root().join("examples-c/download.c")], &exe, false);
+    compile(&[&root().join("examples-c/download.c")], &exe);
     let out_dir = dir.path().join("out");
     let out = run(&exe)
         .arg(server.url("/bytes/250000?seed=5"))
@@ -141,7 +75,7 @@ fn c_abi_checks_pass() {
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
     let exe = dir.path().join("abi_test");
-    compile(&[&root().join("tests/c/abi_test.c")], &exe, false);
+    compile(&[&root().join("tests/c/abi_test.c")], &exe);
     let docs = dir.path().join("docs");
     let out = run(&exe)
         .arg(server.url("/bytes/20000"))
@@ -170,7 +104,7 @@ fn c_event_queues_pass() {
     let server = Server::start();
     let dir = tempfile::tempdir().unwrap();
     let exe = dir.path().join("queues_test");
-    compile(&[&root().join("tests/c/queues_test.c")], &exe, false);
+    compile(&[&root().join("tests/c/queues_test.c")], &exe);
     let out = run(&exe)
         .arg(server.url("/bytes/100"))
         .arg(server.url("/slow/100000?chunk=1000&ms=50"))

@@ -1,6 +1,6 @@
 //! Building and running C test programs against the current libnetdl.so
-//! (target/debug), as tests/c_api.rs does: `-std=c11 -pedantic -Wall
-//! -Wextra -Werror`, with a header folder of the caller's choice.
+//! (target/debug): `-std=c11 -pedantic -Wall -Wextra -Werror` (or C++17),
+//! with a header folder of the caller's choice.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -38,9 +38,24 @@ pub fn lib_dir() -> PathBuf {
 /// Compiles the C `sources` into `out` against the headers in `include`,
 /// linked to libnetdl.
 pub fn compile(sources: &[&Path], include: &Path, out: &Path) {
+    build(sources, include, out, false);
+}
+
+/// As `compile`, as C++17 (`-x c++`).
+pub fn compile_cxx(sources: &[&Path], include: &Path, out: &Path) {
+    build(sources, include, out, true);
+}
+
+fn build(sources: &[&Path], include: &Path, out: &Path, cxx: bool) {
     let lib = lib_dir();
-    let status = Command::new("cc")
-        .args(["-std=c11", "-pedantic", "-Wall", "-Wextra", "-Werror", "-o"])
+    let mut cmd = Command::new(if cxx { "g++" } else { "cc" });
+    if cxx {
+        cmd.args(["-std=c++17", "-x", "c++"]);
+    } else {
+        cmd.args(["-std=c11", "-pedantic"]);
+    }
+    let status = cmd
+        .args(["-Wall", "-Wextra", "-Werror", "-o"])
         .arg(out)
         .arg("-I")
         .arg(include)
@@ -54,11 +69,17 @@ pub fn compile(sources: &[&Path], include: &Path, out: &Path) {
     assert!(status.success(), "compiling {sources:?} failed");
 }
 
+/// Whether the C programs run under valgrind (`NETDL_VALGRIND=1`, set by
+/// scripts/valgrind.sh).
+pub fn valgrind() -> bool {
+    std::env::var_os("NETDL_VALGRIND").is_some_and(|v| v == "1")
+}
+
 /// Runs a compiled C program, under valgrind's memcheck when
-/// `NETDL_VALGRIND=1` (as tests/c_api.rs): any memory error or definite
+/// `NETDL_VALGRIND=1`: any memory error or definite
 /// leak fails the run.
 pub fn run(exe: &Path) -> Command {
-    if std::env::var_os("NETDL_VALGRIND").is_some_and(|v| v == "1") {
+    if valgrind() {
         let mut cmd = Command::new("valgrind");
         cmd.args([
             "--quiet",
