@@ -4,6 +4,7 @@
 #                                 libnetdl.a, pkgconfig, cmake) and build/include (netdl.h,
 #                                 netdl.hpp): what `make install` lays out, ready to link
 #   make demo                     the demo (loopback server, live progress bars)
+#   make love-demo                the LÖVE game of examples/love (loopback server, bars, image)
 #   make test                     every test (installs what the tests need)
 #   make install PREFIX=/usr/local [DESTDIR=...]
 #   make uninstall PREFIX=...
@@ -16,7 +17,7 @@ LIBDIR  := $(DESTDIR)$(PREFIX)/lib
 INCDIR  := $(DESTDIR)$(PREFIX)/include
 RELEASE := target/release
 
-.PHONY: all build demo test install uninstall clean bench
+.PHONY: all build demo love-demo test install uninstall clean bench
 
 all: build
 
@@ -26,6 +27,9 @@ build:
 
 demo:
 	scripts/demo.sh $(ARGS)
+
+love-demo:
+	scripts/love_demo.sh $(ARGS)
 
 test:
 	scripts/test.sh
