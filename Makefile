@@ -5,6 +5,7 @@
 #                                 netdl.hpp): what `make install` lays out, ready to link
 #   make demo                     the demo (loopback server, live progress bars)
 #   make love-demo                the LÖVE game of examples/love (loopback server, bars, image)
+#   make sdl-demo                 the SDL2 game of examples-c/sdl (loopback server, bars, keys)
 #   make test                     every test (installs what the tests need)
 #   make install PREFIX=/usr/local [DESTDIR=...]
 #   make uninstall PREFIX=...
@@ -17,7 +18,7 @@ LIBDIR  := $(DESTDIR)$(PREFIX)/lib
 INCDIR  := $(DESTDIR)$(PREFIX)/include
 RELEASE := target/release
 
-.PHONY: all build demo love-demo test install uninstall clean bench
+.PHONY: all build demo love-demo sdl-demo test install uninstall clean bench
 
 all: build
 
@@ -30,6 +31,9 @@ demo:
 
 love-demo:
 	scripts/love_demo.sh $(ARGS)
+
+sdl-demo:
+	scripts/sdl_demo.sh $(ARGS)
 
 test:
 	scripts/test.sh
