@@ -3,7 +3,10 @@
 //! misbehave on purpose. See `routes.rs` for the list.
 #![allow(dead_code)]
 
+mod assets;
 mod http;
+mod nginx;
+mod proxy;
 mod routes;
 mod tls;
 
@@ -15,7 +18,10 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+pub use assets::{sha256_hex, Asset, Fault};
 pub use http::Recorded;
+pub use nginx::Nginx;
+pub use proxy::Proxy;
 
 /// Deterministic pseudo-random bytes (xorshift64*): the bodies the server
 /// sends, for byte-exact comparisons.
@@ -52,6 +58,8 @@ pub(crate) struct Shared {
     pub requests: AtomicUsize,
     pub last: Mutex<Option<Recorded>>,
     streams: Mutex<Vec<TcpStream>>,
+    /// Files served by `assets.rs` (`Server::put`).
+    pub assets: assets::Assets,
 }
 
 impl Shared {
@@ -109,6 +117,7 @@ impl Server {
             requests: AtomicUsize::new(0),
             last: Mutex::new(None),
             streams: Mutex::new(Vec::new()),
+            assets: Default::default(),
         });
         let is_tls = tls.is_some();
         let s = shared.clone();
@@ -208,7 +217,11 @@ fn serve<S: Read + Write>(shared: &Shared, mut io: S, raw: &TcpStream) {
         };
         shared.requests.fetch_add(1, Ordering::SeqCst);
         *shared.last.lock().unwrap() = Some(req.clone());
-        if routes::respond(shared, &req, &mut io, raw).is_err() {
+        let done = match assets::respond(shared, &req, &mut io, raw) {
+            Some(r) => r,
+            None => routes::respond(shared, &req, &mut io, raw),
+        };
+        if done.is_err() {
             return;
         }
     }
