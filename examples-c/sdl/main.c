@@ -428,7 +428,7 @@ int main(int argc, char *argv[]) {
             done += g->files[k].state == DONE;
             failed += g->files[k].state == FAILED;
         }
-        if (running > 0)
+        if (running > 0 || g->started == 0) /* nothing started yet: wait for N */
             all_ended_at = -1;
         else if (all_ended_at < 0)
             all_ended_at = t;
