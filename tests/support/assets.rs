@@ -264,11 +264,7 @@ fn serve<W: Write>(
             }
             return write_body(shared, io, &text, 0, text.len() as u64, sent);
         }
-        Fault::Delay(d) => {
-            if !shared.pause(*d) {
-                return Err(closed());
-            }
-        }
+        Fault::Delay(d) if !shared.pause(*d) => return Err(closed()),
         _ => {}
     }
 

@@ -18,9 +18,12 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+#[allow(unused_imports)]
 pub use assets::{sha256_hex, Asset, Fault};
 pub use http::Recorded;
+#[allow(unused_imports)]
 pub use nginx::Nginx;
+#[allow(unused_imports)]
 pub use proxy::Proxy;
 
 /// Deterministic pseudo-random bytes (xorshift64*): the bodies the server
