@@ -6,7 +6,9 @@
 #     system.pathForFile says, and a screenshot showing every bar full and
 #     the downloaded PNG drawn pixel for pixel;
 #  2. one file that is not on the server: exit status 1, that download
-#     reported failed (HTTP 404), the other one saved.
+#     reported failed (HTTP 404), the other one saved;
+#  3. Esc (sent with xdotool) in the middle of a 10 s download: the game
+#     quits at once, with status 0.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 export NETDL_LIB=${NETDL_LIB:-$root/target/debug/libnetdl.so}
@@ -60,3 +62,16 @@ grep -qx "failed: missing.bin: HTTP 404" "$work/out" || fail "no 'failed: missin
 grep -qx "saved: level1.pak $saved/level1.pak" "$work/out" || fail "level1.pak not saved"
 (cd "$saved" && grep ' level1.pak$' "$work/files/SHA256SUMS" | sha256sum --quiet -c -) || fail "level1.pak differs"
 echo "love: a failed download gives exit status 1"
+
+# 3. Esc quits at once: 1 MiB sent 1 KiB every 10 ms would take 10 s.
+rm -rf "$saved"
+status=0
+timeout 60 xvfb-run -a bash -c '
+    love "$1" "$2" &
+    game=$!
+    window=$(xdotool search --sync --pid "$game" | head -n1)
+    xdotool windowfocus --sync "$window" key Escape
+    wait "$game"' _ "$root/examples/love" "$base/slow/1048576?ms=10" > "$work/out" 2>&1 || status=$?
+[ "$status" -eq 0 ] || fail "love exited with $status after Esc, expected 0"
+! grep -q "^saved:" "$work/out" || fail "the game did not quit at once on Esc"
+echo "love: Esc quits at once"
