@@ -24,7 +24,7 @@ local quit_after, quit_at = 3, nil
 local poll_ms = 0 -- how long network.poll() takes, smoothed over frames
 local next_frame = 0
 
--- Colours as bytes (run_test.sh checks the screenshot for DONE, TRACK and RUNNING).
+-- Colours as bytes (check_screenshot.py looks for DONE, TRACK, RUNNING and FAILED).
 local function rgb(r, g, b) return { r / 255, g / 255, b / 255 } end
 local BACKGROUND = rgb(0x17, 0x1a, 0x21)
 local TRACK = rgb(0x30, 0x33, 0x3d)
@@ -109,7 +109,8 @@ function love.load(args)
   end
   love.graphics.setDefaultFilter("nearest", "nearest")
   for n, url in ipairs(urls) do
-    local d = { name = url:gsub("[?#].*$", ""):match("([^/]+)$") or ("download" .. n), got = 0, total = -1, state = "running" }
+    local name = url:gsub("[?#].*$", ""):match("([^/]+)$") or ("download" .. n)
+    local d = { name = name, got = 0, total = -1, state = "running" }
     downloads[n] = d
     network.download(url, "GET", listener_for(d), { progress = true }, d.name, system.TemporaryDirectory)
   end
@@ -163,8 +164,7 @@ local function draw_download(d, y)
   love.graphics.setColor(TRACK)
   love.graphics.rectangle("fill", BAR_X, y + 18, BAR_W, BAR_H)
   local fill = 0
-  if d.state == "done" then fill = 1
-  elseif d.state == "failed" then fill = 1
+  if d.state ~= "running" then fill = 1
   elseif d.total > 0 then fill = math.min(1, d.got / d.total) end
   love.graphics.setColor(d.state == "done" and DONE or d.state == "failed" and FAILED or RUNNING)
   love.graphics.rectangle("fill", BAR_X, y + 18, math.floor(BAR_W * fill + 0.5), BAR_H)
