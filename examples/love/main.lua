@@ -186,8 +186,9 @@ function love.draw()
     if d.state ~= "running" then done = done + 1 end
   end
   love.graphics.setColor(DIM)
-  love.graphics.print(string.format("frame %.1f ms   network.poll() %.2f ms",
-    love.timer.getAverageDelta() * 1000, poll_ms), 16, 312)
+  local frame = love.timer.getAverageDelta() -- 0 in the first second
+  if frame == 0 then frame = love.timer.getDelta() end
+  love.graphics.print(string.format("frame %.1f ms   network.poll() %.2f ms", frame * 1000, poll_ms), 16, 312)
   local status = string.format("%d of %d ended   Esc quits", done, #downloads)
   if quit_at then
     status = status .. string.format("   quitting in %.1f s", math.max(0, quit_at - love.timer.getTime()))
