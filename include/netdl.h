@@ -81,6 +81,110 @@ typedef uint32_t net_dir;
 typedef uint32_t net_progress;
 
 /**
+ * The options that do not fit in `net_params` (`net_params.options`).
+ *
+ * Extension rule: `size` is `sizeof(net_options)` as the caller's header
+ * declares it, so a caller built against an older header passes a
+ * smaller struct and every field it does not know keeps its default;
+ * later versions only append fields. A `size` larger than this netdl
+ * knows is accepted when the bytes it does not know are all zero, and
+ * rejected with `NET_ERROR_INVALID_ARGUMENT` otherwise. Initialise with
+ * `net_options o = net_options_init();` (or zero-fill it and set `size`):
+ * every zero field means its default.
+ *
+ * Everything it points to is copied before the call returns.
+ */
+typedef struct net_options {
+  /**
+   * `sizeof(net_options)`. Required: 0 is rejected.
+   */
+  uint32_t size;
+  /**
+   * How many times a transient failure is retried (default 0, at most
+   * 100): could not connect, DNS failure, timeout, connection lost, and
+   * the statuses 408, 429, 500, 502, 503 and 504. Never retried: other
+   * statuses, invalid arguments, TLS failures, `NET_ERROR_IO`,
+   * `NET_ERROR_INTEGRITY` of a file that came whole from one source. A
+   * retry of a download resumes where possible. Between attempts the
+   * request waits (holding no transfer slot and no connection) a random
+   * time between 0 and `min(retry_max_delay_ms, retry_delay_ms * 2^(n-1))`
+   * before retry n ("full jitter"), or what a `Retry-After` of the
+   * response asks (at most 300 s). Events carry the attempt number; the
+   * `ended` event of a request that gave up reports the last attempt.
+   */
+  uint32_t max_retries;
+  /**
+   * Base of the backoff in milliseconds; 0 means 1000.
+   */
+  uint32_t retry_delay_ms;
+  /**
+   * Cap of the backoff in milliseconds; 0 means 30000.
+   */
+  uint32_t retry_max_delay_ms;
+  /**
+   * Downloads: the file's expected size in bytes; 0 means not checked.
+   * A response announcing another size fails with `NET_ERROR_INTEGRITY`
+   * before its body is downloaded.
+   */
+  uint64_t expected_size;
+  /**
+   * Downloads: the file's expected SHA-256, as 64 hexadecimal digits;
+   * NULL means not checked. Computed while the file is written; a
+   * mismatch fails with `NET_ERROR_INTEGRITY` and leaves the target as
+   * it was.
+   */
+  const char *sha256;
+  /**
+   * Alternative URLs of the same file, `mirror_count` entries, tried in
+   * order after the URL given to the call when it fails (after its
+   * retries): a transient failure or a status that is not 2xx. Each
+   * mirror gets `max_retries` retries of its own. A download resumes
+   * across mirrors only when their validators agree or `sha256` is set.
+   * The `ended` event's `url` is the one that delivered the last byte.
+   */
+  const char *const *mirrors;
+  size_t mirror_count;
+  /**
+   * The proxy to use, as libcurl and curl take it
+   * (`http://host:port`, `socks5h://host:port`, ...). NULL means the
+   * environment's `http_proxy` / `https_proxy` / `no_proxy` (lower case
+   * `http_proxy` only, as curl); "" means no proxy at all.
+   */
+  const char *proxy;
+  /**
+   * Downloads: ask for a compressed response (`Accept-Encoding: gzip,
+   * deflate`, decoded by netdl). By default a download asks for the file
+   * itself (`Accept-Encoding: identity`), so `bytes_estimated` is the
+   * file's size and it can resume; a compressed response cannot resume.
+   * `net_request` always asks for compression.
+   */
+  net_bool compress;
+  /**
+   * Downloads: keep the partial data of a cancelled download so that a
+   * later download of the same URL to the same file resumes it (by
+   * default a cancel deletes it). Partial data of a download that failed
+   * is always kept, when its response had a strong validator.
+   */
+  net_bool keep_partial;
+  /**
+   * Downloads: when the target exists and netdl saved it with a
+   * validator (an `ETag` or `Last-Modified`), ask the server whether it
+   * changed (`If-None-Match` / `If-Modified-Since`). A 304 ends
+   * successfully with the file untouched and `NET_EVENT_UNCHANGED` in
+   * the `ended` event's flags.
+   */
+  net_bool if_changed;
+  /**
+   * Must be zero.
+   */
+  uint8_t reserved8;
+  /**
+   * Must be zero.
+   */
+  uint32_t reserved32;
+} net_options;
+
+/**
  * Options of one request. Pass NULL for all defaults.
  *
  * Zero-fill it (`net_params p = {0};` or `memset`) and set the fields you
@@ -90,7 +194,9 @@ typedef uint32_t net_progress;
  * added in later versions are carved out of `reserved`, and zero means
  * "default" for each of them, so a caller built against an older header
  * keeps working (0.1 had `reserved[8]`; `queue`, `progress_of` and
- * `reserved32` came out of its first two words). `reserved` and
+ * `reserved32` came out of its first two words, `options` out of the
+ * third). Options beyond these live in `net_options`, which grows by its
+ * own `size` field. `reserved` and
  * `reserved32` must be all zero; anything else is rejected with
  * `NET_ERROR_INVALID_ARGUMENT`. Booleans are `net_bool`: any non-zero
  * byte is true.
@@ -175,9 +281,15 @@ typedef struct net_params {
    */
   uint32_t reserved32;
   /**
+   * More options (retries, resume, integrity, mirrors, proxy, ...), in
+   * a struct of their own that grows by its `size` field. NULL means
+   * every default. Copied before return.
+   */
+  const struct net_options *options;
+  /**
    * Must be zero. Future fields come from here.
    */
-  uint64_t reserved[6];
+  uint64_t reserved[5];
 } net_params;
 
 /**
@@ -195,6 +307,11 @@ typedef uint32_t net_error;
  * Whether a response body looks like text (one of `NET_RESPONSE_*`).
  */
 typedef uint32_t net_response_type;
+
+/**
+ * Bits of `net_event.flags`.
+ */
+typedef uint32_t net_event_flags;
 
 /**
  * One event. Filled in by `net_poll` / `net_wait` (or `net_queue_poll` /
@@ -238,8 +355,11 @@ typedef struct net_event {
    */
   int32_t status;
   /**
-   * Body bytes received so far (decoded); never decreases. On
-   * `NET_PHASE_ENDED`, the whole body's size.
+   * Body bytes received so far (decoded); for a download, bytes of the
+   * file, data resumed from disk included. Never decreases within one
+   * attempt; a `began` of a later attempt may start lower when the
+   * download had to start over. On `NET_PHASE_ENDED`, the whole body's
+   * size.
    */
   int64_t bytes_transferred;
   /**
@@ -286,9 +406,23 @@ typedef struct net_event {
    */
   const char *filename;
   /**
+   * Which attempt this event is about: 1 for the first, n + 1 for the
+   * n-th retry or mirror (`net_options.max_retries`, `mirrors`).
+   */
+  uint32_t attempt;
+  /**
+   * `NET_EVENT_*` bits.
+   */
+  net_event_flags flags;
+  /**
+   * Body bytes that came from the network for this request, over all its
+   * attempts (`bytes_transferred` also counts data resumed from disk).
+   */
+  int64_t bytes_received;
+  /**
    * Zero. Future fields come from here.
    */
-  uint64_t reserved[8];
+  uint64_t reserved[6];
 } net_event;
 
 /**
@@ -408,6 +542,14 @@ typedef struct net_event {
 #define NET_ERROR_INTERNAL 12
 
 /**
+ * The download is not the file that was expected: its size or SHA-256
+ * differs from `net_options.expected_size` / `net_options.sha256` (a
+ * different announced size is caught before the body is downloaded). The
+ * target is left as it was and the data is discarded.
+ */
+#define NET_ERROR_INTEGRITY 13
+
+/**
  * Text for a `body`, binary for a `body_file`.
  */
 #define NET_BODY_AUTO 0
@@ -444,6 +586,20 @@ typedef struct net_event {
  * event reports the response as always.
  */
 #define NET_PROGRESS_UPLOAD 1
+
+/**
+ * `NET_PHASE_ENDED` of a download with `net_options.if_changed`: the
+ * server answered 304, the file on disk is current and was not touched
+ * (`status` is 304, no body was transferred).
+ */
+#define NET_EVENT_UNCHANGED 1
+
+/**
+ * This attempt continued data received earlier (by an earlier attempt, or
+ * kept from an earlier download of the same URL to the same file) with a
+ * `Range` request: `bytes_transferred` started where that data ended.
+ */
+#define NET_EVENT_RESUMED 2
 
 #ifdef __cplusplus
 extern "C" {
@@ -684,3 +840,20 @@ const char *net_error_name(net_error code);
 #endif  // __cplusplus
 
 #endif  /* NETDL_H */
+
+#ifndef NETDL_OPTIONS_INIT
+#define NETDL_OPTIONS_INIT
+/**
+ * A net_options with every field at its default and `size` set (a header
+ * function, not a symbol of the library): `net_options o = net_options_init();`
+ */
+static inline net_options net_options_init(void) {
+#ifdef __cplusplus
+    net_options o = {};
+#else
+    net_options o = {0};
+#endif
+    o.size = (uint32_t)sizeof o;
+    return o;
+}
+#endif /* NETDL_OPTIONS_INIT */

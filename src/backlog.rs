@@ -114,7 +114,7 @@ impl Backlog {
         // rare, waits beside it.
         let mut extra = req.extra.take();
         let ca_file = extra.as_mut().and_then(|e| e.ca_file.take());
-        if let Some(e) = extra.filter(|e| !e.headers.is_empty() || e.body.is_some()) {
+        if let Some(e) = extra.filter(|e| e.beyond_ca_file()) {
             s.extras.insert(req.id, e);
         }
         s.scratch.clear();

@@ -20,11 +20,12 @@ pub enum ErrorKind {
     TooLarge = 10,
     Io = 11,
     Internal = 12,
+    Integrity = 13,
 }
 
 impl ErrorKind {
     /// Every kind, in code order (for tests and bindings).
-    pub const ALL: [ErrorKind; 12] = [
+    pub const ALL: [ErrorKind; 13] = [
         ErrorKind::InvalidArgument,
         ErrorKind::UnsupportedScheme,
         ErrorKind::Dns,
@@ -37,6 +38,7 @@ impl ErrorKind {
         ErrorKind::TooLarge,
         ErrorKind::Io,
         ErrorKind::Internal,
+        ErrorKind::Integrity,
     ];
 
     pub fn code(self) -> u32 {
@@ -67,6 +69,7 @@ impl ErrorKind {
             ErrorKind::TooLarge => c"NET_ERROR_TOO_LARGE",
             ErrorKind::Io => c"NET_ERROR_IO",
             ErrorKind::Internal => c"NET_ERROR_INTERNAL",
+            ErrorKind::Integrity => c"NET_ERROR_INTEGRITY",
         }
     }
 }
@@ -193,6 +196,6 @@ mod tests {
             assert_eq!(ErrorKind::from_code(kind.code()), Some(*kind));
         }
         assert_eq!(ErrorKind::from_code(0), None);
-        assert_eq!(ErrorKind::from_code(13), None);
+        assert_eq!(ErrorKind::from_code(14), None);
     }
 }

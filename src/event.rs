@@ -233,7 +233,21 @@ pub struct Event {
     /// Requests (and non-2xx downloads): the response body, on `Ended`.
     pub body: Option<Vec<u8>>,
     pub response_type: ResponseType,
+    /// 1 for the first attempt, n + 1 for the n-th retry or mirror.
+    pub attempt: u32,
+    /// `NET_EVENT_*` bits (`Flags`).
+    pub flags: u32,
+    /// Body bytes that came from the network, over all attempts.
+    pub bytes_received: i64,
     pub(crate) progress: Option<Arc<ProgressSlot>>,
+}
+
+/// Bits of `Event::flags` (`NET_EVENT_*` in C).
+pub mod flags {
+    /// A 304 to `if_changed`: the file on disk is current.
+    pub const UNCHANGED: u32 = crate::ffi::types::NET_EVENT_UNCHANGED;
+    /// The attempt continued data received earlier.
+    pub const RESUMED: u32 = crate::ffi::types::NET_EVENT_RESUMED;
 }
 
 impl Event {
@@ -287,6 +301,9 @@ pub(crate) fn failed(
         file,
         body: None,
         response_type: ResponseType::Binary,
+        attempt: 1,
+        flags: 0,
+        bytes_received: 0,
         progress: None,
     }
 }

@@ -74,6 +74,84 @@ pub struct Options {
     /// of the body, its size as the estimate) instead of the response;
     /// turns them on without `progress`.
     pub upload_progress: bool,
+    /// Retries, resume, integrity, mirrors, proxy (`net_options`).
+    pub fetch: Fetch,
+}
+
+/// How a request copes with failures and checks what it got
+/// (`net_options` in C). `Default` is every documented default.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Fetch {
+    /// Retries of a transient failure, per URL.
+    pub max_retries: u32,
+    /// Base of the backoff; `None` means `DEFAULT_RETRY_DELAY`.
+    pub retry_delay: Option<Duration>,
+    /// Cap of the backoff; `None` means `DEFAULT_RETRY_MAX_DELAY`.
+    pub retry_max_delay: Option<Duration>,
+    /// Downloads: ask for a compressed response.
+    pub compress: bool,
+    /// Downloads: a cancel keeps the partial data.
+    pub keep_partial: bool,
+    /// Downloads: a conditional request when the target is known.
+    pub if_changed: bool,
+    /// Downloads: the file's size.
+    pub expected_size: Option<u64>,
+    /// Downloads: the file's SHA-256.
+    pub sha256: Option<[u8; 32]>,
+    /// Other URLs of the same file, tried in order.
+    pub mirrors: Vec<String>,
+    /// `None`: the environment's; `Some("")`: none.
+    pub proxy: Option<String>,
+}
+
+/// Most retries `Fetch::max_retries` accepts.
+pub const MAX_RETRIES: u32 = 100;
+/// Most mirrors accepted.
+pub const MAX_MIRRORS: usize = 64;
+/// Default base of the retry backoff.
+pub const DEFAULT_RETRY_DELAY: Duration = Duration::from_secs(1);
+/// Default cap of the retry backoff.
+pub const DEFAULT_RETRY_MAX_DELAY: Duration = Duration::from_secs(30);
+
+impl Fetch {
+    /// Checks what `Request::build` cannot fix; `download`: for a file.
+    fn check(&self, download: bool) -> Result<(), Error> {
+        if self.max_retries > MAX_RETRIES {
+            return Err(Error::invalid(format!(
+                "max_retries {} is more than {MAX_RETRIES}",
+                self.max_retries
+            )));
+        }
+        if self.mirrors.len() > MAX_MIRRORS {
+            return Err(Error::invalid(format!(
+                "{} mirrors; at most {MAX_MIRRORS}",
+                self.mirrors.len()
+            )));
+        }
+        for (i, m) in self.mirrors.iter().enumerate() {
+            check_url(m).map_err(|e| Error::new(e.kind, format!("mirror {i}: {}", e.message)))?;
+        }
+        if let Some(proxy) = &self.proxy {
+            if let Some(c) = proxy.chars().find(|c| !c.is_ascii_graphic()) {
+                return Err(Error::invalid(format!("proxy contains {c:?}")));
+            }
+        }
+        let file_only = [
+            (self.compress, "compress"),
+            (self.keep_partial, "keep_partial"),
+            (self.if_changed, "if_changed"),
+            (self.expected_size.is_some(), "expected_size"),
+            (self.sha256.is_some(), "sha256"),
+        ];
+        if !download {
+            if let Some((_, name)) = file_only.iter().find(|(set, _)| *set) {
+                return Err(Error::invalid(format!(
+                    "net_options.{name} applies to downloads only"
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Where a response body goes.
@@ -206,6 +284,14 @@ pub struct Extra {
     pub body: Option<ResolvedBody>,
     pub body_type: BodyType,
     pub ca_file: Option<PathBuf>,
+    pub fetch: Fetch,
+}
+
+impl Extra {
+    /// Whether anything but the CA file is set.
+    pub fn beyond_ca_file(&self) -> bool {
+        !self.headers.is_empty() || self.body.is_some() || self.fetch != Fetch::default()
+    }
 }
 
 /// A body with its file path resolved.
@@ -227,6 +313,7 @@ impl Request {
     ) -> Result<Request, Error> {
         check_url(url)?;
         let method = check_method(method)?;
+        opts.fetch.check(download.is_some())?;
         let mut headers = Vec::with_capacity(opts.headers.len());
         let mut has_content_type = false;
         for (name, value) in &opts.headers {
@@ -272,8 +359,9 @@ impl Request {
             body,
             body_type: opts.body_type.unwrap_or(default_type),
             ca_file: opts.ca_file,
+            fetch: opts.fetch,
         };
-        let plain = extra.headers.is_empty() && extra.body.is_none() && extra.ca_file.is_none();
+        let plain = !extra.beyond_ca_file() && extra.ca_file.is_none();
         Ok(Request {
             id,
             user_data: opts.user_data,
@@ -302,6 +390,18 @@ impl Request {
             body: None,
             body_type: BodyType::Text,
             ca_file: None,
+            fetch: Fetch {
+                max_retries: 0,
+                retry_delay: None,
+                retry_max_delay: None,
+                compress: false,
+                keep_partial: false,
+                if_changed: false,
+                expected_size: None,
+                sha256: None,
+                mirrors: Vec::new(),
+                proxy: None,
+            },
         };
         self.extra.as_deref().unwrap_or(&NONE)
     }

@@ -177,23 +177,43 @@ fn empty_and_chunked_bodies() {
     );
 }
 
-/// Rule: gzip responses are accepted and decoded by default; the estimate
-/// is -1 because Content-Length counts the encoded bytes.
+/// Rule: a download asks for the file itself (`Accept-Encoding:
+/// identity`) unless `compress` is set (then gzip and deflate); a gzip
+/// response is decoded either way, with the estimate -1 because
+/// Content-Length counts the encoded bytes.
 #[test]
 fn gzip_is_decoded() {
     let server = Server::start();
     let t = TestClient::new();
-    let ev = t.ended(t.download(&server.url("/gzip/50000"), "g.bin", Options::default()));
-    assert!(!ev.is_error(), "{:?}", ev.error);
-    assert_eq!(ev.bytes_transferred, 50_000);
-    assert_eq!(ev.bytes_estimated, -1);
-    assert_eq!(
-        std::fs::read(t.docs("g.bin")).unwrap(),
-        support::body(50_000, 0)
+    let accept = |server: &Server| {
+        server
+            .last_request()
+            .unwrap()
+            .header("accept-encoding")
+            .map(str::to_string)
+    };
+    for compress in [false, true] {
+        let mut opts = Options::default();
+        opts.fetch.compress = compress;
+        let ev = t.ended(t.download(&server.url("/gzip/50000"), "g.bin", opts));
+        assert!(!ev.is_error(), "{:?}", ev.error);
+        assert_eq!(ev.bytes_transferred, 50_000);
+        assert_eq!(ev.bytes_estimated, -1);
+        assert_eq!(
+            std::fs::read(t.docs("g.bin")).unwrap(),
+            support::body(50_000, 0)
+        );
+        let want = if compress {
+            "gzip, deflate"
+        } else {
+            "identity"
+        };
+        assert_eq!(accept(&server).as_deref(), Some(want));
+    }
+    // net_request keeps compression.
+    t.ended(
+        t.client
+            .request(&server.url("/gzip/10"), "GET", Options::default()),
     );
-    let sent = server.last_request().unwrap();
-    assert!(sent
-        .headers
-        .iter()
-        .any(|(k, v)| k.eq_ignore_ascii_case("accept-encoding") && v.contains("gzip")));
+    assert_eq!(accept(&server).as_deref(), Some("gzip, deflate"));
 }

@@ -14,6 +14,7 @@
 //! 1.9 MiB after 10,000 downloads in `bench/run`) a host can hand back
 //! itself with `malloc_trim(0)`, at a moment it chooses.
 
+mod attempt;
 mod decode;
 mod sink;
 mod transfer;
@@ -32,6 +33,8 @@ use crate::backlog::{Backlog, Limits};
 use crate::error::{Error, ErrorKind};
 use crate::event::Phase;
 use crate::queue::{Batch, EventTx, Queues};
+use attempt::Step;
+use sink::Sink;
 use transfer::Transfer;
 
 /// Default number of transfers running at once.
@@ -139,6 +142,15 @@ pub fn spawn(
     Ok((thread, Waker { multi, flags }))
 }
 
+/// A request between two attempts (`Agent::waiting`).
+struct Waiting {
+    id: u64,
+    /// When its next attempt may start.
+    due: Instant,
+    /// Configured for that attempt; its data stays in its sink.
+    easy: Easy2<Transfer>,
+}
+
 struct Agent {
     multi: Multi,
     commands: Receiver<Command>,
@@ -152,6 +164,10 @@ struct Agent {
     /// Requests not started yet (callers push, this thread pops).
     backlog: Arc<Backlog>,
     running: HashMap<u64, Easy2Handle<Transfer>>,
+    /// Requests between two attempts: each waits until its time, then for
+    /// a free transfer slot (before any request of the backlog). They hold
+    /// no slot and no connection meanwhile.
+    waiting: Vec<Waiting>,
     /// Easy handles of ended transfers, reused by the next ones (at most
     /// the transfer limit; dropped once idle).
     spare: Vec<Easy2<Transfer>>,
@@ -187,6 +203,7 @@ impl Agent {
             events,
             backlog,
             running: HashMap::new(),
+            waiting: Vec::new(),
             spare: Vec::new(),
             limits: DEFAULT_LIMITS,
             known_dirs: HashSet::new(),
@@ -218,11 +235,14 @@ impl Agent {
             ErrorKind::Internal,
             "netdl bug: the network thread panicked",
         );
-        let ids: Vec<u64> = self.running.keys().copied().collect();
+        let ids: Vec<u64> = (self.running.keys().copied())
+            .chain(self.waiting.iter().map(|w| w.id))
+            .collect();
         for id in ids {
             let _ = catch_unwind(AssertUnwindSafe(|| self.remove(id, Some(err.clone()))));
         }
         self.running.clear();
+        self.waiting.clear();
         let (queued, lost) = self.backlog.take_all();
         for req in queued {
             let Some(dest) = self.queues.get(req.queue) else {
@@ -254,6 +274,7 @@ impl Agent {
                     Err(crossbeam_channel::TryRecvError::Disconnected) => return self.shutdown(),
                 }
             }
+            self.start_due(Instant::now());
             self.start_queued();
             if !self.running.is_empty() {
                 if let Err(e) = self.multi.perform() {
@@ -263,7 +284,7 @@ impl Agent {
                 self.collect_finished();
                 self.expire_idle(Instant::now());
             }
-            if self.running.is_empty() && self.backlog.is_empty() {
+            if self.running.is_empty() && self.waiting.is_empty() && self.backlog.is_empty() {
                 // Idle: drop the spare handles, then linger a while for
                 // events still to be freed; a quiet linger ends in a deep
                 // sleep. The heap is not trimmed (see the module doc).
@@ -327,26 +348,41 @@ impl Agent {
             let (url, file) = (req.url.clone(), req.file().cloned());
             let spare = self.spare.pop();
             let started = Transfer::start(req, events.clone(), &mut self.known_dirs, spare)
-                .and_then(|mut easy| {
-                    easy.get_mut().last_activity = Instant::now();
-                    let mut handle = self
-                        .multi
-                        .add2(easy)
-                        .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
-                    handle
-                        .set_token(id as usize)
-                        .map_err(|e| Error::from_curl(&e))?;
-                    Ok(handle)
-                });
-            match started {
-                Ok(handle) => {
-                    self.running.insert(id, handle);
-                    self.busy = true;
-                }
-                Err(err) => {
-                    let ev = crate::event::failed(id, user_data, url, file, err);
-                    events.send(ev);
-                }
+                .and_then(|easy| self.run_attempt(id, easy));
+            if let Err(err) = started {
+                let ev = crate::event::failed(id, user_data, url, file, err);
+                events.send(ev);
+            }
+        }
+    }
+
+    /// Hands a configured handle to libcurl: its attempt begins.
+    fn run_attempt(&mut self, id: u64, mut easy: Easy2<Transfer>) -> Result<(), Error> {
+        easy.get_mut().last_activity = Instant::now();
+        let mut handle = self
+            .multi
+            .add2(easy)
+            .map_err(|e| Error::new(ErrorKind::Internal, e.to_string()))?;
+        handle
+            .set_token(id as usize)
+            .map_err(|e| Error::from_curl(&e))?;
+        self.running.insert(id, handle);
+        self.busy = true;
+        Ok(())
+    }
+
+    /// Starts the next attempts whose wait is over, while slots are free.
+    fn start_due(&mut self, now: Instant) {
+        while self.running.len() < self.limits.transfers {
+            let Some(i) = self.waiting.iter().position(|w| w.due <= now) else {
+                return;
+            };
+            let Waiting { id, easy, .. } = self.waiting.swap_remove(i);
+            // Made beforehand: libcurl drops a handle it fails to take.
+            let (mut ev, tx) = (easy.get_ref().event(Phase::Ended), easy.get_ref().sender());
+            if let Err(err) = self.run_attempt(id, easy) {
+                ev.error = Some(err);
+                tx.send(ev);
             }
         }
     }
@@ -398,16 +434,62 @@ impl Agent {
             t.status = code;
         }
         // A callback's reason beats libcurl's generic "write error".
-        let err = (t.failure.take().or(err))
+        let mut err = (t.failure.take().or(err))
             .or_else(|| t.cut_off())
             .or_else(|| t.unfinished_body());
+        // A file that arrived whole is checked before it takes the
+        // target's place (a 416 may find it complete on disk).
+        let whole = err.is_none() && ((200..300).contains(&t.status) || t.complete);
+        if whole {
+            if let Some(Sink::File(f)) = &mut t.sink {
+                err = f.verify().err();
+                // Data of several responses: start over once before
+                // blaming the source.
+                t.restart |= err.is_some() && t.flags & crate::event::flags::RESUMED != 0;
+            }
+        }
+        if err.is_some() || (t.status >= 400 && !t.complete) {
+            let failed = attempt::Failed {
+                kind: err.as_ref().map(|e| e.kind),
+                status: t.status,
+                restart: t.restart,
+            };
+            let (source, start_over, wait) =
+                match attempt::next_step(failed, t.tries(), || t.backoff()) {
+                    Step::GiveUp => (0, false, None),
+                    Step::Retry(wait) => (t.source, false, Some(wait)),
+                    Step::NextSource => (t.source + 1, false, Some(Duration::ZERO)),
+                    Step::StartOver => (t.source, true, Some(Duration::ZERO)),
+                };
+            if let Some(wait) = wait {
+                match Transfer::next_attempt(&mut easy, source, start_over) {
+                    Ok(()) => {
+                        let due = Instant::now() + wait;
+                        self.waiting.push(Waiting { id, due, easy });
+                        return;
+                    }
+                    Err(e) => err = Some(e),
+                }
+            }
+        }
+        let t = easy.get_mut();
+        if t.complete {
+            t.status = 200; // the file on disk is complete
+        }
         let sink = t.sink.take();
         let mut ev = t.event(Phase::Ended);
         match (err, sink) {
-            (None, Some(sink)) => match sink.finish() {
-                Ok(body) => ev.body = body,
-                Err(e) => ev.error = Some(e),
-            },
+            (None, Some(mut sink)) => {
+                if let Sink::File(f) = &mut sink {
+                    if t.complete {
+                        f.undivert();
+                    }
+                }
+                match sink.finish() {
+                    Ok(body) => ev.body = body,
+                    Err(e) => ev.error = Some(e),
+                }
+            }
             (None, None) => {
                 ev.error = Some(Error::new(
                     ErrorKind::Internal,
@@ -431,6 +513,16 @@ impl Agent {
     /// Stops a running transfer early: with `Some(err)` its `ended` event
     /// reports `err`, with `None` (a cancel) nothing is reported.
     fn remove(&mut self, id: u64, err: Option<Error>) {
+        if let Some(i) = self.waiting.iter().position(|w| w.id == id) {
+            let Waiting { easy, .. } = self.waiting.swap_remove(i);
+            if let Some(e) = err {
+                let mut ev = easy.get_ref().event(Phase::Ended);
+                ev.error = Some(e);
+                easy.get_ref().send(ev);
+            }
+            self.keep_spare(easy);
+            return;
+        }
         if let Some(handle) = self.running.remove(&id) {
             if let Some(e) = err {
                 let mut ev = handle.get_ref().event(Phase::Ended);
@@ -466,14 +558,20 @@ impl Agent {
     /// inactivity deadline, whichever is first; not at all when queued
     /// requests can start (transfers that just ended freed their slots).
     fn wait_time(&self) -> Duration {
-        if self.running.len() < self.limits.transfers && !self.backlog.is_empty() {
+        let free = self.running.len() < self.limits.transfers;
+        if free && !self.backlog.is_empty() {
             return Duration::ZERO;
         }
+        let now = Instant::now();
+        // The next retry due (only worth waking for with a slot free).
+        let retry = (self.waiting.iter())
+            .filter(|_| free)
+            .map(|w| w.due.saturating_duration_since(now))
+            .fold(IDLE_WAIT, Duration::min);
         if self.running.is_empty() && self.lingering {
-            return LINGER;
+            return LINGER.min(retry);
         }
         let curl = self.multi.get_timeout().ok().flatten().unwrap_or(IDLE_WAIT);
-        let now = Instant::now();
         self.running
             .values()
             .map(|h| {
@@ -481,7 +579,7 @@ impl Agent {
                 (t.last_activity + t.timeout).saturating_duration_since(now)
             })
             .fold(curl, Duration::min)
-            .min(IDLE_WAIT)
+            .min(retry)
     }
 
     /// Removes every transfer (deleting its temporary file) before the
@@ -492,6 +590,7 @@ impl Agent {
         for (_, handle) in self.running.drain() {
             let _ = self.multi.remove2(handle);
         }
+        self.waiting.clear();
     }
 }
 

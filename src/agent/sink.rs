@@ -21,12 +21,14 @@
 use std::collections::HashSet;
 use std::ffi::{CStr, CString, OsStr, OsString};
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::io::{Seek, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, Ordering};
+
+use sha2::{Digest, Sha256};
 
 use crate::dirs::{self, BaseDir};
 use crate::error::{Error, ErrorKind};
@@ -53,6 +55,17 @@ pub struct FileSink {
     /// Set once a non-2xx final response arrived: its body is kept here
     /// (truncated to ERROR_BODY_LIMIT) and the target is not touched.
     error_body: Option<Vec<u8>>,
+    /// What the file must be, if the caller said (`net_options`).
+    expect: Expect,
+    /// The SHA-256 of the `written` bytes, when one is expected.
+    hasher: Option<Box<Sha256>>,
+}
+
+/// What a downloaded file must be.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Expect {
+    pub size: Option<u64>,
+    pub sha256: Option<[u8; 32]>,
 }
 
 /// Whether this process may link an unnamed file in: not asked yet, yes, no.
@@ -104,6 +117,8 @@ impl FileSink {
             limit: None,
             written: 0,
             error_body: None,
+            expect: Expect::default(),
+            hasher: None,
         };
         if let Some(file) = sink.open_unnamed(parent) {
             sink.file = Some(file);
@@ -180,6 +195,72 @@ impl FileSink {
     pub fn with_limit(mut self, limit: Option<u64>) -> FileSink {
         self.limit = limit;
         self
+    }
+
+    /// What the complete file must be: checked by `Sink::finish`.
+    pub fn with_expect(mut self, expect: Expect) -> FileSink {
+        self.hasher = expect.sha256.map(|_| Box::new(Sha256::new()));
+        self.expect = expect;
+        self
+    }
+
+    /// Bytes in the file.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
+    /// Empties the file to receive a response from its first byte again
+    /// (the server did not continue where the data ended).
+    pub fn restart(&mut self) -> Result<(), Error> {
+        let file = self
+            .file
+            .as_mut()
+            .ok_or_else(|| Error::new(ErrorKind::Internal, "restart after the file was closed"))?;
+        file.set_len(0)
+            .and_then(|()| file.rewind())
+            .map_err(|e| Error::io("cannot empty the download's file", &e))?;
+        self.written = 0;
+        self.error_body = None;
+        self.hasher = self.expect.sha256.map(|_| Box::new(Sha256::new()));
+        Ok(())
+    }
+
+    /// Fails when the server announces a file of another size than the
+    /// one expected (before any of its body is stored).
+    pub fn check_total(&self, total: u64) -> Result<(), Error> {
+        match self.expect.size {
+            Some(size) if size != total => Err(Error::new(
+                ErrorKind::Integrity,
+                format!("the server announced {total} bytes; the file should have {size}"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Checks the complete file against what was expected (once: the
+    /// hash is consumed).
+    pub fn verify(&mut self) -> Result<(), Error> {
+        if let Some(size) = self.expect.size {
+            if self.written != size {
+                return Err(Error::new(
+                    ErrorKind::Integrity,
+                    format!(
+                        "received {} bytes; the file should have {size}",
+                        self.written
+                    ),
+                ));
+            }
+        }
+        if let (Some(want), Some(hasher)) = (self.expect.sha256, self.hasher.take()) {
+            let got: [u8; 32] = hasher.finalize().into();
+            if got != want {
+                return Err(Error::new(
+                    ErrorKind::Integrity,
+                    format!("SHA-256 {} does not match {}", hex(&got), hex(&want)),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The final response is not a success: keep its body in memory
@@ -320,6 +401,9 @@ impl Sink {
                 let file = f.file.as_mut().ok_or_else(|| {
                     Error::new(ErrorKind::Internal, "write after the file was closed")
                 })?;
+                if let Some(h) = &mut f.hasher {
+                    h.update(data);
+                }
                 file.write_all(data).map_err(|e| {
                     let path = f
                         .temp
@@ -369,4 +453,9 @@ fn too_large(limit: u64) -> Error {
         ErrorKind::TooLarge,
         format!("response body is larger than the limit of {limit} bytes"),
     )
+}
+
+/// Lower-case hexadecimal.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -19,10 +19,11 @@ use std::time::{Duration, Instant};
 
 use curl::easy::{Easy2, Handler, List, ReadError, SeekResult, WriteError};
 
+use super::attempt::{self, Resume};
 use super::decode::{self, Decoder};
-use super::sink::{FileSink, Sink};
+use super::sink::{Expect, FileSink, Sink};
 use crate::error::{Error, ErrorKind};
-use crate::event::{Event, HeaderBuf, Headers, Phase, ProgressSlot, ResponseType};
+use crate::event::{flags, Event, HeaderBuf, Headers, Phase, ProgressSlot, ResponseType};
 use crate::queue::EventTx;
 use crate::request::{BodyType, FilePath, Request, ResolvedBody, Target};
 
@@ -39,10 +40,30 @@ const CURLOPT_REDIR_PROTOCOLS_STR: curl_sys::CURLoption = 10_000 + 319;
 // header callback, so the only header blocks are the server's.
 const CURLOPT_SUPPRESS_CONNECT_HEADERS: curl_sys::CURLoption = 265;
 
-/// The libcurl handler of one request.
+/// The libcurl handler of one request, over all its attempts.
 pub struct Transfer {
     pub id: u64,
     pub user_data: usize,
+    /// The request, kept for its later attempts.
+    req: Arc<Request>,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// The URL being tried: 0 the request's, n its mirror n.
+    pub source: usize,
+    /// Retries made on this source.
+    pub tries_here: u32,
+    /// A start-over (its one free attempt) was made.
+    pub started_over: bool,
+    /// Where a download's data continues from.
+    resume: Resume,
+    /// This attempt's response cannot continue the data: start over.
+    pub restart: bool,
+    /// This attempt's 416 says the data on disk is the whole file.
+    pub complete: bool,
+    /// `NET_EVENT_*` of this attempt.
+    pub flags: u32,
+    /// Body bytes from the network, all attempts.
+    received: u64,
     events: EventTx,
     progress: Option<Arc<ProgressSlot>>,
     /// `began`/`progress` report the request body being sent, of
@@ -78,10 +99,18 @@ pub struct Transfer {
     upload: Option<File>,
     /// Why a callback stopped the transfer; wins over libcurl's error.
     pub failure: Option<Error>,
-    /// `Some(ca_file)` for a GET with no option beyond the per-request
-    /// ones `configure` always sets and that CA file: its handle can serve
-    /// the next such GET with the same CA file without a reset.
-    plain: Option<Option<PathBuf>>,
+    /// `Some(key)` for a GET with no option beyond the per-request ones
+    /// `configure` always sets and what the key names: its handle can
+    /// serve the next such GET with the same key without a reset.
+    plain: Option<Plain>,
+}
+
+/// What a plain GET's handle keeps set: the CA file, and whether it asks
+/// for the file itself (a download) or for compression (a request).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Plain {
+    ca_file: Option<PathBuf>,
+    identity: bool,
 }
 
 impl Transfer {
@@ -106,7 +135,14 @@ impl Transfer {
                 None,
             ),
             Target::File { file, limit } => {
-                let sink = FileSink::create(file, req.id, known_dirs)?.with_limit(*limit);
+                let fetch = &req.extra().fetch;
+                let expect = Expect {
+                    size: fetch.expected_size,
+                    sha256: fetch.sha256,
+                };
+                let sink = FileSink::create(file, req.id, known_dirs)?
+                    .with_limit(*limit)
+                    .with_expect(expect);
                 (Sink::File(sink), Some(file.clone()))
             }
         };
@@ -124,9 +160,20 @@ impl Transfer {
                 .map_or(-1, |m| m.len() as i64),
             None => 0,
         };
+        let req = Arc::new(req);
         let transfer = Transfer {
             id: req.id,
             user_data: req.user_data,
+            req: req.clone(),
+            attempt: 1,
+            source: 0,
+            tries_here: 0,
+            started_over: false,
+            resume: Resume::default(),
+            restart: false,
+            complete: false,
+            flags: 0,
+            received: 0,
             events,
             progress: req.progress.then(Arc::default),
             upload_progress: req.upload_progress,
@@ -172,8 +219,121 @@ impl Transfer {
             }
             None => (Easy2::new(transfer), true),
         };
-        configure(&mut easy, &req, fresh).map_err(|e| Error::from_curl(&e))?;
+        configure(&mut easy, &req, fresh, None, &[]).map_err(|e| Error::from_curl(&e))?;
         Ok(easy)
+    }
+
+    /// Readies a handle whose attempt failed for the next one, from
+    /// `source` (`start_over`: from the first byte): resets its response
+    /// state, plans the resume and sets every option again.
+    pub fn next_attempt(
+        easy: &mut Easy2<Transfer>,
+        source: usize,
+        start_over: bool,
+    ) -> Result<(), Error> {
+        let t = easy.get_mut();
+        t.attempt += 1;
+        if let Some(Sink::File(f)) = &mut t.sink {
+            f.undivert(); // an error body of the last attempt
+        }
+        if start_over {
+            t.started_over = true;
+            t.resume.reset();
+        }
+        if source != t.source {
+            t.source = source;
+            t.tries_here = 0;
+        } else if !start_over {
+            t.tries_here += 1;
+        }
+        let url = t.source_url();
+        t.url = url.clone();
+        t.status = 0;
+        t.headers.clear();
+        t.lines = Lines::Between;
+        t.began_sent = false;
+        t.final_headers = Headers::empty();
+        t.estimated = -1;
+        t.response_type = ResponseType::Binary;
+        t.decoder = None;
+        t.failure = None;
+        t.restart = false;
+        t.complete = false;
+        t.flags = 0;
+        t.last_progress = None;
+        t.uploaded = 0;
+        if let Some(file) = t.upload.as_mut() {
+            file.rewind()
+                .map_err(|e| Error::io("cannot read the body file again", &e))?;
+        }
+        let checked = t.req.extra().fetch.sha256.is_some();
+        let (range, written) = match &mut t.sink {
+            Some(Sink::File(f)) => {
+                let range = t.resume.plan(f.written(), source, checked);
+                if range.is_empty() && f.written() > 0 {
+                    f.restart()?;
+                    t.resume.reset();
+                }
+                (range, f.written())
+            }
+            Some(Sink::Memory { buf, .. }) => {
+                buf.clear();
+                (Vec::new(), 0)
+            }
+            None => return Err(Error::new(ErrorKind::Internal, "retry without a sink")),
+        };
+        t.transferred = written;
+        let req = t.req.clone();
+        easy.reset();
+        let mut req_url = None;
+        if source > 0 {
+            req_url = Some(url);
+        }
+        configure(easy, &req, true, req_url.as_deref(), &range).map_err(|e| Error::from_curl(&e))
+    }
+
+    /// The URL of the current source.
+    fn source_url(&self) -> Arc<CStr> {
+        match self.source {
+            0 => self.req.url.clone(),
+            n => {
+                let mirror = &self.req.extra().fetch.mirrors[n - 1];
+                Arc::from(std::ffi::CString::new(mirror.as_str()).unwrap_or_default())
+            }
+        }
+    }
+
+    /// How many sources come after the current one.
+    pub fn sources_left(&self) -> usize {
+        self.req.extra().fetch.mirrors.len() - self.source
+    }
+
+    /// The retry policy's view of this request.
+    pub fn tries(&self) -> attempt::Tries {
+        attempt::Tries {
+            here: self.tries_here,
+            max: self.req.extra().fetch.max_retries,
+            sources_left: self.sources_left(),
+            started_over: self.started_over,
+        }
+    }
+
+    /// The backoff before the next retry on this source.
+    pub fn backoff(&self) -> Duration {
+        let fetch = &self.req.extra().fetch;
+        let base = fetch
+            .retry_delay
+            .unwrap_or(crate::request::DEFAULT_RETRY_DELAY);
+        let cap = fetch
+            .retry_max_delay
+            .unwrap_or(crate::request::DEFAULT_RETRY_MAX_DELAY);
+        let retry_after = self
+            .final_headers
+            .get("retry-after")
+            .and_then(|v| attempt::retry_after(v, std::time::SystemTime::now()));
+        retry_after.unwrap_or_else(|| {
+            attempt::backoff(self.tries_here + 1, base, cap, attempt::jitter_random())
+        })
     }
 
     /// An event of this request with the fields every phase shares.
@@ -191,6 +351,9 @@ impl Transfer {
             file: self.file.clone(),
             body: None,
             response_type: self.response_type,
+            attempt: self.attempt,
+            flags: self.flags,
+            bytes_received: self.received as i64,
             progress: None,
         }
     }
@@ -423,6 +586,7 @@ impl Transfer {
                 ResponseType::Binary
             };
         self.final_headers = self.headers.freeze();
+        self.check_continuity(length, encoded)?;
         if let Some(sink) = &mut self.sink {
             if let Sink::File(f) = sink {
                 // A 2xx may follow a redirect or a resent request whose
@@ -444,6 +608,92 @@ impl Transfer {
         Ok(())
     }
 
+    /// A download's final response against the data already on disk:
+    /// continues it (a valid 206), finds it complete (a valid 416), or
+    /// empties it to start over (any other 2xx); remembers the validator
+    /// and length of a response that sends the file from its first byte.
+    /// `length`: the Content-Length; `encoded`: a compressed response,
+    /// whose bytes are not the file's (it cannot continue data, nor be
+    /// continued).
+    fn check_continuity(&mut self, length: Option<i64>, encoded: bool) -> Result<(), Error> {
+        if !self.resumable_target() {
+            return Ok(());
+        }
+        let Some(Sink::File(f)) = &mut self.sink else {
+            return Ok(());
+        };
+        let status = self.status;
+        let offset = self.resume.offset;
+        let range = self.final_headers.get("content-range");
+        let etag = self.final_headers.get("etag");
+        if offset > 0 && status == 206 {
+            let checked = match encoded {
+                true => Err(Error::new(ErrorKind::Protocol, "a compressed 206")),
+                false => attempt::check_partial(&self.resume, range, etag),
+            };
+            let total = checked.inspect_err(|_| self.restart = true)?;
+            f.check_total(total)?;
+            self.estimated = total as i64;
+            self.transferred = offset;
+            self.flags |= flags::RESUMED;
+            return Ok(());
+        }
+        if offset > 0 && status == 416 {
+            if attempt::complete_416(&self.resume, range, etag) {
+                self.complete = true;
+                self.estimated = offset as i64;
+                self.transferred = offset;
+                self.flags |= flags::RESUMED;
+                return Ok(());
+            }
+            self.restart = true;
+            return Err(Error::new(
+                ErrorKind::Protocol,
+                format!("a 416 to Range: bytes={offset}- that does not say the file is complete"),
+            ));
+        }
+        if !(200..300).contains(&status) {
+            return Ok(()); // kept for the next attempt
+        }
+        if status == 206 {
+            return Err(Error::new(
+                ErrorKind::Protocol,
+                "a 206 Partial Content to a request for the whole file",
+            ));
+        }
+        if f.written() > 0 {
+            f.restart()?;
+            self.transferred = 0;
+        }
+        let total = length
+            .filter(|_| !encoded)
+            .and_then(|l| u64::try_from(l).ok());
+        let validator = attempt::strong_validator(etag, self.final_headers.get("last-modified"));
+        self.resume = Resume {
+            validator: validator.filter(|_| !encoded),
+            total,
+            source: self.source,
+            offset: 0,
+            if_range: false,
+        };
+        match total {
+            Some(total) => f.check_total(total),
+            None => Ok(()),
+        }
+    }
+
+    /// A download whose response bodies are bytes of its file (not one
+    /// that asked for a range of its own).
+    fn resumable_target(&self) -> bool {
+        matches!(self.sink, Some(Sink::File(_)))
+            && !self
+                .req
+                .extra()
+                .headers
+                .iter()
+                .any(|h| h.get(..6).is_some_and(|n| n.eq_ignore_ascii_case("range:")))
+    }
+
     /// Whether libcurl follows this response to another, as it decides: a
     /// 3xx (304 too) with a `Location` that is not empty.
     fn follows_redirect(&self) -> bool {
@@ -459,6 +709,7 @@ impl Transfer {
     fn on_body(&mut self, data: &[u8]) -> Result<(), Error> {
         let now = Instant::now();
         self.last_activity = now;
+        self.received += data.len() as u64;
         let sink = self
             .sink
             .as_mut()
@@ -529,6 +780,11 @@ impl Transfer {
         }
     }
 
+    /// Where this request's events go.
+    pub fn sender(&self) -> EventTx {
+        self.events.clone()
+    }
+
     /// Sends an event of this request to its queue (at the network
     /// thread's next flush).
     pub fn send(&self, ev: Event) {
@@ -594,17 +850,26 @@ impl Handler for Transfer {
     }
 }
 
-/// `Some(ca_file)` for a GET that sets no option beyond the per-request
-/// ones `configure` always sets, and maybe a CA file; None otherwise.
-fn plain_get(req: &Request) -> Option<Option<PathBuf>> {
+/// The key of a GET that sets no option beyond the per-request ones
+/// `configure` always sets, and maybe a CA file; None otherwise.
+fn plain_get(req: &Request) -> Option<Plain> {
     if req.method != "GET" || req.upload_progress {
         return None;
     }
-    match req.extra.as_deref() {
-        None => Some(None),
-        Some(e) if e.headers.is_empty() && e.body.is_none() => Some(e.ca_file.clone()),
-        Some(_) => None,
-    }
+    let ca_file = match req.extra.as_deref() {
+        None => None,
+        Some(e) if !e.beyond_ca_file() => e.ca_file.clone(),
+        Some(_) => return None,
+    };
+    Some(Plain {
+        ca_file,
+        identity: asks_identity(req),
+    })
+}
+
+/// A download asks for the file itself unless `compress` is set.
+fn asks_identity(req: &Request) -> bool {
+    req.file().is_some() && !req.extra().fetch.compress
 }
 
 /// Sets every libcurl option of a request. Fixed strings are passed as C
@@ -613,20 +878,37 @@ fn plain_get(req: &Request) -> Option<Option<PathBuf>> {
 ///
 /// `fresh`: the handle is new or reset, so the options every request
 /// shares are set too; otherwise it served a plain GET and still has them.
-fn configure(easy: &mut Easy2<Transfer>, req: &Request, fresh: bool) -> Result<(), curl::Error> {
+/// `url`: a mirror's URL instead of the request's; `more`: header lines of
+/// this attempt (`Range`, `If-Range`).
+fn configure(
+    easy: &mut Easy2<Transfer>,
+    req: &Request,
+    fresh: bool,
+    url: Option<&CStr>,
+    more: &[String],
+) -> Result<(), curl::Error> {
     if fresh {
         set_str(easy, CURLOPT_PROTOCOLS_STR, c"http,https")?;
         set_str(easy, CURLOPT_REDIR_PROTOCOLS_STR, c"http,https")?;
         set_long(easy, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1)?;
         set_str(easy, curl_sys::CURLOPT_USERAGENT, USER_AGENT)?;
-        // Every encoding libcurl can decode.
-        // The encodings `Decoder` decodes; libcurl passes bodies through
-        // as they come (see decode.rs for why).
-        set_str(easy, curl_sys::CURLOPT_ACCEPT_ENCODING, decode::ACCEPTED)?;
+        // A download asks for the file itself, so that its length and
+        // ranges are the file's (as Android's DownloadManager does);
+        // otherwise the encodings `Decoder` decodes. libcurl passes bodies
+        // through as they come (see decode.rs for why).
+        let accept = if asks_identity(req) {
+            c"identity"
+        } else {
+            decode::ACCEPTED
+        };
+        set_str(easy, curl_sys::CURLOPT_ACCEPT_ENCODING, accept)?;
         easy.http_content_decoding(false)?;
         easy.buffer_size(BUFFER_SIZE)?;
+        if let Some(proxy) = &req.extra().fetch.proxy {
+            easy.proxy(proxy)?; // "" turns the environment's off
+        }
     }
-    set_str(easy, curl_sys::CURLOPT_URL, &req.url)?;
+    set_str(easy, curl_sys::CURLOPT_URL, url.unwrap_or(&req.url))?;
     easy.follow_location(req.follow_redirects)?;
     easy.max_redirections(req.max_redirects)?;
     easy.connect_timeout(req.timeout)?;
@@ -648,7 +930,7 @@ fn configure(easy: &mut Easy2<Transfer>, req: &Request, fresh: bool) -> Result<(
     }
 
     let mut headers = List::new();
-    for h in &extra.headers {
+    for h in extra.headers.iter().chain(more) {
         headers.append(h)?;
     }
     match &extra.body {
@@ -683,7 +965,7 @@ fn configure(easy: &mut Easy2<Transfer>, req: &Request, fresh: bool) -> Result<(
             }
         }
     }
-    if !extra.headers.is_empty() || extra.body.is_some() {
+    if !extra.headers.is_empty() || extra.body.is_some() || !more.is_empty() {
         easy.http_headers(headers)?;
     }
     Ok(())

@@ -9,7 +9,7 @@ use super::types::*;
 use crate::dirs::BaseDir;
 use crate::error::Error;
 use crate::queue::Queue;
-use crate::request::{Body, BodyType, Options};
+use crate::request::{Body, BodyType, Fetch, Options};
 
 /// Borrows a C string as UTF-8.
 ///
@@ -145,5 +145,116 @@ pub unsafe fn options(params: *const net_params) -> Result<Options, Error> {
     if let Some(ca) = unsafe { opt_str_arg(p.ca_file, "net_params.ca_file") }? {
         opts.ca_file = Some(PathBuf::from(ca));
     }
+    // SAFETY: `options` follows the rules of `net_params.options`.
+    opts.fetch = unsafe { fetch(p.options) }?;
     Ok(opts)
+}
+
+/// Copies a `net_options` (NULL: every default) by its extension rule:
+/// only the `size` bytes the caller has are read; bytes of a newer,
+/// larger struct must be zero.
+///
+/// # Safety
+/// `o` is NULL or points to at least `o->size` readable bytes, starting
+/// with a `net_options` as far as `size` reaches, whose pointers satisfy
+/// the rules documented on each field.
+unsafe fn fetch(o: *const net_options) -> Result<Fetch, Error> {
+    if o.is_null() {
+        return Ok(Fetch::default());
+    }
+    // SAFETY: `size` is the first field, and any caller's struct has it.
+    let size = unsafe { o.cast::<u32>().read_unaligned() } as usize;
+    let known = std::mem::size_of::<net_options>();
+    if size < std::mem::size_of::<u32>() {
+        return Err(Error::invalid(
+            "net_options.size is too small; set it to sizeof(net_options) (net_options_init())",
+        ));
+    }
+    if size > known {
+        // SAFETY: the caller promises `size` readable bytes.
+        let newer = unsafe { std::slice::from_raw_parts(o.cast::<u8>().add(known), size - known) };
+        if newer.iter().any(|&b| b != 0) {
+            return Err(Error::invalid(format!(
+                "net_options has fields this netdl ({}) does not know (size {size}, known {known})",
+                env!("CARGO_PKG_VERSION")
+            )));
+        }
+    }
+    // A zeroed struct is every default (all fields are integers or raw
+    // pointers), overwritten by the bytes the caller has.
+    // SAFETY: zero is a valid value of each field.
+    let mut n: net_options = unsafe { std::mem::zeroed() };
+    // SAFETY: `min(size, known)` bytes are readable at `o` and fit in `n`;
+    // the two do not overlap.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            o.cast::<u8>(),
+            (&mut n as *mut net_options).cast::<u8>(),
+            size.min(known),
+        )
+    };
+    if n.reserved8 != 0 || n.reserved32 != 0 {
+        return Err(Error::invalid(
+            "net_options.reserved8 and reserved32 must be zero",
+        ));
+    }
+    let ms = |v: u32| (v != 0).then(|| Duration::from_millis(v.into()));
+    let mut f = Fetch {
+        max_retries: n.max_retries,
+        retry_delay: ms(n.retry_delay_ms),
+        retry_max_delay: ms(n.retry_max_delay_ms),
+        compress: n.compress != 0,
+        keep_partial: n.keep_partial != 0,
+        if_changed: n.if_changed != 0,
+        expected_size: (n.expected_size != 0).then_some(n.expected_size),
+        ..Fetch::default()
+    };
+    // SAFETY: `sha256` and `proxy` follow the string rules of `net_options`.
+    if let Some(hex) = unsafe { opt_str_arg(n.sha256, "net_options.sha256") }? {
+        f.sha256 = Some(parse_sha256(hex)?);
+    }
+    // SAFETY: as above.
+    if let Some(proxy) = unsafe { opt_str_arg(n.proxy, "net_options.proxy") }? {
+        f.proxy = Some(proxy.to_string());
+    }
+    if n.mirror_count > 0 {
+        if n.mirrors.is_null() {
+            return Err(Error::invalid(
+                "net_options.mirrors is NULL but mirror_count is not 0",
+            ));
+        }
+        if n.mirror_count > crate::request::MAX_MIRRORS {
+            return Err(Error::invalid(format!(
+                "net_options.mirror_count {} is more than {}",
+                n.mirror_count,
+                crate::request::MAX_MIRRORS
+            )));
+        }
+        // SAFETY: non-NULL, and the caller promises `mirror_count` entries.
+        let urls = unsafe { std::slice::from_raw_parts(n.mirrors, n.mirror_count) };
+        for (i, &url) in urls.iter().enumerate() {
+            // SAFETY: each entry follows the string rules.
+            let url = unsafe { str_arg(url, &format!("net_options.mirrors[{i}]")) }?;
+            f.mirrors.push(url.to_string());
+        }
+    }
+    Ok(f)
+}
+
+/// 64 hexadecimal digits (either case) as 32 bytes.
+pub fn parse_sha256(hex: &str) -> Result<[u8; 32], Error> {
+    let bad = || {
+        Error::invalid(format!(
+            "net_options.sha256 {hex:?} is not 64 hexadecimal digits"
+        ))
+    };
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad());
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2).ok_or_else(bad)?, 16)
+            .map_err(|_| bad())?;
+    }
+    Ok(out)
 }

@@ -78,6 +78,11 @@ pub const NET_ERROR_TOO_LARGE: net_error = 10;
 pub const NET_ERROR_IO: net_error = 11;
 /// A bug in netdl. Please report it.
 pub const NET_ERROR_INTERNAL: net_error = 12;
+/// The download is not the file that was expected: its size or SHA-256
+/// differs from `net_options.expected_size` / `net_options.sha256` (a
+/// different announced size is caught before the body is downloaded). The
+/// target is left as it was and the data is discarded.
+pub const NET_ERROR_INTEGRITY: net_error = 13;
 
 /// How a request body is labelled when no Content-Type header is given
 /// (one of `NET_BODY_*`).
@@ -107,6 +112,17 @@ pub const NET_PROGRESS_DOWNLOAD: net_progress = 0;
 /// event reports the response as always.
 pub const NET_PROGRESS_UPLOAD: net_progress = 1;
 
+/// Bits of `net_event.flags`.
+pub type net_event_flags = u32;
+/// `NET_PHASE_ENDED` of a download with `net_options.if_changed`: the
+/// server answered 304, the file on disk is current and was not touched
+/// (`status` is 304, no body was transferred).
+pub const NET_EVENT_UNCHANGED: net_event_flags = 1;
+/// This attempt continued data received earlier (by an earlier attempt, or
+/// kept from an earlier download of the same URL to the same file) with a
+/// `Range` request: `bytes_transferred` started where that data ended.
+pub const NET_EVENT_RESUMED: net_event_flags = 2;
+
 /// An event queue (opaque). Requests whose `net_params.queue` names it
 /// deliver their events to it, and only to it, so several consumers in
 /// one process (an engine and its scripts, two plugins) never take each
@@ -135,7 +151,9 @@ pub struct net_header {
 /// added in later versions are carved out of `reserved`, and zero means
 /// "default" for each of them, so a caller built against an older header
 /// keeps working (0.1 had `reserved[8]`; `queue`, `progress_of` and
-/// `reserved32` came out of its first two words). `reserved` and
+/// `reserved32` came out of its first two words, `options` out of the
+/// third). Options beyond these live in `net_options`, which grows by its
+/// own `size` field. `reserved` and
 /// `reserved32` must be all zero; anything else is rejected with
 /// `NET_ERROR_INVALID_ARGUMENT`. Booleans are `net_bool`: any non-zero
 /// byte is true.
@@ -190,8 +208,90 @@ pub struct net_params {
     pub progress_of: net_progress,
     /// Must be zero.
     pub reserved32: u32,
+    /// More options (retries, resume, integrity, mirrors, proxy, ...), in
+    /// a struct of their own that grows by its `size` field. NULL means
+    /// every default. Copied before return.
+    pub options: *const net_options,
     /// Must be zero. Future fields come from here.
-    pub reserved: [u64; 6],
+    pub reserved: [u64; 5],
+}
+
+/// The options that do not fit in `net_params` (`net_params.options`).
+///
+/// Extension rule: `size` is `sizeof(net_options)` as the caller's header
+/// declares it, so a caller built against an older header passes a
+/// smaller struct and every field it does not know keeps its default;
+/// later versions only append fields. A `size` larger than this netdl
+/// knows is accepted when the bytes it does not know are all zero, and
+/// rejected with `NET_ERROR_INVALID_ARGUMENT` otherwise. Initialise with
+/// `net_options o = net_options_init();` (or zero-fill it and set `size`):
+/// every zero field means its default.
+///
+/// Everything it points to is copied before the call returns.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct net_options {
+    /// `sizeof(net_options)`. Required: 0 is rejected.
+    pub size: u32,
+    /// How many times a transient failure is retried (default 0, at most
+    /// 100): could not connect, DNS failure, timeout, connection lost, and
+    /// the statuses 408, 429, 500, 502, 503 and 504. Never retried: other
+    /// statuses, invalid arguments, TLS failures, `NET_ERROR_IO`,
+    /// `NET_ERROR_INTEGRITY` of a file that came whole from one source. A
+    /// retry of a download resumes where possible. Between attempts the
+    /// request waits (holding no transfer slot and no connection) a random
+    /// time between 0 and `min(retry_max_delay_ms, retry_delay_ms * 2^(n-1))`
+    /// before retry n ("full jitter"), or what a `Retry-After` of the
+    /// response asks (at most 300 s). Events carry the attempt number; the
+    /// `ended` event of a request that gave up reports the last attempt.
+    pub max_retries: u32,
+    /// Base of the backoff in milliseconds; 0 means 1000.
+    pub retry_delay_ms: u32,
+    /// Cap of the backoff in milliseconds; 0 means 30000.
+    pub retry_max_delay_ms: u32,
+    /// Downloads: the file's expected size in bytes; 0 means not checked.
+    /// A response announcing another size fails with `NET_ERROR_INTEGRITY`
+    /// before its body is downloaded.
+    pub expected_size: u64,
+    /// Downloads: the file's expected SHA-256, as 64 hexadecimal digits;
+    /// NULL means not checked. Computed while the file is written; a
+    /// mismatch fails with `NET_ERROR_INTEGRITY` and leaves the target as
+    /// it was.
+    pub sha256: *const c_char,
+    /// Alternative URLs of the same file, `mirror_count` entries, tried in
+    /// order after the URL given to the call when it fails (after its
+    /// retries): a transient failure or a status that is not 2xx. Each
+    /// mirror gets `max_retries` retries of its own. A download resumes
+    /// across mirrors only when their validators agree or `sha256` is set.
+    /// The `ended` event's `url` is the one that delivered the last byte.
+    pub mirrors: *const *const c_char,
+    pub mirror_count: usize,
+    /// The proxy to use, as libcurl and curl take it
+    /// (`http://host:port`, `socks5h://host:port`, ...). NULL means the
+    /// environment's `http_proxy` / `https_proxy` / `no_proxy` (lower case
+    /// `http_proxy` only, as curl); "" means no proxy at all.
+    pub proxy: *const c_char,
+    /// Downloads: ask for a compressed response (`Accept-Encoding: gzip,
+    /// deflate`, decoded by netdl). By default a download asks for the file
+    /// itself (`Accept-Encoding: identity`), so `bytes_estimated` is the
+    /// file's size and it can resume; a compressed response cannot resume.
+    /// `net_request` always asks for compression.
+    pub compress: net_bool,
+    /// Downloads: keep the partial data of a cancelled download so that a
+    /// later download of the same URL to the same file resumes it (by
+    /// default a cancel deletes it). Partial data of a download that failed
+    /// is always kept, when its response had a strong validator.
+    pub keep_partial: net_bool,
+    /// Downloads: when the target exists and netdl saved it with a
+    /// validator (an `ETag` or `Last-Modified`), ask the server whether it
+    /// changed (`If-None-Match` / `If-Modified-Since`). A 304 ends
+    /// successfully with the file untouched and `NET_EVENT_UNCHANGED` in
+    /// the `ended` event's flags.
+    pub if_changed: net_bool,
+    /// Must be zero.
+    pub reserved8: u8,
+    /// Must be zero.
+    pub reserved32: u32,
 }
 
 /// One event. Filled in by `net_poll` / `net_wait` (or `net_queue_poll` /
@@ -221,8 +321,11 @@ pub struct net_event {
     pub error: *const c_char,
     /// HTTP status of the final response; 0 when none arrived.
     pub status: i32,
-    /// Body bytes received so far (decoded); never decreases. On
-    /// `NET_PHASE_ENDED`, the whole body's size.
+    /// Body bytes received so far (decoded); for a download, bytes of the
+    /// file, data resumed from disk included. Never decreases within one
+    /// attempt; a `began` of a later attempt may start lower when the
+    /// download had to start over. On `NET_PHASE_ENDED`, the whole body's
+    /// size.
     pub bytes_transferred: i64,
     /// The final response's Content-Length, or -1 when unknown (also when
     /// the body is compressed); 0 for HEAD, 204 and 304.
@@ -251,6 +354,14 @@ pub struct net_event {
     pub base_dir: net_dir,
     /// Downloads: the filename given to `net_download`; NULL otherwise.
     pub filename: *const c_char,
+    /// Which attempt this event is about: 1 for the first, n + 1 for the
+    /// n-th retry or mirror (`net_options.max_retries`, `mirrors`).
+    pub attempt: u32,
+    /// `NET_EVENT_*` bits.
+    pub flags: net_event_flags,
+    /// Body bytes that came from the network for this request, over all its
+    /// attempts (`bytes_transferred` also counts data resumed from disk).
+    pub bytes_received: i64,
     /// Zero. Future fields come from here.
-    pub reserved: [u64; 8],
+    pub reserved: [u64; 6],
 }

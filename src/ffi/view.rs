@@ -58,6 +58,9 @@ impl Sealed {
             file,
             body,
             response_type,
+            attempt,
+            flags,
+            bytes_received,
             progress,
         } = event;
         let code = error.as_ref().map_or(NET_ERROR_NONE, |e| e.kind.code());
@@ -92,7 +95,10 @@ impl Sealed {
             response_type: response_type as net_response_type,
             base_dir: file.as_ref().map_or(0, |f| f.dir as net_dir),
             filename: opt_ptr(file.as_ref().map(|f| f.filename())),
-            reserved: [0; 8],
+            attempt,
+            flags,
+            bytes_received,
+            reserved: [0; 6],
         };
         Box::new(Sealed {
             c,
@@ -134,6 +140,9 @@ impl Sealed {
             file: self.file,
             body: self.body,
             response_type,
+            attempt: c.attempt,
+            flags: c.flags,
+            bytes_received: c.bytes_received,
             progress: None,
         }
     }

@@ -1149,6 +1149,9 @@ fn render_one(r: &Response, id: u64, hop: usize, next: usize, port: u16) -> One 
                 // libcurl takes a 101 it did not ask for as a final
                 // response of its own kind.
                 _ if c == 101 => Want::Unsure,
+                // A 206 to a request for the whole file is not the file:
+                // refused once its header block is in.
+                _ if c == 206 && cut >= header_end => Want::Error("NET_ERROR_PROTOCOL", Some(c)),
                 Ending::Complete if cut_short && !bodyless => {
                     Want::Error("NET_ERROR_NETWORK", Some(c))
                 }

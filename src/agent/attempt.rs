@@ -1,0 +1,503 @@
+//! What carries a request from one attempt to the next: where a download
+//! resumes (`Resume`), which response may continue its data, and whether
+//! and when a failed attempt is tried again (`next_step`).
+//!
+//! The rules, as `net_options` documents them:
+//! - A download's data may be continued only with the strong validator of
+//!   the response that sent its first byte (an `ETag` that is not weak, or
+//!   `Last-Modified`), and only when that response was not compressed.
+//! - The next attempt asks for `Range: bytes=N-` with `If-Range: <validator>`
+//!   (no `If-Range` on another source when a SHA-256 will check the result).
+//!   A `206` continues the data only when its `Content-Range` is
+//!   `N-(T-1)/T` with the same total T; a `200` starts over; a `416` means
+//!   complete only when its total is N. Anything else starts over once.
+//! - Transient failures are retried with exponential backoff and full
+//!   jitter, or after what `Retry-After` asks; then the next source.
+
+use std::time::{Duration, SystemTime};
+
+use crate::error::{Error, ErrorKind};
+
+/// Longest wait a `Retry-After` may ask for.
+pub const RETRY_AFTER_MAX: Duration = Duration::from_secs(300);
+
+/// The continuity of a download's data across attempts.
+#[derive(Debug, Default)]
+pub struct Resume {
+    /// The strong validator of the data in the file, as received (an ETag
+    /// with its quotes, or an HTTP date); None: the data cannot continue.
+    pub validator: Option<Vec<u8>>,
+    /// The file's full length, as the response that began the data said.
+    pub total: Option<u64>,
+    /// The source (0: the URL, n: mirror n) that began the data.
+    pub source: usize,
+    /// Where this attempt's body starts in the file (the `Range` it sent;
+    /// 0 when it asked for the whole file).
+    pub offset: u64,
+    /// This attempt sent `If-Range`.
+    pub if_range: bool,
+}
+
+impl Resume {
+    /// Plans the next attempt of a download with `written` bytes on disk,
+    /// from `source`: returns the request headers it adds (none when it
+    /// asks for the whole file, and then the data must be emptied).
+    /// `checked`: a SHA-256 will check the result.
+    pub fn plan(&mut self, written: u64, source: usize, checked: bool) -> Vec<String> {
+        self.offset = 0;
+        self.if_range = false;
+        let Some(validator) = &self.validator else {
+            return Vec::new();
+        };
+        if written == 0 {
+            return Vec::new();
+        }
+        self.offset = written;
+        let mut headers = vec![format!("Range: bytes={written}-")];
+        // On another source, a SHA-256 that will check the result lets the
+        // data continue whatever that source's validator is; otherwise
+        // `If-Range` makes a source whose validator differs send it all.
+        if source == self.source || !checked {
+            self.if_range = true;
+            headers.push(format!("If-Range: {}", String::from_utf8_lossy(validator)));
+        }
+        headers
+    }
+
+    /// Forgets the data (it starts over from the first byte).
+    pub fn reset(&mut self) {
+        *self = Resume::default();
+    }
+}
+
+/// The validator that lets data continue: a strong ETag, else a
+/// Last-Modified date; None when neither is there.
+pub fn strong_validator(etag: Option<&[u8]>, last_modified: Option<&[u8]>) -> Option<Vec<u8>> {
+    match etag {
+        Some(e) if !e.is_empty() && !e.starts_with(b"W/") => Some(e.to_vec()),
+        // A weak ETag says the bytes may differ: no resume at all.
+        Some(e) if !e.is_empty() => None,
+        _ => last_modified.filter(|d| !d.is_empty()).map(<[u8]>::to_vec),
+    }
+}
+
+/// `Content-Range: bytes A-B/T` as (A, B, T); `bytes */T` as (None, T).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContentRange {
+    Range {
+        first: u64,
+        last: u64,
+        total: Option<u64>,
+    },
+    Unsatisfied {
+        total: u64,
+    },
+}
+
+pub fn content_range(value: &[u8]) -> Option<ContentRange> {
+    let v = std::str::from_utf8(value).ok()?.trim();
+    let rest = v.strip_prefix("bytes")?.trim_start();
+    let (range, total) = rest.split_once('/')?;
+    let num = |s: &str| -> Option<u64> {
+        let s = s.trim();
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    let total = match total.trim() {
+        "*" => None,
+        t => Some(num(t)?),
+    };
+    if range.trim() == "*" {
+        return Some(ContentRange::Unsatisfied { total: total? });
+    }
+    let (first, last) = range.split_once('-')?;
+    let (first, last) = (num(first)?, num(last)?);
+    if last < first || total.is_some_and(|t| last >= t) {
+        return None;
+    }
+    Some(ContentRange::Range { first, last, total })
+}
+
+/// Why a `206` does not continue the data at `resume.offset`, if it
+/// does not. `etag`: the 206's ETag.
+pub fn check_partial(
+    resume: &Resume,
+    range: Option<&[u8]>,
+    etag: Option<&[u8]>,
+) -> Result<u64, Error> {
+    let offset = resume.offset;
+    let bad = |why: String| Error::new(ErrorKind::Protocol, why);
+    let Some(range) = range.and_then(content_range) else {
+        return Err(bad(format!(
+            "a 206 to Range: bytes={offset}- without a valid Content-Range"
+        )));
+    };
+    let ContentRange::Range {
+        first,
+        last,
+        total: Some(total),
+    } = range
+    else {
+        return Err(bad(format!(
+            "a 206 to Range: bytes={offset}- with Content-Range {range:?}"
+        )));
+    };
+    if first != offset || last + 1 != total || resume.total.is_some_and(|t| t != total) {
+        return Err(bad(format!(
+            "Content-Range bytes {first}-{last}/{total} does not continue {offset} bytes of {}",
+            resume.total.map_or("?".into(), |t| t.to_string())
+        )));
+    }
+    if resume.if_range {
+        if let (Some(ours), Some(theirs)) = (&resume.validator, etag) {
+            if ours.first() == Some(&b'"') && theirs != &ours[..] {
+                return Err(bad("the 206's ETag is not the data's".into()));
+            }
+        }
+    }
+    Ok(total)
+}
+
+/// Whether a `416` says the data on disk is already the whole file.
+pub fn complete_416(resume: &Resume, range: Option<&[u8]>, etag: Option<&[u8]>) -> bool {
+    let Some(ContentRange::Unsatisfied { total }) = range.and_then(content_range) else {
+        return false;
+    };
+    let same = match (&resume.validator, etag) {
+        (Some(ours), Some(theirs)) if ours.first() == Some(&b'"') => theirs == &ours[..],
+        _ => true,
+    };
+    total == resume.offset && resume.total.is_none_or(|t| t == total) && same
+}
+
+/// HTTP statuses worth another try.
+pub fn is_transient_status(status: i32) -> bool {
+    matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
+}
+
+/// Failures worth another try.
+pub fn is_transient(kind: ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::Dns | ErrorKind::Connect | ErrorKind::Timeout | ErrorKind::Network
+    )
+}
+
+/// Failures of this machine, which another source would not fix.
+pub fn is_local(kind: ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::InvalidArgument | ErrorKind::Io | ErrorKind::Internal | ErrorKind::TooLarge
+    )
+}
+
+/// How a failed attempt ended, as `next_step` needs it.
+#[derive(Clone, Copy, Debug)]
+pub struct Failed {
+    /// The error, or None for a response with a status that is not a
+    /// success.
+    pub kind: Option<ErrorKind>,
+    pub status: i32,
+    /// The response could not continue the data: start over.
+    pub restart: bool,
+}
+
+/// What to do after a failed attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Report the failure.
+    GiveUp,
+    /// Try the same source again after this wait.
+    Retry(Duration),
+    /// Try the next source at once.
+    NextSource,
+    /// Try the same source again at once, from the first byte.
+    StartOver,
+}
+
+/// The attempt counters `next_step` reads.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Tries {
+    /// Retries made on the current source.
+    pub here: u32,
+    /// Retries allowed per source.
+    pub max: u32,
+    /// Sources after the current one.
+    pub sources_left: usize,
+    /// A start-over was made already (one is free).
+    pub started_over: bool,
+}
+
+pub fn next_step(f: Failed, tries: Tries, backoff: impl FnOnce() -> Duration) -> Step {
+    if f.restart && !tries.started_over {
+        return Step::StartOver;
+    }
+    let transient = match f.kind {
+        Some(k) => is_transient(k),
+        None => is_transient_status(f.status),
+    };
+    if transient && tries.here < tries.max {
+        return Step::Retry(backoff());
+    }
+    if tries.sources_left > 0 && !f.kind.is_some_and(is_local) {
+        return Step::NextSource;
+    }
+    Step::GiveUp
+}
+
+/// Full-jitter exponential backoff before retry `n` (1-based): a random
+/// time in `[0, min(cap, base * 2^(n-1))]`.
+pub fn backoff(n: u32, base: Duration, cap: Duration, random: u64) -> Duration {
+    let ceiling = base
+        .checked_mul(1u32 << (n.saturating_sub(1)).min(30))
+        .unwrap_or(cap)
+        .min(cap);
+    let ms = ceiling.as_millis() as u64;
+    Duration::from_millis(if ms == 0 { 0 } else { random % (ms + 1) })
+}
+
+/// A `Retry-After` value: seconds, or an HTTP date (read by libcurl's
+/// `curl_getdate`), as a wait from `now`, at most `RETRY_AFTER_MAX`.
+pub fn retry_after(value: &[u8], now: SystemTime) -> Option<Duration> {
+    let v = std::str::from_utf8(value).ok()?.trim();
+    let wait = if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) {
+        Duration::from_secs(v.parse::<u64>().unwrap_or(u64::MAX).min(1 << 32))
+    } else {
+        let c = std::ffi::CString::new(v).ok()?;
+        // SAFETY: `c` is a NUL-terminated string alive for the call; NULL
+        // for "now" is allowed. curl_getdate only reads its arguments.
+        let t = unsafe { curl_getdate(c.as_ptr(), std::ptr::null()) };
+        if t < 0 {
+            return None;
+        }
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(t as u64);
+        at.duration_since(now).unwrap_or(Duration::ZERO)
+    };
+    Some(wait.min(RETRY_AFTER_MAX))
+}
+
+extern "C" {
+    /// libcurl's HTTP date parser (in the statically linked libcurl).
+    fn curl_getdate(datestring: *const libc::c_char, now: *const libc::time_t) -> libc::time_t;
+}
+
+/// A cheap pseudo-random number for jitter (xorshift of a per-thread
+/// state seeded from the clock); not for anything secret.
+pub fn jitter_random() -> u64 {
+    use std::cell::Cell;
+    thread_local!(static STATE: Cell<u64> = Cell::new(seed()));
+    fn seed() -> u64 {
+        let t = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64);
+        t | 1
+    }
+    STATE.with(|s| {
+        let mut x = s.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        s.set(x);
+        x
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validators() {
+        assert_eq!(
+            strong_validator(Some(b"\"a\""), Some(b"d")),
+            Some(b"\"a\"".to_vec())
+        );
+        assert_eq!(strong_validator(Some(b"W/\"a\""), Some(b"d")), None);
+        assert_eq!(strong_validator(None, Some(b"d")), Some(b"d".to_vec()));
+        assert_eq!(strong_validator(None, None), None);
+    }
+
+    #[test]
+    fn content_ranges() {
+        use ContentRange::*;
+        let r = |s: &[u8]| content_range(s);
+        assert_eq!(
+            r(b"bytes 10-99/100"),
+            Some(Range {
+                first: 10,
+                last: 99,
+                total: Some(100)
+            })
+        );
+        assert_eq!(
+            r(b"bytes 0-0/*"),
+            Some(Range {
+                first: 0,
+                last: 0,
+                total: None
+            })
+        );
+        assert_eq!(r(b"bytes */100"), Some(Unsatisfied { total: 100 }));
+        for bad in [
+            &b"bytes 10-9/100"[..],
+            b"bytes 10-100/100",
+            b"bytes -1-5/10",
+            b"bytes */*",
+            b"items 0-1/2",
+            b"bytes 0-1",
+            b"bytes +0-1/2",
+        ] {
+            assert_eq!(r(bad), None, "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    fn resume(offset: u64, total: u64) -> Resume {
+        Resume {
+            validator: Some(b"\"v1\"".to_vec()),
+            total: Some(total),
+            source: 0,
+            offset,
+            if_range: true,
+        }
+    }
+
+    #[test]
+    fn partials() {
+        let r = resume(30, 100);
+        assert_eq!(
+            check_partial(&r, Some(b"bytes 30-99/100"), Some(b"\"v1\"")).unwrap(),
+            100
+        );
+        for bad in [
+            &b"bytes 31-99/100"[..],
+            b"bytes 30-98/100",
+            b"bytes 30-100/101",
+            b"bytes 30-99/*",
+        ] {
+            assert!(check_partial(&r, Some(bad), None).is_err());
+        }
+        assert!(check_partial(&r, None, None).is_err());
+        assert!(check_partial(&r, Some(b"bytes 30-99/100"), Some(b"\"v2\"")).is_err());
+        assert!(complete_416(&resume(100, 100), Some(b"bytes */100"), None));
+        assert!(!complete_416(&resume(50, 100), Some(b"bytes */100"), None));
+        assert!(!complete_416(
+            &resume(100, 100),
+            Some(b"bytes */100"),
+            Some(b"\"v2\"")
+        ));
+        assert!(!complete_416(&resume(100, 100), None, None));
+    }
+
+    #[test]
+    fn plans() {
+        let mut r = resume(0, 100);
+        assert_eq!(
+            r.plan(40, 0, false),
+            vec!["Range: bytes=40-".to_string(), "If-Range: \"v1\"".into()]
+        );
+        assert!(r.if_range);
+        // Another source with a hash to check: no If-Range.
+        assert_eq!(r.plan(40, 1, true), vec!["Range: bytes=40-".to_string()]);
+        assert!(!r.if_range && r.offset == 40);
+        assert!(r.plan(0, 0, false).is_empty());
+        r.validator = None;
+        assert!(r.plan(40, 0, false).is_empty());
+        assert_eq!(r.offset, 0);
+    }
+
+    #[test]
+    fn steps() {
+        let tries = Tries {
+            here: 0,
+            max: 2,
+            sources_left: 1,
+            started_over: false,
+        };
+        let wait = || Duration::from_millis(5);
+        let failed = |kind, status| Failed {
+            kind,
+            status,
+            restart: false,
+        };
+        let step = |f, t| next_step(f, t, wait);
+        // The classification table.
+        for k in [
+            ErrorKind::Dns,
+            ErrorKind::Connect,
+            ErrorKind::Timeout,
+            ErrorKind::Network,
+        ] {
+            assert_eq!(
+                step(failed(Some(k), 0), tries),
+                Step::Retry(wait()),
+                "{k:?}"
+            );
+        }
+        for s in [408, 429, 500, 502, 503, 504] {
+            assert_eq!(step(failed(None, s), tries), Step::Retry(wait()), "{s}");
+        }
+        for s in [400, 401, 403, 404, 410, 501] {
+            assert_eq!(step(failed(None, s), tries), Step::NextSource, "{s}");
+        }
+        for k in [ErrorKind::Tls, ErrorKind::Protocol, ErrorKind::Integrity] {
+            assert_eq!(step(failed(Some(k), 0), tries), Step::NextSource, "{k:?}");
+        }
+        for k in [
+            ErrorKind::Io,
+            ErrorKind::InvalidArgument,
+            ErrorKind::Internal,
+        ] {
+            assert_eq!(step(failed(Some(k), 0), tries), Step::GiveUp, "{k:?}");
+        }
+        let last = Tries {
+            sources_left: 0,
+            ..tries
+        };
+        assert_eq!(step(failed(None, 404), last), Step::GiveUp);
+        assert_eq!(step(failed(Some(ErrorKind::Tls), 0), last), Step::GiveUp);
+        let spent = Tries { here: 2, ..last };
+        assert_eq!(step(failed(None, 503), spent), Step::GiveUp);
+        let restart = Failed {
+            restart: true,
+            ..failed(Some(ErrorKind::Protocol), 206)
+        };
+        assert_eq!(step(restart, last), Step::StartOver);
+        let again = Tries {
+            started_over: true,
+            ..last
+        };
+        assert_eq!(step(restart, again), Step::GiveUp);
+    }
+
+    #[test]
+    fn backoffs() {
+        let (base, cap) = (Duration::from_secs(1), Duration::from_secs(30));
+        assert_eq!(backoff(1, base, cap, 1000), Duration::from_millis(1000));
+        assert_eq!(backoff(1, base, cap, 1001), Duration::ZERO);
+        assert_eq!(backoff(3, base, cap, 4000), Duration::from_millis(4000));
+        assert_eq!(backoff(3, base, cap, 4001), Duration::ZERO);
+        assert_eq!(backoff(10, base, cap, 30_000), cap);
+        assert_eq!(backoff(99, base, cap, 30_000), cap);
+        assert!(backoff(99, base, cap, 12345) <= cap);
+    }
+
+    #[test]
+    fn retry_afters() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000_000);
+        assert_eq!(retry_after(b"2", now), Some(Duration::from_secs(2)));
+        assert_eq!(retry_after(b" 0 ", now), Some(Duration::ZERO));
+        assert_eq!(retry_after(b"99999", now), Some(RETRY_AFTER_MAX));
+        // 2001-09-09T01:46:40Z is 1_000_000_000.
+        assert_eq!(
+            retry_after(b"Sun, 09 Sep 2001 01:46:50 GMT", now),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            retry_after(b"Sun, 09 Sep 2001 01:46:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after(b"soon", now), None);
+        assert_eq!(retry_after(b"-5", now), None);
+    }
+}
