@@ -370,7 +370,8 @@ enum After {
 }
 
 /// Writes `data[start..end]` in `CHUNK`s, counting every byte the socket
-/// accepts.
+/// accepts (exact once the write returned, and never behind what the
+/// client received).
 fn write_body<W: Write>(
     shared: &Shared,
     io: &mut W,
@@ -385,11 +386,16 @@ fn write_body<W: Write>(
         }
         let mut rest = piece;
         while !rest.is_empty() {
-            let n = io.write(rest)?;
+            // Counted before the write, so that a client holding the bytes
+            // never reads a smaller count; what the socket did not take is
+            // taken back.
+            let want = rest.len() as u64;
+            sent.fetch_add(want, Ordering::SeqCst);
+            let n = io.write(rest).unwrap_or(0);
+            sent.fetch_sub(want - n as u64, Ordering::SeqCst);
             if n == 0 {
-                return Err(io::ErrorKind::WriteZero.into());
+                return Err(io::Error::other("write failed"));
             }
-            sent.fetch_add(n as u64, Ordering::SeqCst);
             rest = &rest[n..];
         }
     }
