@@ -30,7 +30,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 from . import _ffi
 
 __all__ = [
-    "Dir", "ErrorCode", "BodyType", "Progress", "Headers", "Event",
+    "Dir", "ErrorCode", "BodyType", "Progress", "EventFlag", "Headers", "Event",
     "DOCUMENTS", "TEMPORARY", "CACHES", "APPLICATION_SUPPORT", "RESOURCE",
     "download", "request", "cancel", "poll", "wait", "events", "set_directory",
     "get_directory", "set_app_name", "set_limits", "shutdown", "error_name", "library_path",
@@ -65,6 +65,7 @@ class ErrorCode(enum.IntEnum):
     TOO_LARGE = 10
     IO = 11
     INTERNAL = 12
+    INTEGRITY = 13  # the size or SHA-256 differs from expected_size / sha256
 
 
 class BodyType(enum.IntEnum):
@@ -80,6 +81,12 @@ class Progress(enum.IntEnum):
     progress="download" or progress="upload"."""
     DOWNLOAD = 0  # the response body being received
     UPLOAD = 1    # the request body being sent
+
+
+class EventFlag(enum.IntFlag):
+    """Bits of `Event.flags` (`NET_EVENT_*`)."""
+    UNCHANGED = 1  # if_changed: the server answered 304, the file on disk is current
+    RESUMED = 2    # this attempt continued data received earlier (a Range request)
 
 
 _PHASES = {0: "began", 1: "progress", 2: "ended"}
@@ -183,6 +190,19 @@ class Event:
     filename: Optional[str] = None
     base_dir: Union[Dir, int, None] = None
     response_type: str = "binary"
+    attempt: int = 1  # 1 for the first attempt, n + 1 for the n-th retry or mirror
+    flags: EventFlag = EventFlag(0)
+    bytes_received: int = 0  # body bytes from the network, over every attempt
+
+    @property
+    def unchanged(self) -> bool:
+        """if_changed: the file on disk was current (304) and was not touched."""
+        return EventFlag.UNCHANGED in self.flags
+
+    @property
+    def resumed(self) -> bool:
+        """This attempt continued data received earlier."""
+        return EventFlag.RESUMED in self.flags
 
     @property
     def error_name(self) -> str:
@@ -220,13 +240,59 @@ def _cstr(value, what: str) -> bytes:
     return data
 
 
-def _count(value, what: str, bits: int) -> int:
-    """A whole number from 1 to 2**bits - 1."""
+def _count(value, what: str, bits: int, least: int = 1) -> int:
+    """A whole number from `least` to 2**bits - 1."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{what} must be an int, not {type(value).__name__}")
-    if not 1 <= value < 2 ** bits:
-        raise ValueError(f"{what} must be from 1 to {2 ** bits - 1}, not {value}")
+    if not least <= value < 2 ** bits:
+        raise ValueError(f"{what} must be from {least} to {2 ** bits - 1}, not {value}")
     return value
+
+
+def _flag(value, what: str) -> int:
+    if not isinstance(value, bool):
+        raise TypeError(f"{what} must be a bool, not {type(value).__name__}")
+    return 1 if value else 0
+
+
+def _options(keep: List[Any], *, max_retries: Optional[int] = None,
+             retry_delay_ms: Optional[int] = None, retry_max_delay_ms: Optional[int] = None,
+             expected_size: Optional[int] = None, sha256: Optional[str] = None,
+             mirrors=None, proxy: Optional[str] = None, compress: bool = False,
+             keep_partial: bool = False, if_changed: bool = False):
+    """A `net_options` (size set) from the keywords, or None when every one
+    is its default. What it points into is appended to `keep`. Values the
+    library checks (max_retries <= 100, the sha256 digits, the mirrors'
+    URLs) reach it as given: a bad one is an error event."""
+    default = _ffi.NetOptions(size=ctypes.sizeof(_ffi.NetOptions))
+    o = _ffi.NetOptions(size=ctypes.sizeof(_ffi.NetOptions))
+    if max_retries is not None:
+        o.max_retries = _count(max_retries, "max_retries", 32, least=0)
+    # In C, 0 means the default: "no delay" and "no size" cannot be asked for.
+    if retry_delay_ms is not None:
+        o.retry_delay_ms = _count(retry_delay_ms, "retry_delay_ms", 32)
+    if retry_max_delay_ms is not None:
+        o.retry_max_delay_ms = _count(retry_max_delay_ms, "retry_max_delay_ms", 32)
+    if expected_size is not None:
+        o.expected_size = _count(expected_size, "expected_size", 64)
+    if sha256 is not None:
+        o.sha256 = _cstr(sha256, "sha256")
+    if mirrors is not None:
+        if isinstance(mirrors, (str, bytes)):
+            raise TypeError("mirrors must be a list of URLs, not a single string")
+        urls = [_cstr(url, "mirrors entry") for url in mirrors]
+        arr = (ctypes.c_char_p * len(urls))(*urls)
+        o.mirrors, o.mirror_count = arr, len(urls)
+        keep += [urls, arr]
+    if proxy is not None:
+        o.proxy = _cstr(proxy, "proxy")
+    o.compress = _flag(compress, "compress")
+    o.keep_partial = _flag(keep_partial, "keep_partial")
+    o.if_changed = _flag(if_changed, "if_changed")
+    if bytes(o) == bytes(default):
+        return None  # net_params.options stays NULL
+    keep.append(o)
+    return o
 
 
 def _timeout(value) -> int:
@@ -241,11 +307,16 @@ def _timeout(value) -> int:
 def _params(*, headers=None, body=None, body_file=None, body_file_dir: int = Dir.DOCUMENTS,
             body_type: Optional[int] = None, progress: Union[bool, str, Progress] = False,
             timeout: Optional[float] = None, handle_redirects: bool = True,
-            max_redirects: Optional[int] = None, ca_file=None, max_body: Optional[int] = None):
-    """The one place that fills `net_params`. Returns it and the buffers it
-    points into, which must outlive the call that passes it."""
+            max_redirects: Optional[int] = None, ca_file=None, max_body: Optional[int] = None,
+            **options):
+    """The one place that fills `net_params` (and, through _options, the
+    `net_options` it points to). Returns it and the buffers it points
+    into, which must outlive the call that passes it."""
     p = _ffi.NetParams()
     keep: List[Any] = []
+    o = _options(keep, **options)
+    if o is not None:
+        p.options = ctypes.pointer(o)
     if headers:
         items = list(headers.items()) if hasattr(headers, "items") else list(headers)
         arr = (_ffi.NetHeader * len(items))()
@@ -317,6 +388,23 @@ def download(url: str, filename: str, *, method: str = "GET", base_dir: int = Di
       max_redirects     redirects followed at most (default 10)
       ca_file           PEM file of CA certificates to trust instead of the system's
       max_body          largest response body accepted, bytes (NET_ERROR_TOO_LARGE)
+
+    Reliability options (net_options; each default is netdl's):
+      max_retries       retries of a transient failure (default 0, at most 100), with
+                        backoff; events carry `attempt`
+      retry_delay_ms    base of the backoff in ms (default 1000)
+      retry_max_delay_ms  cap of the backoff in ms (default 30000)
+      expected_size     the file's size in bytes (NET_ERROR_INTEGRITY otherwise)
+      sha256            the file's SHA-256, 64 hex digits (NET_ERROR_INTEGRITY otherwise;
+                        the target is left as it was)
+      mirrors           other URLs of the same file, tried in order after url failed;
+                        the ended event's url is the one that delivered it
+      proxy             "http://host:port", "socks5h://host:port", ...; "" for none
+                        (default: the environment's http_proxy/https_proxy/no_proxy)
+      compress          True: ask for a compressed response (cannot resume)
+      keep_partial      True: a cancel keeps the partial data for a later resume
+      if_changed        True: ask the server whether the existing file changed; a 304
+                        ends with Event.unchanged and the file untouched
     """
     p, keep = _params(**options)  # keep: what p points into, alive until we return
     args = (_cstr(url, "url"), _cstr(method, "method"), _cstr(filename, "filename"))
@@ -326,7 +414,9 @@ def download(url: str, filename: str, *, method: str = "GET", base_dir: int = Di
 
 def request(url: str, method: str = "GET", *, user_data: Any = None, **options) -> int:
     """Starts a request whose response body arrives in the `ended` event's
-    `body`. Options as download()'s (max_body defaults to 64 MiB here)."""
+    `body`. Options as download()'s (max_body defaults to 64 MiB here); the
+    library rejects the download-only ones (expected_size, sha256, compress,
+    keep_partial, if_changed) with an INVALID_ARGUMENT event."""
     p, keep = _params(**options)  # keep: what p points into, alive until we return
     args = (_cstr(url, "url"), _cstr(method, "method"))
     return _start(lambda: _lib.net_request(args[0], args[1], ctypes.byref(p)), p, user_data)
@@ -360,7 +450,8 @@ def _copy(e: "_ffi.NetEvent") -> Dict[str, Any]:
         body=ctypes.string_at(e.body, e.body_len) if e.body else None,
         filename=_s(e.filename),
         base_dir=_enum(Dir, e.base_dir) if e.filename is not None else None,
-        response_type="text" if e.response_type == 0 else "binary")
+        response_type="text" if e.response_type == 0 else "binary",
+        attempt=e.attempt, flags=EventFlag(e.flags), bytes_received=e.bytes_received)
 
 
 def _fetch(wait_ms: Optional[int]) -> int:

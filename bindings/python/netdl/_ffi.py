@@ -19,6 +19,26 @@ class NetHeader(ctypes.Structure):
     _fields_ = [("name", ctypes.c_char_p), ("value", ctypes.c_char_p)]
 
 
+class NetOptions(ctypes.Structure):
+    # Reached from NetParams.options; `size` must be sizeof(NetOptions).
+    _fields_ = [
+        ("size", ctypes.c_uint32),
+        ("max_retries", ctypes.c_uint32),
+        ("retry_delay_ms", ctypes.c_uint32),
+        ("retry_max_delay_ms", ctypes.c_uint32),
+        ("expected_size", ctypes.c_uint64),
+        ("sha256", ctypes.c_char_p),
+        ("mirrors", ctypes.POINTER(ctypes.c_char_p)),
+        ("mirror_count", ctypes.c_size_t),
+        ("proxy", ctypes.c_char_p),
+        ("compress", ctypes.c_uint8),
+        ("keep_partial", ctypes.c_uint8),
+        ("if_changed", ctypes.c_uint8),
+        ("reserved8", ctypes.c_uint8),
+        ("reserved32", ctypes.c_uint32),
+    ]
+
+
 class NetParams(ctypes.Structure):
     # C booleans are read by the library as bytes (any non-zero is true):
     # uint8_t has the layout of bool.
@@ -40,7 +60,8 @@ class NetParams(ctypes.Structure):
         ("queue", ctypes.c_void_p),
         ("progress_of", ctypes.c_uint32),
         ("reserved32", ctypes.c_uint32),
-        ("reserved", ctypes.c_uint64 * 6),
+        ("options", ctypes.POINTER(NetOptions)),
+        ("reserved", ctypes.c_uint64 * 5),
     ]
 
 
@@ -64,7 +85,10 @@ class NetEvent(ctypes.Structure):
         ("response_type", ctypes.c_uint32),
         ("base_dir", ctypes.c_uint32),
         ("filename", ctypes.c_char_p),
-        ("reserved", ctypes.c_uint64 * 8),
+        ("attempt", ctypes.c_uint32),
+        ("flags", ctypes.c_uint32),
+        ("bytes_received", ctypes.c_int64),
+        ("reserved", ctypes.c_uint64 * 6),
     ]
 
 

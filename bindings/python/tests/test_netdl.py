@@ -25,7 +25,8 @@ def test_download_is_byte_exact_with_progress_sequence(server, docs):
     assert all(e.user_data == {"k": 1} for e in evs)
     end = evs[-1]
     assert end.ok and end.status == 200 and not end.is_error and end.error == ""
-    assert end.bytes_transferred == end.bytes_estimated == 400000
+    assert end.bytes_transferred == end.bytes_estimated == end.bytes_received == 400000
+    assert end.attempt == 1 and end.flags == 0 and not end.unchanged and not end.resumed
     assert end.path == str(docs / "py" / "a.bin") and end.filename == "py/a.bin"
     assert end.base_dir == netdl.DOCUMENTS and end.body is None
     assert end.headers["Content-Length"] == "400000"

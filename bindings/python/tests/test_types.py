@@ -17,7 +17,8 @@ def defines(prefix):
 
 @pytest.mark.parametrize("cls, prefix", [(netdl.ErrorCode, "NET_ERROR_"), (netdl.Dir, "NET_DIR_"),
                                          (netdl.BodyType, "NET_BODY_"),
-                                         (netdl.Progress, "NET_PROGRESS_")])
+                                         (netdl.Progress, "NET_PROGRESS_"),
+                                         (netdl.EventFlag, "NET_EVENT_")])
 def test_enums_match_the_header_exactly(cls, prefix):
     want = defines(prefix)
     assert len(want) >= 2
@@ -46,13 +47,15 @@ def test_events_carry_enum_members(server, docs):
 
 def test_values_from_a_newer_library_stay_ints():
     e = _ffi.NetEvent(id=1, phase=7, is_error=True, error_code=99, error=b"new", status=0,
-                      url=b"http://x/", filename=b"f", base_dir=42)
+                      url=b"http://x/", filename=b"f", base_dir=42, flags=0x80000001)
     fields = netdl._copy(e)
     assert fields["error_code"] == 99 and type(fields["error_code"]) is int
     assert fields["base_dir"] == 42 and type(fields["base_dir"]) is int
     assert fields["phase"] == "7"
+    assert fields["flags"] == 0x80000001 and netdl.EventFlag.UNCHANGED in fields["flags"]
     ev = netdl.Event(user_data=None, **fields)
     assert ev.error_name == "NET_ERROR_UNKNOWN" and not ev.ok
+    assert ev.unchanged and not ev.resumed
 
 
 def test_headers_type():
@@ -88,7 +91,8 @@ def test_response_headers_repeated_and_in_received_order(docs):
 
 def test_ctypes_layout_matches_the_header(tmp_path):
     """Every field's offset and size, and each struct's size, as a C compiler sees them."""
-    structs = {"net_params": _ffi.NetParams, "net_event": _ffi.NetEvent, "net_header": _ffi.NetHeader}
+    structs = {"net_params": _ffi.NetParams, "net_event": _ffi.NetEvent, "net_header": _ffi.NetHeader,
+               "net_options": _ffi.NetOptions}
     lines = ["#include <stdio.h>", "#include <stddef.h>", '#include "netdl.h"', "int main(void) {"]
     want = []
     for cname, cls in structs.items():
