@@ -23,6 +23,7 @@
 -- the caller's line; everything else (bad URL, network failure,
 -- ResourceDirectory) arrives as an event with isError = true.
 local ffi = require "ffi"
+local bit = require "bit"
 
 -- Keep in sync with include/netdl.h (bindings/lua/tests/layout.lua checks
 -- the layout against the header). Declared once per LuaJIT state, so the
@@ -36,6 +37,22 @@ typedef uint8_t net_bool;
 typedef uint32_t net_body_type;
 typedef uint32_t net_dir;
 typedef uint32_t net_progress;
+typedef struct net_options {
+  uint32_t size;
+  uint32_t max_retries;
+  uint32_t retry_delay_ms;
+  uint32_t retry_max_delay_ms;
+  uint64_t expected_size;
+  const char *sha256;
+  const char *const *mirrors;
+  size_t mirror_count;
+  const char *proxy;
+  net_bool compress;
+  net_bool keep_partial;
+  net_bool if_changed;
+  uint8_t reserved8;
+  uint32_t reserved32;
+} net_options;
 typedef struct net_params {
   const struct net_header *headers;
   size_t header_count;
@@ -54,11 +71,13 @@ typedef struct net_params {
   struct net_queue *queue;
   net_progress progress_of;
   uint32_t reserved32;
-  uint64_t reserved[6];
+  const struct net_options *options;
+  uint64_t reserved[5];
 } net_params;
 typedef uint32_t net_phase;
 typedef uint32_t net_error;
 typedef uint32_t net_response_type;
+typedef uint32_t net_event_flags;
 typedef struct net_event {
   net_id id;
   void *user_data;
@@ -78,7 +97,10 @@ typedef struct net_event {
   net_response_type response_type;
   net_dir base_dir;
   const char *filename;
-  uint64_t reserved[8];
+  uint32_t attempt;
+  net_event_flags flags;
+  int64_t bytes_received;
+  uint64_t reserved[6];
 } net_event;
 net_id net_download(const char *url, const char *method, const struct net_params *params,
                     const char *filename, net_dir base_dir);
@@ -196,6 +218,82 @@ local function id_key(id) return tonumber(id) end
 
 local progress_of = { [true] = 0, download = 0, upload = 1 }
 
+local function check_string(v, what)
+  if type(v) ~= "string" then argerror(what .. " must be a string") end
+  return v
+end
+
+local function check_boolean(v, what)
+  if type(v) ~= "boolean" then argerror(what .. " must be a boolean") end
+  return v and 1 or 0
+end
+
+-- The net_options of the params table, or nil when none of its fields is
+-- given (net_params.options stays NULL). What it points to goes in `keep`.
+--   maxRetries     retries of a transient failure (default 0, at most 100)
+--   retryDelay     base of the backoff, ms (default 1000)
+--   retryMaxDelay  cap of the backoff, ms (default 30000)
+--   expectedSize   the file's size in bytes   } else isError with
+--   sha256         its SHA-256, 64 hex digits } errorCode "NET_ERROR_INTEGRITY"
+--   mirrors        { url, ... } tried in order after url failed
+--   proxy          "http://host:port", ...; "" for none (default: the environment)
+--   compress, keepPartial, ifChanged   booleans (downloads only)
+-- Values netdl checks itself (maxRetries at most 100, the sha256 digits,
+-- the mirrors' URLs) are passed as given: a bad one is an isError event.
+local function build_options(params, keep)
+  local o = ffi.new("net_options")
+  o.size = ffi.sizeof("net_options")
+  local any = false
+  if params.maxRetries ~= nil then
+    o.max_retries = check_int(params.maxRetries, "params.maxRetries", 0, U32)
+    any = true
+  end
+  -- In C, 0 means the default: "no delay" and "an empty file" cannot be asked for.
+  if params.retryDelay ~= nil then
+    o.retry_delay_ms = check_int(params.retryDelay, "params.retryDelay", 1, U32)
+    any = true
+  end
+  if params.retryMaxDelay ~= nil then
+    o.retry_max_delay_ms = check_int(params.retryMaxDelay, "params.retryMaxDelay", 1, U32)
+    any = true
+  end
+  if params.expectedSize ~= nil then
+    o.expected_size = check_int(params.expectedSize, "params.expectedSize", 1, 2 ^ 53)
+    any = true
+  end
+  if params.sha256 ~= nil then
+    o.sha256 = check_string(params.sha256, "params.sha256")
+    keep[#keep + 1] = params.sha256
+    any = true
+  end
+  if params.mirrors ~= nil then
+    if type(params.mirrors) ~= "table" then argerror("params.mirrors must be an array of URLs") end
+    local n = #params.mirrors
+    local arr = ffi.new("const char *[?]", n)
+    for i = 1, n do
+      arr[i - 1] = check_string(params.mirrors[i], "params.mirrors[" .. i .. "]")
+      keep[#keep + 1] = params.mirrors[i]
+    end
+    keep[#keep + 1] = arr
+    o.mirrors, o.mirror_count = arr, n
+    any = true
+  end
+  if params.proxy ~= nil then
+    o.proxy = check_string(params.proxy, "params.proxy")
+    keep[#keep + 1] = params.proxy
+    any = true
+  end
+  for _, f in ipairs({ { "compress", "compress" }, { "keepPartial", "keep_partial" }, { "ifChanged", "if_changed" } }) do
+    if params[f[1]] ~= nil then
+      o[f[2]] = check_boolean(params[f[1]], "params." .. f[1])
+      any = true
+    end
+  end
+  if not any then return nil end
+  keep[#keep + 1] = o
+  return o
+end
+
 -- The one place a net_params is filled from the Lua params table; returns
 -- it and what must stay alive until the C call returned.
 local function build_params(params)
@@ -256,6 +354,8 @@ local function build_params(params)
     p.ca_file = params.caFile
     keep[#keep + 1] = params.caFile
   end
+  local options = build_options(params, keep)
+  if options ~= nil then p.options = options end
   return p, keep
 end
 
@@ -327,6 +427,10 @@ local function to_event(e, is_download)
     responseType = e.response_type == 0 and "text" or "binary",
     bytesTransferred = tonumber(e.bytes_transferred),
     bytesEstimated = tonumber(e.bytes_estimated),
+    bytesReceived = tonumber(e.bytes_received),
+    attempt = tonumber(e.attempt),
+    unchanged = bit.band(e.flags, 1) ~= 0, -- NET_EVENT_UNCHANGED
+    resumed = bit.band(e.flags, 2) ~= 0,   -- NET_EVENT_RESUMED
   }
   if e.is_error then
     event.response = ffi.string(e.error)

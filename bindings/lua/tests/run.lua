@@ -221,6 +221,17 @@ do
   at(line(), function() network.request("http://x/", "GET", f, { maxBody = 1.5 }) end, "params.maxBody must be")
   at(line(), function() network.request("http://x/", "GET", f, { caFile = 5 }) end, "params.caFile must be")
   at(line(), function() network.request("http://x/", "GET", f, { handleRedirects = "no" }) end, "params.handleRedirects")
+  at(line(), function() network.request("http://x/", "GET", f, { maxRetries = -1 }) end, "params.maxRetries must be")
+  at(line(), function() network.request("http://x/", "GET", f, { retryDelay = 0 }) end, "params.retryDelay must be")
+  at(line(), function() network.request("http://x/", "GET", f, { retryMaxDelay = 0.5 }) end, "params.retryMaxDelay must be")
+  at(line(), function() network.request("http://x/", "GET", f, { expectedSize = 0 }) end, "params.expectedSize must be")
+  at(line(), function() network.request("http://x/", "GET", f, { sha256 = 1 }) end, "params.sha256 must be")
+  at(line(), function() network.request("http://x/", "GET", f, { mirrors = "http://y/" }) end, "params.mirrors must be")
+  at(line(), function() network.request("http://x/", "GET", f, { mirrors = { "http://y/", 2 } }) end, "params.mirrors[2] must be")
+  at(line(), function() network.request("http://x/", "GET", f, { proxy = false }) end, "params.proxy must be")
+  at(line(), function() network.request("http://x/", "GET", f, { compress = 1 }) end, "params.compress must be")
+  at(line(), function() network.request("http://x/", "GET", f, { keepPartial = "yes" }) end, "params.keepPartial must be")
+  at(line(), function() network.request("http://x/", "GET", f, { ifChanged = 0 }) end, "params.ifChanged must be")
   at(line(), function() network.setLimits(0, 1) end, "maxTransfers must be")
   at(line(), function() network.setLimits(1) end, "maxPerHost must be")
   at(line(), function() network.setAppName("a/b") end, "one non-empty path component")
@@ -391,6 +402,78 @@ do
   check(mine and mine.status == 200 and theirs == nil, "this copy's poll delivers only its events")
   other.poll(5000)
   check(theirs and theirs.status == 200 and theirs.response.filename == "other.bin", "the other copy gets its event")
+end
+
+-- 12. The net_options params: integrity, retries, mirrors, bad values.
+do
+  -- A port on 127.0.0.1 that refuses connections: bound, never listening.
+  ffi.cdef [[
+struct lua_sockaddr_in { uint16_t family; uint8_t port[2]; uint8_t addr[4]; uint8_t zero[8]; };
+int socket(int domain, int type, int protocol);
+int bind(int fd, const struct lua_sockaddr_in *addr, uint32_t len);
+int getsockname(int fd, struct lua_sockaddr_in *addr, uint32_t *len);
+int close(int fd);
+]]
+  local fd = ffi.C.socket(2, 1, 0) -- AF_INET, SOCK_STREAM
+  local sa = ffi.new("struct lua_sockaddr_in", { family = 2, addr = { 127, 0, 0, 1 } })
+  local len = ffi.new("uint32_t[1]", ffi.sizeof(sa))
+  assert(fd >= 0 and ffi.C.bind(fd, sa, len[0]) == 0 and ffi.C.getsockname(fd, sa, len) == 0)
+  local REFUSED = string.format("http://127.0.0.1:%d", sa.port[0] * 256 + sa.port[1])
+
+  local function dl(url, name, params)
+    return one(function(l) network.download(url, "GET", l, params, name) end)
+  end
+  local size, expected = 100000, {}
+  for i = 0, size - 1 do expected[#expected + 1] = string.char(i % 251) end
+  expected = table.concat(expected)
+  local ref = system.pathForFile("opt/ref.bin")
+  os.execute("mkdir -p " .. DIR .. "/docs/opt")
+  local f = assert(io.open(ref, "wb"))
+  f:write(expected)
+  f:close()
+  local p = assert(io.popen("sha256sum " .. ref))
+  local sum = p:read("*a"):match("^(%x+)")
+  p:close()
+  check(sum and #sum == 64, "sha256sum of the expected bytes")
+  local wrong = (sum:sub(1, 1) == "0" and "1" or "0") .. sum:sub(2)
+
+  local e = dl(BASE .. "/bytes/" .. size, "opt/sum.bin", { sha256 = wrong })
+  check(e.isError and e.errorCode == "NET_ERROR_INTEGRITY", "a wrong sha256 is NET_ERROR_INTEGRITY: " .. tostring(e.errorCode))
+  check(read(system.pathForFile("opt/sum.bin")) == nil, "a wrong sha256 leaves no file")
+  e = dl(BASE .. "/bytes/" .. size, "opt/sum.bin", { sha256 = sum })
+  check(not e.isError and e.status == 200 and read(system.pathForFile("opt/sum.bin")) == expected,
+    "the right sha256 gives the file byte-exact")
+  check(e.attempt == 1 and e.bytesReceived == size and e.unchanged == false and e.resumed == false,
+    "attempt 1, bytesReceived, no flags")
+  e = dl(BASE .. "/bytes/1000", "opt/size.bin", { expectedSize = 999 })
+  check(e.isError and e.errorCode == "NET_ERROR_INTEGRITY" and read(system.pathForFile("opt/size.bin")) == nil,
+    "a wrong expectedSize is NET_ERROR_INTEGRITY")
+
+  e = dl(REFUSED .. "/x", "opt/retry.bin", { maxRetries = 2, retryDelay = 10 })
+  check(e.isError and e.errorCode == "NET_ERROR_CONNECT" and e.attempt == 3,
+    "maxRetries = 2 ends at attempt 3 with the connect error: " .. tostring(e.errorCode) .. " " .. tostring(e.attempt))
+
+  local mirror = BASE .. "/bytes/5000"
+  e = dl(REFUSED .. "/x", "opt/mirror.bin", { mirrors = { mirror } })
+  check(not e.isError and e.status == 200 and e.url == mirror and e.attempt == 2 and e.bytesReceived == 5000,
+    "the mirror delivers when the main URL is refused: " .. tostring(e.url))
+  check(read(system.pathForFile("opt/mirror.bin")) == expected:sub(1, 5000), "the mirror's file is byte-exact")
+
+  for _, bad in ipairs({ { sha256 = "xyz" }, { maxRetries = 101 }, { mirrors = { "not a url" } }, { proxy = "http://a b" } }) do
+    local k = next(bad)
+    e = dl(BASE .. "/bytes/10", "opt/bad.bin", bad)
+    check(e.isError and e.errorCode == "NET_ERROR_INVALID_ARGUMENT", "bad " .. k .. " is NET_ERROR_INVALID_ARGUMENT")
+  end
+  check(read(system.pathForFile("opt/bad.bin")) == nil, "bad options write no file")
+  e = one(function(l) network.request(BASE .. "/bytes/10", "GET", l, { sha256 = sum }) end)
+  check(e.isError and e.errorCode == "NET_ERROR_INVALID_ARGUMENT", "sha256 is for downloads only")
+
+  -- An explicit proxy carries the request (this one refuses); "" means none.
+  e = one(function(l) network.request(BASE .. "/bytes/10", "GET", l, { proxy = REFUSED }) end)
+  check(e.isError and e.errorCode == "NET_ERROR_CONNECT", "the proxy is used")
+  e = one(function(l) network.request(BASE .. "/bytes/10", "GET", l, { proxy = "" }) end)
+  check(not e.isError and e.response == expected:sub(1, 10), 'proxy = "" goes direct')
+  ffi.C.close(fd)
 end
 
 network.shutdown()
