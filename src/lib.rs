@@ -38,7 +38,7 @@ pub use dirs::BaseDir;
 pub use error::{Error, ErrorKind};
 pub use event::{Event, Headers, Phase, ResponseType};
 pub use queue::Queue;
-pub use request::{Body, BodyType, FilePath, Options};
+pub use request::{Body, BodyType, Fetch, FilePath, Options};
 
 /// Locks `m`, also after a panic while it was held: every lock in the
 /// crate guards plain data (ids, paths, queues of owned events) that stays

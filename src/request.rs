@@ -104,6 +104,20 @@ pub struct Fetch {
     pub proxy: Option<String>,
 }
 
+/// 64 hexadecimal digits (either case) as 32 bytes.
+pub fn parse_sha256(hex: &str) -> Result<[u8; 32], Error> {
+    let bad = || Error::invalid(format!("SHA-256 {hex:?} is not 64 hexadecimal digits"));
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad());
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2).ok_or_else(bad)?, 16)
+            .map_err(|_| bad())?;
+    }
+    Ok(out)
+}
+
 /// Most retries `Fetch::max_retries` accepts.
 pub const MAX_RETRIES: u32 = 100;
 /// Most mirrors accepted.

@@ -19,7 +19,7 @@ macro_rules! named {
     ($($c:ident),* $(,)?) => { [$((stringify!($c), $c as u64)),*] };
 }
 
-const ERRORS: [(&str, u64); 13] = named![
+const ERRORS: [(&str, u64); 14] = named![
     NET_ERROR_NONE,
     NET_ERROR_INVALID_ARGUMENT,
     NET_ERROR_UNSUPPORTED_SCHEME,
@@ -33,6 +33,7 @@ const ERRORS: [(&str, u64); 13] = named![
     NET_ERROR_TOO_LARGE,
     NET_ERROR_IO,
     NET_ERROR_INTERNAL,
+    NET_ERROR_INTEGRITY,
 ];
 
 const DIRS: [(&str, u64); 5] = named![

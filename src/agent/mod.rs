@@ -404,7 +404,9 @@ impl Agent {
         }
     }
 
-    /// Ends a transfer libcurl reported done; `err` is libcurl's verdict.
+    /// Ends an attempt libcurl reported done (or that timed out); `err` is
+    /// the verdict. The request ends too, unless the attempt failed and
+    /// another one is due (`attempt::next_step`).
     fn finish(&mut self, id: u64, err: Option<Error>) {
         let Some(handle) = self.running.remove(&id) else {
             return;
@@ -473,8 +475,10 @@ impl Agent {
             }
         }
         let t = easy.get_mut();
-        if t.complete {
-            t.status = 200; // the file on disk is complete
+        // A download completed from data on disk (by a 206, or found
+        // complete by a 416) reports what the whole file got: a 200.
+        if t.complete || (t.status == 206 && t.flags & crate::event::flags::RESUMED != 0) {
+            t.status = 200;
         }
         let sink = t.sink.take();
         let mut ev = t.event(Phase::Ended);
@@ -550,7 +554,8 @@ impl Agent {
             .collect();
         for (id, timeout) in expired {
             let msg = format!("no data received for {} s", timeout.as_secs_f64());
-            self.remove(id, Some(Error::new(ErrorKind::Timeout, msg)));
+            // Ended as libcurl ends a transfer: it may be retried.
+            self.finish(id, Some(Error::new(ErrorKind::Timeout, msg)));
         }
     }
 

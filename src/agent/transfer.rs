@@ -64,6 +64,8 @@ pub struct Transfer {
     pub flags: u32,
     /// Body bytes from the network, all attempts.
     received: u64,
+    /// Body bytes from the network, this attempt.
+    received_here: u64,
     events: EventTx,
     progress: Option<Arc<ProgressSlot>>,
     /// `began`/`progress` report the request body being sent, of
@@ -174,6 +176,7 @@ impl Transfer {
             complete: false,
             flags: 0,
             received: 0,
+            received_here: 0,
             events,
             progress: req.progress.then(Arc::default),
             upload_progress: req.upload_progress,
@@ -260,6 +263,7 @@ impl Transfer {
         t.restart = false;
         t.complete = false;
         t.flags = 0;
+        t.received_here = 0;
         t.last_progress = None;
         t.uploaded = 0;
         if let Some(file) = t.upload.as_mut() {
@@ -507,7 +511,7 @@ impl Transfer {
         // round). Body bytes already stored would mix two bodies (an
         // HTTP/2 stream reset with HTTP_1_1_REQUIRED after data is
         // retried so): fail rather than store them.
-        if self.transferred > 0 {
+        if self.received_here > 0 {
             return Err(Error::new(
                 ErrorKind::Protocol,
                 "the server began another response after a body",
@@ -710,6 +714,7 @@ impl Transfer {
         let now = Instant::now();
         self.last_activity = now;
         self.received += data.len() as u64;
+        self.received_here += data.len() as u64;
         let sink = self
             .sink
             .as_mut()

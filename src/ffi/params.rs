@@ -211,7 +211,7 @@ unsafe fn fetch(o: *const net_options) -> Result<Fetch, Error> {
     };
     // SAFETY: `sha256` and `proxy` follow the string rules of `net_options`.
     if let Some(hex) = unsafe { opt_str_arg(n.sha256, "net_options.sha256") }? {
-        f.sha256 = Some(parse_sha256(hex)?);
+        f.sha256 = Some(crate::request::parse_sha256(hex)?);
     }
     // SAFETY: as above.
     if let Some(proxy) = unsafe { opt_str_arg(n.proxy, "net_options.proxy") }? {
@@ -239,22 +239,4 @@ unsafe fn fetch(o: *const net_options) -> Result<Fetch, Error> {
         }
     }
     Ok(f)
-}
-
-/// 64 hexadecimal digits (either case) as 32 bytes.
-pub fn parse_sha256(hex: &str) -> Result<[u8; 32], Error> {
-    let bad = || {
-        Error::invalid(format!(
-            "net_options.sha256 {hex:?} is not 64 hexadecimal digits"
-        ))
-    };
-    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(bad());
-    }
-    let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2).ok_or_else(bad)?, 16)
-            .map_err(|_| bad())?;
-    }
-    Ok(out)
 }

@@ -40,6 +40,7 @@ static struct constant constants[] = {
     CONSTANT(NET_ERROR_TOO_LARGE),
     CONSTANT(NET_ERROR_IO),
     CONSTANT(NET_ERROR_INTERNAL),
+    CONSTANT(NET_ERROR_INTEGRITY),
     CONSTANT(NET_DIR_DOCUMENTS),
     CONSTANT(NET_DIR_TEMPORARY),
     CONSTANT(NET_DIR_CACHES),
@@ -73,7 +74,7 @@ int main(int argc, char **argv) {
             failures++;
         }
     }
-    if (strcmp(net_error_name(NET_ERROR_INTERNAL + 1000), "NET_ERROR_UNKNOWN") != 0) {
+    if (strcmp(net_error_name(NET_ERROR_INTEGRITY + 1000), "NET_ERROR_UNKNOWN") != 0) {
         printf("FAIL net_error_name of an unknown code is not NET_ERROR_UNKNOWN\n");
         failures++;
     }
