@@ -21,6 +21,7 @@ cargo test --all-targets
 
 export NETDL_LIB="$PWD/target/debug/libnetdl.so"
 for runner in bindings/python/run_tests.sh bindings/lua/run_tests.sh bindings/cpp/run_tests.sh \
+    bindings/csharp/run_tests.sh \
     examples/love/run_test.sh \
     examples-c/sdl/run_test.sh \
     scripts/install_test.sh scripts/valgrind.sh; do
