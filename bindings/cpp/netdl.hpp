@@ -84,6 +84,7 @@ enum class Error : net_error {
     TooLarge = NET_ERROR_TOO_LARGE,
     Io = NET_ERROR_IO,
     Internal = NET_ERROR_INTERNAL,
+    Integrity = NET_ERROR_INTEGRITY,  // size or SHA-256 differs from Params::expected_size / sha256
 };
 
 /// How a request body is labelled when no Content-Type header is given.
@@ -146,8 +147,16 @@ struct Event {
     std::optional<Dir> base_dir;          // downloads: the directory as given
     std::vector<uint8_t> body;  // requests; downloads with a non-2xx status: the error body
     ResponseType response_type = ResponseType::Binary;
+    uint32_t attempt = 1;        // 1 for the first attempt, n + 1 for the n-th retry or mirror
+    net_event_flags flags = 0;   // NET_EVENT_* bits: see unchanged() and resumed()
+    int64_t bytes_received = 0;  // body bytes from the network, over every attempt
 
     const char *error_name() const { return netdl::error_name(error_code); }
+    /// Params::if_changed: the server answered 304; the file on disk is
+    /// current and was not touched.
+    bool unchanged() const { return (flags & NET_EVENT_UNCHANGED) != 0; }
+    /// This attempt continued data received earlier (a Range request).
+    bool resumed() const { return (flags & NET_EVENT_RESUMED) != 0; }
     /// True for a 2xx response without transport error.
     bool ok() const { return !is_error && status >= 200 && status < 300; }
     std::string body_text() const { return std::string(body.begin(), body.end()); }
@@ -188,6 +197,20 @@ struct Params {
     uint32_t max_redirects = 0;  // 0 = 10
     std::string ca_file;         // PEM file of CAs to trust instead of the system's ("" = system)
     uint64_t max_body = 0;       // largest body accepted; 0 = 64 MiB for requests, no limit for downloads
+
+    // net_options (see netdl.h for each one's rules). The download-only
+    // ones (expected_size, sha256, compress, keep_partial, if_changed) make
+    // a request() end with Error::InvalidArgument.
+    uint32_t max_retries = 0;         // retries of a transient failure (at most 100), with backoff
+    uint32_t retry_delay_ms = 0;      // base of the backoff; 0 = 1000
+    uint32_t retry_max_delay_ms = 0;  // cap of the backoff; 0 = 30000
+    uint64_t expected_size = 0;       // downloads: the file's size; 0 = not checked
+    std::string sha256;               // downloads: the file's SHA-256, 64 hex digits ("" = not checked)
+    std::vector<std::string> mirrors;  // other URLs of the same file, tried in order
+    std::optional<std::string> proxy;  // "http://host:port", ...; "" = none; nullopt = the environment's
+    bool compress = false;      // downloads: ask for a compressed response (cannot resume)
+    bool keep_partial = false;  // downloads: a cancel keeps the partial data for a later resume
+    bool if_changed = false;    // downloads: a 304 ends with Event::unchanged(), file untouched
 
     Params &with_header(std::string name, std::string value) {
         headers.push_back({std::move(name), std::move(value)});
@@ -231,6 +254,42 @@ struct Params {
         max_body = bytes;
         return *this;
     }
+    /// Retries a transient failure up to `max` times, waiting a random time
+    /// up to min(max_delay_ms, delay_ms * 2^(n-1)) before retry n (0: netdl's defaults).
+    Params &with_retries(uint32_t max, uint32_t delay_ms = 0, uint32_t max_delay_ms = 0) {
+        max_retries = max;
+        retry_delay_ms = delay_ms;
+        retry_max_delay_ms = max_delay_ms;
+        return *this;
+    }
+    Params &with_expected_size(uint64_t bytes) {
+        expected_size = bytes;
+        return *this;
+    }
+    Params &with_sha256(std::string hex) {
+        sha256 = std::move(hex);
+        return *this;
+    }
+    Params &with_mirror(std::string url) {
+        mirrors.push_back(std::move(url));
+        return *this;
+    }
+    Params &with_proxy(std::string url) {
+        proxy = std::move(url);
+        return *this;
+    }
+    Params &with_compress(bool on = true) {
+        compress = on;
+        return *this;
+    }
+    Params &with_keep_partial(bool on = true) {
+        keep_partial = on;
+        return *this;
+    }
+    Params &with_if_changed(bool on = true) {
+        if_changed = on;
+        return *this;
+    }
 };
 
 namespace detail {
@@ -261,10 +320,26 @@ inline State &state() {
     return *s;
 }
 
-/// The one place a net_params is filled. It points into `p` and `hdrs`,
+/// What a net_params points to besides the Params' own strings.
+struct CStorage {
+    std::vector<net_header> headers;
+    std::vector<const char *> mirrors;
+    net_options options = net_options_init();
+};
+
+/// Whether `p` sets any net_options field.
+inline bool has_options(const Params &p) {
+    return p.max_retries || p.retry_delay_ms || p.retry_max_delay_ms || p.expected_size ||
+           !p.sha256.empty() || !p.mirrors.empty() || p.proxy || p.compress || p.keep_partial ||
+           p.if_changed;
+}
+
+/// The one place a net_params (and the net_options it points to, left NULL
+/// when every option is default) is filled. It points into `p` and `st`,
 /// which must outlive the C call.
-inline net_params to_c(const Params &p, std::vector<net_header> &hdrs) {
+inline net_params to_c(const Params &p, CStorage &st) {
     net_params c{};
+    auto &hdrs = st.headers;
     for (const auto &h : p.headers)
         hdrs.push_back({h.name.c_str(), h.value.c_str()});
     c.headers = hdrs.empty() ? nullptr : hdrs.data();
@@ -282,6 +357,23 @@ inline net_params to_c(const Params &p, std::vector<net_header> &hdrs) {
     c.ca_file = p.ca_file.empty() ? nullptr : p.ca_file.c_str();
     c.max_body = p.max_body;
     c.queue = state().queue;
+    if (has_options(p)) {
+        net_options &o = st.options;
+        o.max_retries = p.max_retries;
+        o.retry_delay_ms = p.retry_delay_ms;
+        o.retry_max_delay_ms = p.retry_max_delay_ms;
+        o.expected_size = p.expected_size;
+        o.sha256 = p.sha256.empty() ? nullptr : p.sha256.c_str();
+        for (const auto &m : p.mirrors)
+            st.mirrors.push_back(m.c_str());
+        o.mirrors = st.mirrors.empty() ? nullptr : st.mirrors.data();
+        o.mirror_count = st.mirrors.size();
+        o.proxy = p.proxy ? p.proxy->c_str() : nullptr;
+        o.compress = p.compress;
+        o.keep_partial = p.keep_partial;
+        o.if_changed = p.if_changed;
+        c.options = &o;
+    }
     return c;
 }
 
@@ -310,6 +402,9 @@ inline Event copy(const net_event &e) {
         out.body.assign(b, b + e.body_len);
     }
     out.response_type = static_cast<ResponseType>(e.response_type);
+    out.attempt = e.attempt;
+    out.flags = e.flags;
+    out.bytes_received = e.bytes_received;
     return out;
 }
 
@@ -404,8 +499,8 @@ inline size_t pump(bool block, uint32_t timeout_ms) {
 /// Starts a request through `call(const net_params *)` and registers
 /// `listener` for its id.
 template <class Call> net_id start(const Params &params, Listener listener, Call call) {
-    std::vector<net_header> hdrs;
-    net_params c = to_c(params, hdrs);
+    CStorage storage;
+    net_params c = to_c(params, storage);
     // Registered before the request's first event can be delivered: another
     // thread polling looks the listener up under this lock.
     std::lock_guard<std::mutex> g(state().listeners_lock);

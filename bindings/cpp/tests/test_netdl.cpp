@@ -3,6 +3,11 @@
 // run_tests.sh runs it twice: built normally, and under AddressSanitizer
 // and UBSan (the re-entrant and throwing listeners below read only memory
 // the wrapper owns).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -213,6 +218,7 @@ static void test_enums_and_headers(const std::string &base) {
         {netdl::Error::TooLarge, "NET_ERROR_TOO_LARGE"},
         {netdl::Error::Io, "NET_ERROR_IO"},
         {netdl::Error::Internal, "NET_ERROR_INTERNAL"},
+        {netdl::Error::Integrity, "NET_ERROR_INTEGRITY"},
     };
     net_error next = 0;
     for (const auto &[code, name] : errors) {
@@ -332,6 +338,96 @@ static void test_upload_progress(const std::string &base) {
     CHECK(!events.empty() && events.back().body_text().find("\"body\": \"uuuu") != std::string::npos);
 }
 
+/// A socket bound to a port of 127.0.0.1 that never listens: connecting
+/// to it is refused for as long as it is open.
+struct RefusedPort {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    std::string url;
+    RefusedPort() {
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof a;
+        CHECK(fd >= 0 && bind(fd, reinterpret_cast<sockaddr *>(&a), len) == 0 &&
+              getsockname(fd, reinterpret_cast<sockaddr *>(&a), &len) == 0);
+        url = "http://127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+    }
+    RefusedPort(const RefusedPort &) = delete;
+    RefusedPort &operator=(const RefusedPort &) = delete;
+    ~RefusedPort() { close(fd); }
+};
+
+/// The net_options members of Params: integrity, retries, mirrors, proxy.
+static void test_options(const std::string &base, const std::string &dir) {
+    auto run = [](auto start) {
+        netdl::Event ev;
+        bool done = false;
+        auto req = start([&](const netdl::Event &e) { ev = e, done = e.phase == netdl::Phase::Ended; });
+        pump_until([&] { return done; });
+        CHECK(done);
+        return ev;
+    };
+    auto dl = [&](const std::string &url, const std::string &name, const netdl::Params &p) {
+        return run([&](netdl::Listener l) { return netdl::download(url, name, l, p); });
+    };
+    auto exists = [&](const std::string &name) { return std::filesystem::exists(dir + "/" + name); };
+    using netdl::Params;
+    RefusedPort refused;
+
+    // python3 -c "import hashlib; print(hashlib.sha256(bytes(i % 251 for i in range(100000))).hexdigest())"
+    const std::string sum = "cd2df694e424bc7968cc37f47751019e5ca0cd1bdf2e479ea537c3a1c32ee1aa";
+    const std::string wrong = "0" + sum.substr(1);
+    auto e = dl(base + "/bytes/100000", "cpp/opt/sum.bin", Params().with_sha256(wrong));
+    CHECK(e.is_error && e.error_code == netdl::Error::Integrity);
+    CHECK(std::string(e.error_name()) == "NET_ERROR_INTEGRITY");
+    CHECK(!exists("cpp/opt/sum.bin"));
+    e = dl(base + "/bytes/100000", "cpp/opt/sum.bin", Params().with_sha256(sum));
+    CHECK(e.ok() && read_file(dir + "/cpp/opt/sum.bin") == pattern(100000));
+    CHECK(e.attempt == 1 && e.bytes_received == 100000 && e.flags == 0 && !e.unchanged() && !e.resumed());
+    e = dl(base + "/bytes/1000", "cpp/opt/size.bin", Params().with_expected_size(999));
+    CHECK(e.is_error && e.error_code == netdl::Error::Integrity && !exists("cpp/opt/size.bin"));
+
+    // Retries: the ended event reports the last attempt and its error.
+    e = dl(refused.url + "/x", "cpp/opt/retry.bin", Params().with_retries(2, 10));
+    CHECK(e.is_error && e.error_code == netdl::Error::Connect && e.attempt == 3);
+
+    // A mirror delivers when the main URL is refused.
+    const std::string mirror = base + "/bytes/5000";
+    e = dl(refused.url + "/x", "cpp/opt/mirror.bin", Params().with_mirror(mirror));
+    CHECK(e.ok() && e.url == mirror && e.attempt == 2 && e.bytes_received == 5000);
+    CHECK(read_file(dir + "/cpp/opt/mirror.bin") == pattern(5000));
+
+    // Values netdl refuses arrive as InvalidArgument events.
+    for (const auto &bad : {Params().with_sha256("xyz"), Params().with_retries(101),
+                            Params().with_mirror("not a url"), Params().with_proxy("http://a b")}) {
+        e = dl(base + "/bytes/10", "cpp/opt/bad.bin", bad);
+        CHECK(e.is_error && e.error_code == netdl::Error::InvalidArgument);
+    }
+    CHECK(!exists("cpp/opt/bad.bin"));
+    e = run([&](netdl::Listener l) { return netdl::request(base + "/bytes/10", l, Params().with_sha256(sum)); });
+    CHECK(e.is_error && e.error_code == netdl::Error::InvalidArgument);
+
+    // An explicit proxy carries the request (this one refuses); "" means none.
+    e = run([&](netdl::Listener l) { return netdl::request(base + "/bytes/10", l, Params().with_proxy(refused.url)); });
+    CHECK(e.is_error && e.error_code == netdl::Error::Connect);
+    e = run([&](netdl::Listener l) { return netdl::request(base + "/bytes/10", l, Params().with_proxy("")); });
+    CHECK(e.ok() && e.body == pattern(10));
+
+    // to_c: no net_options unless one is set; every member lands in it.
+    netdl::detail::CStorage st;
+    CHECK(netdl::detail::to_c(Params().with_progress(), st).options == nullptr);
+    auto all = Params().with_retries(3, 5, 50).with_expected_size(7).with_sha256("ab").with_mirror("http://a/")
+                   .with_mirror("http://b/").with_proxy("").with_compress().with_keep_partial().with_if_changed();
+    net_params c = netdl::detail::to_c(all, st);
+    CHECK(c.options == &st.options);
+    const net_options &o = st.options;
+    CHECK(o.size == sizeof(net_options) && o.max_retries == 3 && o.retry_delay_ms == 5 &&
+          o.retry_max_delay_ms == 50 && o.expected_size == 7 && std::string(o.sha256) == "ab");
+    CHECK(o.mirror_count == 2 && std::string(o.mirrors[0]) == "http://a/" && std::string(o.mirrors[1]) == "http://b/");
+    CHECK(o.proxy && std::string(o.proxy).empty() && o.compress && o.keep_partial && o.if_changed);
+    CHECK(o.reserved8 == 0 && o.reserved32 == 0);
+}
+
 int main(int argc, char **argv) {
     if (argc != 3) {
         std::fprintf(stderr, "usage: test_netdl BASE_URL DIRECTORY\n");
@@ -426,6 +522,7 @@ int main(int argc, char **argv) {
     test_upload_progress(base);
     test_enums_and_headers(base);
     test_params(base, dir);
+    test_options(base, dir);
 
     netdl::shutdown();
     std::printf("%s: %d failure(s)\n", failures ? "FAILED" : "ok", failures);
