@@ -37,7 +37,8 @@ pub struct Client {
     /// The default event queue and those made with `create_queue`.
     queues: Arc<Queues>,
     next_id: AtomicU64,
-    dirs: Mutex<Dirs>,
+    /// Shared with the network thread (it reads the caches folder).
+    dirs: Arc<Mutex<Dirs>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     closed: AtomicBool,
 }
@@ -48,20 +49,23 @@ impl Client {
         let (commands, command_rx) = crossbeam_channel::unbounded();
         let queues = Arc::new(Queues::new());
         let backlog = Arc::new(Backlog::new(agent::DEFAULT_LIMITS));
+        let dirs = Arc::new(Mutex::new(Dirs::default()));
         let (thread, waker) =
-            agent::spawn(command_rx, backlog.clone(), queues.clone()).map_err(|e| {
-                Error::new(
-                    ErrorKind::Internal,
-                    format!("cannot start the network thread: {e}"),
-                )
-            })?;
+            agent::spawn(command_rx, backlog.clone(), queues.clone(), dirs.clone()).map_err(
+                |e| {
+                    Error::new(
+                        ErrorKind::Internal,
+                        format!("cannot start the network thread: {e}"),
+                    )
+                },
+            )?;
         Ok(Client {
             commands,
             backlog,
             waker,
             queues,
             next_id: AtomicU64::new(1),
-            dirs: Mutex::new(Dirs::default()),
+            dirs,
             thread: Mutex::new(Some(thread)),
             closed: AtomicBool::new(false),
         })

@@ -5,6 +5,7 @@
 //! take over in order. Against the test server's assets and their scripted
 //! faults.
 
+mod both_paths;
 mod common;
 mod support;
 
@@ -523,4 +524,186 @@ fn requests_retry_from_the_start() {
     assert_eq!((ev.status, ev.attempt), (200, 2));
     assert!(ev.body.as_deref() == Some(&data[..]));
     assert_eq!(ranges(&server, "/f.bin"), vec![(None, None), (None, None)]);
+}
+
+/// Every file under the test's folders, relative to it.
+fn relative_files(t: &TestClient) -> Vec<String> {
+    let root = t.dir.path();
+    let names = t.files().into_iter();
+    names
+        .map(|p| p.strip_prefix(root).unwrap().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Rule: a download that failed keeps its partial data beside the target
+/// (and a record in the caches folder); a later download of the same URL
+/// to the same file, in another process, continues it; nothing is left
+/// afterwards.
+#[test]
+fn failed_download_is_continued_by_the_next_one() {
+    let server = Server::start();
+    let data = support::body(2 * MIB, 16);
+    let asset = Asset::new(data.clone());
+    let etag = asset.etag.clone();
+    server.put("/f.bin", asset);
+    server.script("/f.bin", vec![Fault::CutAt(700_000)]);
+    let t = TestClient::new();
+    let url = server.url("/f.bin");
+    let ev = t.ended(t.download(&url, "f.bin", Options::default()));
+    assert_eq!(error_kind(&ev), Some(ErrorKind::Network));
+    let files = relative_files(&t);
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(files.contains(&"Documents/.f.bin.netdl-partial".to_string()));
+    assert!(files.iter().any(|f| f.starts_with("Caches/partial/")));
+    assert_eq!(
+        std::fs::read(t.docs(".f.bin.netdl-partial")).unwrap(),
+        data[..700_000]
+    );
+
+    let t = t.restarted();
+    let ev = ok_ended(&t, t.download(&url, "f.bin", Options::default()));
+    assert_eq!(
+        ev.flags & netdl::event::flags::RESUMED,
+        netdl::event::flags::RESUMED
+    );
+    assert_eq!(
+        (ev.bytes_transferred, ev.bytes_received),
+        (2 * MIB as i64, 2 * MIB as i64 - 700_000)
+    );
+    assert!(std::fs::read(t.docs("f.bin")).unwrap() == data);
+    assert_eq!(
+        ranges(&server, "/f.bin")[1],
+        (Some("bytes=700000-".into()), etag)
+    );
+    assert_eq!(server.body_bytes_sent("/f.bin"), 2 * MIB as u64);
+    assert_eq!(relative_files(&t), vec!["Documents/f.bin".to_string()]);
+}
+
+/// Rule: a cancel deletes the partial data unless `keep_partial` is set;
+/// kept data of another URL is not continued (and is deleted).
+#[test]
+fn cancel_and_other_urls() {
+    let server = Server::start();
+    let data = support::body(4 * MIB, 17);
+    server.put("/f.bin", Asset::new(data.clone()));
+    server.put("/g.bin", Asset::new(data.clone()));
+    let url = server.url("/f.bin");
+    for keep in [false, true] {
+        server.script("/f.bin", vec![Fault::StallAt(MIB as u64)]);
+        let t = TestClient::new();
+        let mut opts = Options {
+            progress: true,
+            ..Options::default()
+        };
+        opts.fetch.keep_partial = keep;
+        let id = t.download(&url, "f.bin", opts);
+        // Cancel once the first mebibyte is in.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        'wait: loop {
+            assert!(Instant::now() < deadline, "no progress");
+            for ev in t.client.wait(Duration::from_millis(50)) {
+                if ev.id == id && ev.bytes_transferred >= MIB as i64 {
+                    break 'wait;
+                }
+            }
+        }
+        assert!(t.client.cancel(id));
+        // The cancel is handled on the network thread: a request after it
+        // ends after it.
+        t.ended(
+            t.client
+                .request(&server.url("/bytes/1"), "GET", Options::default()),
+        );
+        let files = relative_files(&t);
+        if !keep {
+            assert!(files.is_empty(), "{files:?}");
+            continue;
+        }
+        assert_eq!(files.len(), 2, "{files:?}");
+        // Another URL to the same file: the kept data is not continued.
+        let before = server.body_bytes_sent("/g.bin");
+        let ev = ok_ended(
+            &t,
+            t.download(&server.url("/g.bin"), "f.bin", Options::default()),
+        );
+        assert_eq!(ev.flags, 0);
+        assert_eq!(server.body_bytes_sent("/g.bin") - before, 4 * MIB as u64);
+        assert!(std::fs::read(t.docs("f.bin")).unwrap() == data);
+        assert_eq!(relative_files(&t), vec!["Documents/f.bin".to_string()]);
+    }
+}
+
+/// Rule: a 416 to the retry of data that is already whole (a chunked
+/// response cut before its last chunk) completes the download without a
+/// byte more. A raw server: the first connection sends the file chunked
+/// and closes before the last chunk; the second must ask for the rest and
+/// gets a 416 `bytes */LEN` with the same ETag.
+#[test]
+fn complete_data_and_a_416() {
+    use std::io::{BufRead, BufReader, Write};
+    let data = support::body(100_000, 18);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/f.bin", listener.local_addr().unwrap());
+    let len = data.len();
+    let body = data.clone();
+    let server = std::thread::spawn(move || {
+        let mut asked = Vec::new();
+        for i in 0..2 {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut head = Vec::new();
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                if line == "\r\n" || line.is_empty() {
+                    break;
+                }
+                head.push(line.trim_end().to_string());
+            }
+            asked.push(head);
+            if i == 0 {
+                let mut out =
+                    b"HTTP/1.1 200 OK\r\nETag: \"e1\"\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        .to_vec();
+                out.extend_from_slice(format!("{len:x}\r\n").as_bytes());
+                out.extend_from_slice(&body);
+                out.extend_from_slice(b"\r\n");
+                conn.write_all(&out).unwrap();
+            } else {
+                let out = format!(
+                    "HTTP/1.1 416 Range Not Satisfiable\r\nETag: \"e1\"\r\nContent-Range: bytes */{len}\r\nContent-Length: 0\r\n\r\n"
+                );
+                conn.write_all(out.as_bytes()).unwrap();
+            }
+        }
+        asked
+    });
+    let t = TestClient::new();
+    let ev = ok_ended(&t, t.download(&url, "f.bin", retrying(1)));
+    assert_eq!((ev.attempt, ev.bytes_transferred), (2, len as i64));
+    assert_eq!(
+        ev.flags & netdl::event::flags::RESUMED,
+        netdl::event::flags::RESUMED
+    );
+    assert!(std::fs::read(t.docs("f.bin")).unwrap() == data);
+    let asked = server.join().unwrap();
+    assert!(
+        asked[1].contains(&format!("Range: bytes={len}-")),
+        "{:?}",
+        asked[1]
+    );
+    assert!(
+        asked[1].contains(&"If-Range: \"e1\"".to_string()),
+        "{:?}",
+        asked[1]
+    );
+    assert_eq!(relative_files(&t), vec!["Documents/f.bin".to_string()]);
+}
+
+/// Every case above again with the named temporary file (the fallback
+/// where unnamed files cannot be linked in): kept data is renamed, not
+/// linked in.
+#[test]
+fn named_temp_file_path_runs_every_case() {
+    both_paths::rerun_named("named_temp_file_path_runs_every_case");
 }

@@ -16,13 +16,14 @@
 
 mod attempt;
 mod decode;
+mod partial;
 mod sink;
 mod transfer;
 
 use std::collections::{HashMap, HashSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{fence, AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
@@ -30,9 +31,12 @@ use curl::easy::Easy2;
 use curl::multi::{Easy2Handle, Multi, MultiWaker};
 
 use crate::backlog::{Backlog, Limits};
+use crate::dirs::{BaseDir, Dirs};
 use crate::error::{Error, ErrorKind};
 use crate::event::Phase;
+use crate::lock;
 use crate::queue::{Batch, EventTx, Queues};
+use crate::request::FilePath;
 use attempt::Step;
 use sink::Sink;
 use transfer::Transfer;
@@ -124,6 +128,7 @@ pub fn spawn(
     commands: Receiver<Command>,
     backlog: Arc<Backlog>,
     queues: Arc<Queues>,
+    dirs: Arc<Mutex<Dirs>>,
 ) -> std::io::Result<(std::thread::JoinHandle<()>, Waker)> {
     let (tx, rx) = crossbeam_channel::bounded(1);
     let flags = Arc::new(Flags::default());
@@ -131,7 +136,7 @@ pub fn spawn(
     let thread = std::thread::Builder::new()
         .name("netdl-agent".into())
         .spawn(move || {
-            let mut agent = Agent::new(commands, backlog, queues, agent_flags);
+            let mut agent = Agent::new(commands, backlog, queues, agent_flags, dirs);
             let _ = tx.send(agent.multi.waker());
             drop(tx);
             agent.run_guarded();
@@ -182,6 +187,10 @@ struct Agent {
     known_dirs: HashSet<Vec<u8>>,
     /// Shutdown was asked for: after a panic, stop instead of carrying on.
     stopping: bool,
+    /// The client's base directories (the caches folder, for `partials`).
+    dirs: Arc<Mutex<Dirs>>,
+    /// Partial data kept by failed downloads, found with the first one.
+    partials: partial::Partials,
 }
 
 impl Agent {
@@ -190,6 +199,7 @@ impl Agent {
         backlog: Arc<Backlog>,
         queues: Arc<Queues>,
         flags: Arc<Flags>,
+        dirs: Arc<Mutex<Dirs>>,
     ) -> Agent {
         let events = EventTx::new(queues.default_queue().clone());
         let mut multi = Multi::new();
@@ -210,6 +220,8 @@ impl Agent {
             busy: false,
             lingering: false,
             stopping: false,
+            dirs,
+            partials: partial::Partials::default(),
         }
     }
 
@@ -347,12 +359,36 @@ impl Agent {
             let (id, user_data) = (req.id, req.user_data);
             let (url, file) = (req.url.clone(), req.file().cloned());
             let spare = self.spare.pop();
-            let started = Transfer::start(req, events.clone(), &mut self.known_dirs, spare)
+            let kept = file.as_ref().and_then(|f| self.kept_partial(f));
+            let started = Transfer::start(req, events.clone(), &mut self.known_dirs, spare, kept)
                 .and_then(|easy| self.run_attempt(id, easy));
             if let Err(err) = started {
                 let ev = crate::event::failed(id, user_data, url, file, err);
                 events.send(ev);
             }
+        }
+    }
+
+    /// The partial data an earlier download of `file` kept, if any (the
+    /// first download loads the records: `partial::Partials::load`).
+    fn kept_partial(&mut self, file: &FilePath) -> Option<partial::Kept> {
+        let dirs = &self.dirs;
+        if !self.partials.is_loaded() {
+            self.partials.load(lock(dirs).path(BaseDir::Caches).ok());
+        }
+        self.partials.take(file.path()?)
+    }
+
+    /// Keeps the partial data of a download that ends without its file,
+    /// when it has data to continue; otherwise its data goes with it.
+    fn keep_partial(&mut self, t: &mut Transfer) {
+        match t.keep_partial() {
+            Some(Ok(kept)) => {
+                if self.partials.keep(&kept).is_err() {
+                    let _ = std::fs::remove_file(&kept.data);
+                }
+            }
+            Some(Err(_)) | None => {}
         }
     }
 
@@ -480,6 +516,14 @@ impl Agent {
         if t.complete || (t.status == 206 && t.flags & crate::event::flags::RESUMED != 0) {
             t.status = 200;
         }
+        // Data that is not the file (or too much of it) is not kept.
+        let bad_data = matches!(
+            err.as_ref().map(|e| e.kind),
+            Some(ErrorKind::Integrity | ErrorKind::TooLarge)
+        );
+        if (err.is_some() || t.status >= 400 && !t.complete) && !bad_data {
+            self.keep_partial(t);
+        }
         let sink = t.sink.take();
         let mut ev = t.event(Phase::Ended);
         match (err, sink) {
@@ -514,29 +558,36 @@ impl Agent {
         }
     }
 
-    /// Stops a running transfer early: with `Some(err)` its `ended` event
-    /// reports `err`, with `None` (a cancel) nothing is reported.
+    /// Stops a request early (running or between attempts): with
+    /// `Some(err)` its `ended` event reports `err` and its partial data is
+    /// kept as for any failure; with `None` (a cancel) nothing is reported
+    /// and its partial data is deleted, unless `keep_partial` was set.
     fn remove(&mut self, id: u64, err: Option<Error>) {
-        if let Some(i) = self.waiting.iter().position(|w| w.id == id) {
-            let Waiting { easy, .. } = self.waiting.swap_remove(i);
+        let keep = err.is_some();
+        let easy = if let Some(i) = self.waiting.iter().position(|w| w.id == id) {
+            let w = self.waiting.swap_remove(i);
             if let Some(e) = err {
-                let mut ev = easy.get_ref().event(Phase::Ended);
+                let mut ev = w.easy.get_ref().event(Phase::Ended);
                 ev.error = Some(e);
-                easy.get_ref().send(ev);
+                w.easy.get_ref().send(ev);
             }
-            self.keep_spare(easy);
-            return;
-        }
-        if let Some(handle) = self.running.remove(&id) {
+            Some(w.easy)
+        } else if let Some(handle) = self.running.remove(&id) {
             if let Some(e) = err {
                 let mut ev = handle.get_ref().event(Phase::Ended);
                 ev.error = Some(e);
                 handle.get_ref().send(ev);
             }
-            // Releasing the transfer drops its sink, deleting the temp file.
-            if let Ok(easy) = self.multi.remove2(handle) {
-                self.keep_spare(easy);
+            self.multi.remove2(handle).ok()
+        } else {
+            None
+        };
+        if let Some(mut easy) = easy {
+            if keep || easy.get_ref().keeps_partial() {
+                self.keep_partial(easy.get_mut());
             }
+            // Releasing the transfer drops its sink, deleting its file.
+            self.keep_spare(easy);
         }
     }
 
@@ -602,7 +653,6 @@ impl Agent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dirs::Dirs;
     use crate::request::{Options, Request};
 
     /// Rule: a panic on the network thread ends every live request (running
@@ -619,7 +669,8 @@ mod tests {
             transfers: 1,
             per_host: 1,
         }));
-        let (thread, waker) = spawn(cmd_rx, backlog.clone(), queues.clone()).unwrap();
+        let dirs = Arc::new(Mutex::new(Dirs::default()));
+        let (thread, waker) = spawn(cmd_rx, backlog.clone(), queues.clone(), dirs).unwrap();
         let send = |c| {
             cmd_tx.send(c).unwrap();
             waker.wake();

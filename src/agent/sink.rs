@@ -140,6 +140,76 @@ impl FileSink {
         Ok(sink)
     }
 
+    /// Continues the kept partial data at `data` (`size` bytes) for
+    /// `target`: the file is opened for appending and, when a SHA-256 is
+    /// expected, its bytes are read once into the hash. Fails when it
+    /// cannot be opened or read (the download then starts afresh).
+    pub fn continue_from(
+        target: &FilePath,
+        id: u64,
+        data: &Path,
+        size: u64,
+        expect: Expect,
+    ) -> std::io::Result<FileSink> {
+        let mut file = OpenOptions::new().read(true).write(true).open(data)?;
+        let mut hasher = expect.sha256.map(|_| Box::new(Sha256::new()));
+        if let Some(h) = &mut hasher {
+            let mut buf = vec![0u8; 1 << 20];
+            let mut left = size;
+            while left > 0 {
+                let n = std::io::Read::read(&mut file, &mut buf)?;
+                if n == 0 {
+                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+                }
+                let n = n.min(left as usize);
+                h.update(&buf[..n]);
+                left -= n as u64;
+            }
+        }
+        file.set_len(size)?;
+        file.seek(std::io::SeekFrom::Start(size))?;
+        Ok(FileSink {
+            file: Some(file),
+            temp: Some(data.to_path_buf()),
+            id,
+            target: target.clone(),
+            limit: None,
+            written: size,
+            error_body: None,
+            expect,
+            hasher,
+        })
+    }
+
+    /// Keeps the data as `name` (flushed to disk first, then named): the
+    /// sink lets go of it. Fails (and deletes it) when that is impossible.
+    pub fn keep_as(&mut self, name: &Path) -> Result<(), Error> {
+        let Some(file) = self.file.take() else {
+            return Err(Error::new(ErrorKind::Internal, "kept twice"));
+        };
+        let temp = self.temp.take();
+        let fail = |e: std::io::Error| {
+            if let Some(t) = &temp {
+                let _ = fs::remove_file(t);
+            }
+            Error::io(
+                &format!("cannot keep the partial data {}", name.display()),
+                &e,
+            )
+        };
+        file.sync_data().map_err(fail)?;
+        match &temp {
+            Some(t) if t == name => Ok(()),
+            Some(t) => fs::rename(t, name).map_err(fail),
+            None => {
+                // An unnamed file: linked in beside, then renamed over any
+                // older partial data.
+                let _ = fs::remove_file(name);
+                link_in(&file, &c_path(name)).map_err(fail)
+            }
+        }
+    }
+
     /// An unnamed file in `parent`, when the file system has them and this
     /// process may link one in (asked once, with the first download).
     fn open_unnamed(&self, parent: &Path) -> Option<File> {

@@ -21,6 +21,7 @@ use curl::easy::{Easy2, Handler, List, ReadError, SeekResult, WriteError};
 
 use super::attempt::{self, Resume};
 use super::decode::{self, Decoder};
+use super::partial::Kept;
 use super::sink::{Expect, FileSink, Sink};
 use crate::error::{Error, ErrorKind};
 use crate::event::{flags, Event, HeaderBuf, Headers, Phase, ProgressSlot, ResponseType};
@@ -122,12 +123,16 @@ impl Transfer {
     /// `spare`: a handle of an ended transfer to reuse, which saves
     /// allocating and initialising a new one (reset here unless both it
     /// and `req` are plain GETs with the same CA file).
+    /// `kept`: partial data of the target kept by an earlier download,
+    /// continued when its URL is this request's or a mirror's.
     pub fn start(
         req: Request,
         events: EventTx,
         known_dirs: &mut HashSet<Vec<u8>>,
         spare: Option<Easy2<Transfer>>,
+        kept: Option<Kept>,
     ) -> Result<Easy2<Transfer>, Error> {
+        let mut continued = kept.and_then(|k| continue_kept(&req, k));
         let (sink, file) = match &req.target {
             Target::Memory { limit } => (
                 Sink::Memory {
@@ -142,9 +147,12 @@ impl Transfer {
                     size: fetch.expected_size,
                     sha256: fetch.sha256,
                 };
-                let sink = FileSink::create(file, req.id, known_dirs)?
-                    .with_limit(*limit)
-                    .with_expect(expect);
+                let sink = match continued.as_mut().and_then(|c| c.sink.take()) {
+                    Some(sink) => sink.with_limit(*limit),
+                    None => FileSink::create(file, req.id, known_dirs)?
+                        .with_limit(*limit)
+                        .with_expect(expect),
+                };
                 (Sink::File(sink), Some(file.clone()))
             }
         };
@@ -163,7 +171,7 @@ impl Transfer {
             None => 0,
         };
         let req = Arc::new(req);
-        let transfer = Transfer {
+        let mut transfer = Transfer {
             id: req.id,
             user_data: req.user_data,
             req: req.clone(),
@@ -204,6 +212,17 @@ impl Transfer {
             failure: None,
             plain: plain_get(&req),
         };
+        // The request asks for the rest of kept data.
+        let mut range = Vec::new();
+        if let Some(c) = continued {
+            transfer.resume = c.resume;
+            transfer.source = c.resume_source;
+            transfer.url = transfer.source_url();
+            let checked = req.extra().fetch.sha256.is_some();
+            range = transfer.resume.plan(c.size, c.resume_source, checked);
+            transfer.transferred = c.size;
+            transfer.plain = None; // it sets a header
+        }
         // A plain GET after a plain GET with the same CA file only changes
         // the per-request options (the usual way to reuse a libcurl
         // handle); anything else starts from a reset handle.
@@ -222,7 +241,9 @@ impl Transfer {
             }
             None => (Easy2::new(transfer), true),
         };
-        configure(&mut easy, &req, fresh, None, &[]).map_err(|e| Error::from_curl(&e))?;
+        let url = (easy.get_ref().source > 0).then(|| easy.get_ref().url.clone());
+        configure(&mut easy, &req, fresh, url.as_deref(), &range)
+            .map_err(|e| Error::from_curl(&e))?;
         Ok(easy)
     }
 
@@ -296,9 +317,44 @@ impl Transfer {
         configure(easy, &req, true, req_url.as_deref(), &range).map_err(|e| Error::from_curl(&e))
     }
 
+    /// Names this download's partial data to be continued later, when it
+    /// has some with a validator, and returns its record; otherwise the
+    /// data is deleted with the sink.
+    pub fn keep_partial(&mut self) -> Option<Result<Kept, Error>> {
+        let validator = self.resume.validator.clone()?;
+        let url = self.source_url_of(self.resume.source).to_bytes().to_vec();
+        let Some(Sink::File(f)) = &mut self.sink else {
+            return None;
+        };
+        let size = f.written();
+        let target = self.file.as_ref()?.path()?.to_path_buf();
+        if size == 0 {
+            return None;
+        }
+        let data = super::partial::data_path(&target);
+        let kept = Kept {
+            data,
+            target,
+            url,
+            validator,
+            total: self.resume.total,
+            size,
+        };
+        Some(f.keep_as(&kept.data).map(|()| kept))
+    }
+
+    /// A cancel keeps the partial data (`keep_partial`).
+    pub fn keeps_partial(&self) -> bool {
+        self.req.extra().fetch.keep_partial
+    }
+
     /// The URL of the current source.
     fn source_url(&self) -> Arc<CStr> {
-        match self.source {
+        self.source_url_of(self.source)
+    }
+
+    fn source_url_of(&self, source: usize) -> Arc<CStr> {
+        match source {
             0 => self.req.url.clone(),
             n => {
                 let mirror = &self.req.extra().fetch.mirrors[n - 1];
@@ -855,6 +911,48 @@ impl Handler for Transfer {
     }
 }
 
+/// Kept partial data a request continues.
+struct Continued {
+    /// Its file (taken when the sink is made).
+    sink: Option<FileSink>,
+    size: u64,
+    resume: Resume,
+    /// The source whose URL sent the data.
+    resume_source: usize,
+}
+
+/// Opens kept partial data for `req` when it came from one of its URLs;
+/// otherwise (or when it cannot be opened) deletes it.
+fn continue_kept(req: &Request, kept: Kept) -> Option<Continued> {
+    let fetch = &req.extra().fetch;
+    let urls =
+        std::iter::once(req.url.to_bytes()).chain(fetch.mirrors.iter().map(|m| m.as_bytes()));
+    let source = urls.clone().position(|u| u == kept.url);
+    let file = req.file()?;
+    let expect = Expect {
+        size: fetch.expected_size,
+        sha256: fetch.sha256,
+    };
+    let sink = source
+        .and_then(|_| FileSink::continue_from(file, req.id, &kept.data, kept.size, expect).ok());
+    let (Some(sink), Some(source)) = (sink, source) else {
+        let _ = std::fs::remove_file(&kept.data);
+        return None;
+    };
+    Some(Continued {
+        sink: Some(sink),
+        size: kept.size,
+        resume: Resume {
+            validator: Some(kept.validator),
+            total: kept.total,
+            source,
+            offset: 0,
+            if_range: false,
+        },
+        resume_source: source,
+    })
+}
+
 /// The key of a GET that sets no option beyond the per-request ones
 /// `configure` always sets, and maybe a CA file; None otherwise.
 fn plain_get(req: &Request) -> Option<Plain> {
@@ -1187,7 +1285,7 @@ mod panic_tests {
             &dirs,
         )
         .unwrap();
-        let mut easy = Transfer::start(req, tx, &mut HashSet::new(), None).unwrap();
+        let mut easy = Transfer::start(req, tx, &mut HashSet::new(), None, None).unwrap();
         let t = easy.get_mut();
         let accepted = t.guarded(false, |_| panic!("boom"));
         assert!(!accepted);
@@ -1210,7 +1308,7 @@ mod header_lines_tests {
         let dirs = crate::dirs::Dirs::default();
         let url = "http://127.0.0.1:9/";
         let req = Request::build(1, url, "GET", Options::default(), None, &dirs).unwrap();
-        let mut easy = Transfer::start(req, tx, &mut HashSet::new(), None).unwrap();
+        let mut easy = Transfer::start(req, tx, &mut HashSet::new(), None, None).unwrap();
         let t = easy.get_mut();
         for (i, line) in lines.iter().enumerate() {
             if !Handler::header(t, line.as_bytes()) {

@@ -18,7 +18,17 @@ pub struct TestClient {
 
 impl TestClient {
     pub fn new() -> TestClient {
-        let dir = tempfile::tempdir().expect("temp dir");
+        TestClient::in_dir(tempfile::tempdir().expect("temp dir"))
+    }
+
+    /// A new client on the same directories, as after a restart of the
+    /// process: this one shuts down first.
+    pub fn restarted(self) -> TestClient {
+        self.client.shutdown();
+        TestClient::in_dir(self.dir)
+    }
+
+    fn in_dir(dir: tempfile::TempDir) -> TestClient {
         let client = Client::new().expect("client starts");
         for d in BaseDir::ALL {
             let path = dir.path().join(format!("{d:?}"));
