@@ -382,13 +382,10 @@ impl Agent {
     /// Keeps the partial data of a download that ends without its file,
     /// when it has data to continue; otherwise its data goes with it.
     fn keep_partial(&mut self, t: &mut Transfer) {
-        match t.keep_partial() {
-            Some(Ok(kept)) => {
-                if self.partials.keep(&kept).is_err() {
-                    let _ = std::fs::remove_file(&kept.data);
-                }
+        if let Some(Ok(kept)) = t.keep_partial() {
+            if self.partials.keep(&kept).is_err() {
+                let _ = std::fs::remove_file(&kept.data);
             }
-            Some(Err(_)) | None => {}
         }
     }
 
