@@ -1007,8 +1007,11 @@ fn configure(
         set_str(easy, curl_sys::CURLOPT_ACCEPT_ENCODING, accept)?;
         easy.http_content_decoding(false)?;
         easy.buffer_size(BUFFER_SIZE)?;
+        // The option replaces the environment: its proxy for every host
+        // (no `no_proxy`), or none at all for "".
         if let Some(proxy) = &req.extra().fetch.proxy {
-            easy.proxy(proxy)?; // "" turns the environment's off
+            easy.proxy(proxy)?;
+            easy.noproxy("")?;
         }
     }
     set_str(easy, curl_sys::CURLOPT_URL, url.unwrap_or(&req.url))?;

@@ -269,7 +269,8 @@ pub struct net_options {
     /// The proxy to use, as libcurl and curl take it
     /// (`http://host:port`, `socks5h://host:port`, ...). NULL means the
     /// environment's `http_proxy` / `https_proxy` / `no_proxy` (lower case
-    /// `http_proxy` only, as curl); "" means no proxy at all.
+    /// `http_proxy` only, as curl); "" means no proxy at all. A proxy set
+    /// here is used for every host, whatever `no_proxy` says.
     pub proxy: *const c_char,
     /// Downloads: ask for a compressed response (`Accept-Encoding: gzip,
     /// deflate`, decoded by netdl). By default a download asks for the file
