@@ -52,6 +52,7 @@ static class Tests
         Directory.CreateDirectory(files);
         mainThread = Thread.CurrentThread.ManagedThreadId;
         NetDl.SetDirectory(NetDir.Documents, docs);
+        NetDl.SetDirectory(NetDir.Caches, Path.Combine(work, "caches")); // netdl's records of kept data
 
         var tests = new List<KeyValuePair<string, Action>>
         {
@@ -76,6 +77,7 @@ static class Tests
             T("options: Proxy and Compress", OptionsProxyAndCompress),
             T("options: download-only fields reach the library", OptionsDownloadOnly),
             T("options: a cut download resumes (Resumed, Attempt, BytesReceived)", OptionsResume),
+            T("options: KeepPartial, then a new download resumes", OptionsKeepPartial),
             T("200 downloads at once", ManyDownloads),
             T("2,000 requests: no native memory kept, RSS flat", NoLeak),
         };
@@ -682,6 +684,33 @@ static class Tests
         }
     }
 
+    static void OptionsKeepPartial()
+    {
+        byte[] content = RandomBytes(400000, 7);
+        int half = content.Length / 2;
+        using (var server = new CutServer(content, true))
+        {
+            NetRequest first = NetDl.Download(server.Url, "partial/p.bin", NetDir.Documents,
+                new NetOptions { Progress = true, KeepPartial = true });
+            long got = 0;
+            first.Progress += e => got = e.BytesTransferred;
+            RunUntil(() => got >= half); // the server now waits
+            Check(first.Cancel(), "cancel");
+            // netdl handles the cancel on its thread: a request after it ends after it.
+            Check(Finish(NetDl.Request(baseUrl + "/bytes/1")).Ok, "a request after the cancel");
+            NetEvent end = Finish(NetDl.Download(server.Url, "partial/p.bin"));
+            Check(end.Ok, end.ToString());
+            Equal(NetEventFlags.Resumed, end.Flags, "flags");
+            Equal(1u, end.Attempt, "attempt");
+            Equal((long)content.Length, end.BytesTransferred, "bytes transferred (the kept half counts)");
+            Equal((long)(content.Length - half), end.BytesReceived, "bytes received (this download's only)");
+            Bytes(content, File.ReadAllBytes(end.Path), "resumed file");
+            Equal("<none>,bytes=" + half + "-", string.Join(",", server.Ranges), "ranges asked");
+            Equal("p.bin", string.Join(",", Directory.GetFileSystemEntries(Path.Combine(docs, "partial"))
+                .Select(Path.GetFileName)), "folder");
+        }
+    }
+
     static void ManyDownloads()
     {
         const int count = 200;
@@ -751,19 +780,22 @@ static class Tests
 
 /// <summary>
 /// A one-resource HTTP server for resume: the first GET gets a 200 with a
-/// strong ETag and half of the body, then the connection closes; a GET with
-/// Range: bytes=N- gets a 206 with the rest.
+/// strong ETag and half of the body, then the connection closes (or, with
+/// `stall`, stays open until the client closes it); a GET with Range:
+/// bytes=N- gets a 206 with the rest. One connection at a time.
 /// </summary>
 sealed class CutServer : IDisposable
 {
     readonly TcpListener listener = new TcpListener(IPAddress.Loopback, 0);
     readonly byte[] content;
+    readonly bool stall;
     readonly Thread thread;
     public readonly List<string> Ranges = new List<string>();
 
-    public CutServer(byte[] content)
+    public CutServer(byte[] content, bool stall = false)
     {
         this.content = content;
+        this.stall = stall;
         listener.Start();
         Url = "http://127.0.0.1:" + ((IPEndPoint)listener.LocalEndpoint).Port + "/cut.bin";
         thread = new Thread(Serve) { IsBackground = true };
@@ -789,6 +821,17 @@ sealed class CutServer : IDisposable
     }
 
     void Answer(NetworkStream s)
+    {
+        try
+        {
+            Respond(s);
+        }
+        catch (IOException)
+        {
+        } // the client reset the connection
+    }
+
+    void Respond(NetworkStream s)
     {
         var head = new StringBuilder();
         while (!head.ToString().EndsWith("\r\n\r\n"))
@@ -820,6 +863,8 @@ sealed class CutServer : IDisposable
         byte[] h = Encoding.ASCII.GetBytes(headers);
         s.Write(h, 0, h.Length);
         s.Write(content, from, to - from); // the first answer stops halfway; closing cuts it
+        if (stall && range == null)
+            s.ReadByte(); // returns when the client closes the connection
     }
 
     public void Dispose()
