@@ -9,7 +9,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 here="$root/bindings/csharp"
-lib=${NETDL_LIB:-$root/target/debug/libnetdl.so}
+lib=$(realpath "${NETDL_LIB:-$root/target/debug/libnetdl.so}")
 work=$(mktemp -d)
 mkdir -p "$work/files" "$work/lib"
 # Its stderr (tracebacks of connections the tests reset) is shown on failure only.
