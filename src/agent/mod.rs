@@ -17,6 +17,7 @@
 mod attempt;
 mod decode;
 mod partial;
+mod saved;
 mod sink;
 mod transfer;
 
@@ -360,7 +361,18 @@ impl Agent {
             let (url, file) = (req.url.clone(), req.file().cloned());
             let spare = self.spare.pop();
             let kept = file.as_ref().and_then(|f| self.kept_partial(f));
-            let started = Transfer::start(req, events.clone(), &mut self.known_dirs, spare, kept)
+            let conditional = match (&file, req.extra().fetch.if_changed) {
+                (Some(f), true) => self.conditional_headers(f),
+                _ => Vec::new(),
+            };
+            let started = Transfer::start(
+                req,
+                events.clone(),
+                &mut self.known_dirs,
+                spare,
+                kept,
+                conditional,
+            )
                 .and_then(|easy| self.run_attempt(id, easy));
             if let Err(err) = started {
                 let ev = crate::event::failed(id, user_data, url, file, err);
@@ -377,6 +389,27 @@ impl Agent {
             self.partials.load(lock(dirs).path(BaseDir::Caches).ok());
         }
         self.partials.take(file.path()?)
+    }
+
+    /// `If-None-Match` / `If-Modified-Since` for `file`, when netdl saved
+    /// the file that is there now.
+    fn conditional_headers(&self, file: &FilePath) -> Vec<String> {
+        let caches = lock(&self.dirs).path(BaseDir::Caches);
+        match (caches, file.path()) {
+            (Ok(caches), Some(path)) => saved::conditional_headers(&caches, path),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Records the validators a download with `if_changed` was saved with
+    /// (the file is where it belongs; failing to record costs only a full
+    /// download next time).
+    fn record_saved(&self, t: &Transfer) {
+        let caches = lock(&self.dirs).path(BaseDir::Caches);
+        if let (Ok(caches), Some(path)) = (caches, t.file.as_ref().and_then(|f| f.path())) {
+            let (etag, date) = (t.final_header("etag"), t.final_header("last-modified"));
+            let _ = saved::record(&caches, path, etag, date);
+        }
     }
 
     /// Keeps the partial data of a download that ends without its file,
@@ -530,9 +563,13 @@ impl Agent {
                         f.undivert();
                     }
                 }
+                let saved = matches!(&sink, Sink::File(_)) && (200..300).contains(&t.status);
                 match sink.finish() {
                     Ok(body) => ev.body = body,
                     Err(e) => ev.error = Some(e),
+                }
+                if saved && ev.error.is_none() && t.if_changed() {
+                    self.record_saved(t);
                 }
             }
             (None, None) => {

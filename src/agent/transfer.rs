@@ -63,6 +63,9 @@ pub struct Transfer {
     pub complete: bool,
     /// `NET_EVENT_*` of this attempt.
     pub flags: u32,
+    /// `If-None-Match` / `If-Modified-Since` lines sent with every attempt
+    /// that asks for the whole file (`if_changed`).
+    conditional: Vec<String>,
     /// Body bytes from the network, all attempts.
     received: u64,
     /// Body bytes from the network, this attempt.
@@ -124,13 +127,16 @@ impl Transfer {
     /// allocating and initialising a new one (reset here unless both it
     /// and `req` are plain GETs with the same CA file).
     /// `kept`: partial data of the target kept by an earlier download,
-    /// continued when its URL is this request's or a mirror's.
+    /// continued when its URL is this request's or a mirror's;
+    /// `conditional`: the header lines that ask whether the file on disk
+    /// changed (`if_changed`), sent when the whole file is asked for.
     pub fn start(
         req: Request,
         events: EventTx,
         known_dirs: &mut HashSet<Vec<u8>>,
         spare: Option<Easy2<Transfer>>,
         kept: Option<Kept>,
+        conditional: Vec<String>,
     ) -> Result<Easy2<Transfer>, Error> {
         let mut continued = kept.and_then(|k| continue_kept(&req, k));
         let (sink, file) = match &req.target {
@@ -183,6 +189,7 @@ impl Transfer {
             restart: false,
             complete: false,
             flags: 0,
+            conditional: Vec::new(),
             received: 0,
             received_here: 0,
             events,
@@ -221,7 +228,13 @@ impl Transfer {
             let checked = req.extra().fetch.sha256.is_some();
             range = transfer.resume.plan(c.size, c.resume_source, checked);
             transfer.transferred = c.size;
-            transfer.plain = None; // it sets a header
+        }
+        if range.is_empty() {
+            range.clone_from(&conditional);
+        }
+        transfer.conditional = conditional;
+        if !range.is_empty() {
+            transfer.plain = None; // it sets headers
         }
         // A plain GET after a plain GET with the same CA file only changes
         // the per-request options (the usual way to reuse a libcurl
@@ -294,10 +307,13 @@ impl Transfer {
         let checked = t.req.extra().fetch.sha256.is_some();
         let (range, written) = match &mut t.sink {
             Some(Sink::File(f)) => {
-                let range = t.resume.plan(f.written(), source, checked);
+                let mut range = t.resume.plan(f.written(), source, checked);
                 if range.is_empty() && f.written() > 0 {
                     f.restart()?;
                     t.resume.reset();
+                }
+                if range.is_empty() {
+                    range.clone_from(&t.conditional);
                 }
                 (range, f.written())
             }
@@ -341,6 +357,17 @@ impl Transfer {
             size,
         };
         Some(f.keep_as(&kept.data).map(|()| kept))
+    }
+
+    /// The response's validators are recorded with the file
+    /// (`if_changed`).
+    pub fn if_changed(&self) -> bool {
+        self.req.extra().fetch.if_changed
+    }
+
+    /// The final response's header `name`.
+    pub fn final_header(&self, name: &str) -> Option<&[u8]> {
+        self.final_headers.get(name)
     }
 
     /// A cancel keeps the partial data (`keep_partial`).
@@ -625,6 +652,9 @@ impl Transfer {
         // A response without a body has nothing to decode, whatever
         // encoding it names (a 304 of a `br` resource).
         let bodyless = self.is_head || status == 204 || status == 304;
+        if status == 304 && !self.conditional.is_empty() && self.resume.offset == 0 {
+            self.flags |= flags::UNCHANGED; // the file on disk is current
+        }
         self.decoder = match self.find_header("content-encoding") {
             Some(v) if !bodyless => Decoder::for_encoding(v)?,
             _ => None,
@@ -1288,7 +1318,7 @@ mod panic_tests {
             &dirs,
         )
         .unwrap();
-        let mut easy = Transfer::start(req, tx, &mut HashSet::new(), None, None).unwrap();
+        let mut easy = Transfer::start(req, tx, &mut HashSet::new(), None, None, Vec::new()).unwrap();
         let t = easy.get_mut();
         let accepted = t.guarded(false, |_| panic!("boom"));
         assert!(!accepted);
@@ -1311,7 +1341,7 @@ mod header_lines_tests {
         let dirs = crate::dirs::Dirs::default();
         let url = "http://127.0.0.1:9/";
         let req = Request::build(1, url, "GET", Options::default(), None, &dirs).unwrap();
-        let mut easy = Transfer::start(req, tx, &mut HashSet::new(), None, None).unwrap();
+        let mut easy = Transfer::start(req, tx, &mut HashSet::new(), None, None, Vec::new()).unwrap();
         let t = easy.get_mut();
         for (i, line) in lines.iter().enumerate() {
             if !Handler::header(t, line.as_bytes()) {
