@@ -373,7 +373,7 @@ impl Agent {
                 kept,
                 conditional,
             )
-                .and_then(|easy| self.run_attempt(id, easy));
+            .and_then(|easy| self.run_attempt(id, easy));
             if let Err(err) = started {
                 let ev = crate::event::failed(id, user_data, url, file, err);
                 events.send(ev);

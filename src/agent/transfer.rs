@@ -1318,7 +1318,8 @@ mod panic_tests {
             &dirs,
         )
         .unwrap();
-        let mut easy = Transfer::start(req, tx, &mut HashSet::new(), None, None, Vec::new()).unwrap();
+        let mut easy =
+            Transfer::start(req, tx, &mut HashSet::new(), None, None, Vec::new()).unwrap();
         let t = easy.get_mut();
         let accepted = t.guarded(false, |_| panic!("boom"));
         assert!(!accepted);
@@ -1341,7 +1342,8 @@ mod header_lines_tests {
         let dirs = crate::dirs::Dirs::default();
         let url = "http://127.0.0.1:9/";
         let req = Request::build(1, url, "GET", Options::default(), None, &dirs).unwrap();
-        let mut easy = Transfer::start(req, tx, &mut HashSet::new(), None, None, Vec::new()).unwrap();
+        let mut easy =
+            Transfer::start(req, tx, &mut HashSet::new(), None, None, Vec::new()).unwrap();
         let t = easy.get_mut();
         for (i, line) in lines.iter().enumerate() {
             if !Handler::header(t, line.as_bytes()) {
