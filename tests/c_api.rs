@@ -68,6 +68,47 @@ fn example_download_runs() {
     assert_eq!(saved, support::body(250_000, 5));
 }
 
+/// Rule: examples-c/resilient.c (the README's resume example) gets a
+/// verified file past a refused URL and a mirror that cuts the connection:
+/// its retry resumes on the mirror.
+#[test]
+fn example_resilient_runs() {
+    let server = Server::start();
+    let data = support::body(3_000_000, 21);
+    server.put("/pack.bin", support::Asset::new(data.clone()));
+    server.script("/pack.bin", vec![support::Fault::CutAt(1_000_000)]);
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("resilient");
+    compile(&[&root().join("examples-c/resilient.c")], &exe);
+    let mirror = server.url("/pack.bin");
+    let out = run(&exe)
+        .arg(support::sha256_hex(&data))
+        .arg(data.len().to_string())
+        .arg("pack.bin")
+        .arg(dir.path().join("out"))
+        .arg(support::refused_url())
+        .arg(&mirror)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            // The refused URL took attempts 1 to 6 (5 retries).
+            "began attempt=7 from=0 of=3000000".to_string(),
+            "began attempt=8 from=1000000 of=3000000 resumed".into(),
+            format!("ended status=200 attempt=8 bytes=3000000 received=3000000 url={mirror}"),
+        ]
+    );
+    assert!(std::fs::read(dir.path().join("out/pack.bin")).unwrap() == data);
+}
+
 /// Rule: the ABI checks in tests/c/abi_test.c all pass (NULLs, invalid
 /// UTF-8, enum ranges, reserved fields, calls after net_shutdown).
 #[test]
