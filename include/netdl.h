@@ -32,6 +32,17 @@
 #include <stdint.h>
 
 /**
+ * The most segments `net_options.segments` asks for.
+ */
+#define NET_MAX_SEGMENTS 16
+
+/**
+ * The smallest segment, in bytes (4 MiB): a file is split only into
+ * parts at least this large.
+ */
+#define NET_MIN_SEGMENT ((4 * 1024) * 1024)
+
+/**
  * An event queue (opaque). Requests whose `net_params.queue` names it
  * deliver their events to it, and only to it, so several consumers in
  * one process (an engine and its scripts, two plugins) never take each
@@ -180,9 +191,19 @@ typedef struct net_options {
    */
   uint8_t reserved8;
   /**
-   * Must be zero.
+   * Downloads: fetch a large file over this many ranged connections at
+   * once (at most `NET_MAX_SEGMENTS`; 0 or 1: one connection), for
+   * links where one connection is throttled or far away. Only when the
+   * response announces the length, accepts ranges (`Accept-Ranges:
+   * bytes`), has a strong validator and is not compressed, and only as
+   * many segments as give each at least `NET_MIN_SEGMENT` bytes;
+   * otherwise one connection. Each segment writes at its own offset into
+   * the one temporary file; a segment whose connection fails is fetched
+   * again from where its data ends (at most `max_retries` + the number
+   * of segments times in all); progress is the sum. Resume, integrity
+   * and the atomic replacement of the target hold as for any download.
    */
-  uint32_t reserved32;
+  uint32_t segments;
 } net_options;
 
 /**

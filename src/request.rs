@@ -100,6 +100,8 @@ pub struct Fetch {
     pub sha256: Option<[u8; 32]>,
     /// Other URLs of the same file, tried in order.
     pub mirrors: Vec<String>,
+    /// Downloads: ranged connections at once (0 or 1: one).
+    pub segments: u32,
     /// `None`: the environment's; `Some("")`: none.
     pub proxy: Option<String>,
 }
@@ -145,6 +147,13 @@ impl Fetch {
         for (i, m) in self.mirrors.iter().enumerate() {
             check_url(m).map_err(|e| Error::new(e.kind, format!("mirror {i}: {}", e.message)))?;
         }
+        if self.segments > crate::ffi::types::NET_MAX_SEGMENTS {
+            return Err(Error::invalid(format!(
+                "segments {} is more than {}",
+                self.segments,
+                crate::ffi::types::NET_MAX_SEGMENTS
+            )));
+        }
         if let Some(proxy) = &self.proxy {
             if let Some(c) = proxy.chars().find(|c| !c.is_ascii_graphic()) {
                 return Err(Error::invalid(format!("proxy contains {c:?}")));
@@ -156,6 +165,7 @@ impl Fetch {
             (self.if_changed, "if_changed"),
             (self.expected_size.is_some(), "expected_size"),
             (self.sha256.is_some(), "sha256"),
+            (self.segments > 1, "segments"),
         ];
         if !download {
             if let Some((_, name)) = file_only.iter().find(|(set, _)| *set) {
@@ -414,6 +424,7 @@ impl Request {
                 expected_size: None,
                 sha256: None,
                 mirrors: Vec::new(),
+                segments: 0,
                 proxy: None,
             },
         };

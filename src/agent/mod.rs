@@ -18,6 +18,7 @@ mod attempt;
 mod decode;
 mod partial;
 mod saved;
+mod segments;
 mod sink;
 mod transfer;
 
@@ -174,6 +175,11 @@ struct Agent {
     /// a free transfer slot (before any request of the backlog). They hold
     /// no slot and no connection meanwhile.
     waiting: Vec<Waiting>,
+    /// Segmented downloads whose own transfer stopped while helpers fetch
+    /// the other segments (`segments`), by request id.
+    parked: HashMap<u64, Easy2<Transfer>>,
+    /// The number in the next helper's token.
+    next_helper: u64,
     /// Easy handles of ended transfers, reused by the next ones (at most
     /// the transfer limit; dropped once idle).
     spare: Vec<Easy2<Transfer>>,
@@ -215,6 +221,8 @@ impl Agent {
             backlog,
             running: HashMap::new(),
             waiting: Vec::new(),
+            parked: HashMap::new(),
+            next_helper: 0,
             spare: Vec::new(),
             limits: DEFAULT_LIMITS,
             known_dirs: HashSet::new(),
@@ -250,12 +258,15 @@ impl Agent {
         );
         let ids: Vec<u64> = (self.running.keys().copied())
             .chain(self.waiting.iter().map(|w| w.id))
+            .chain(self.parked.keys().copied())
+            .filter(|&id| id & segments::HELPER == 0) // they go with their parent
             .collect();
         for id in ids {
             let _ = catch_unwind(AssertUnwindSafe(|| self.remove(id, Some(err.clone()))));
         }
         self.running.clear();
         self.waiting.clear();
+        self.parked.clear();
         let (queued, lost) = self.backlog.take_all();
         for req in queued {
             let Some(dest) = self.queues.get(req.queue) else {
@@ -296,8 +307,10 @@ impl Agent {
                 }
                 self.collect_finished();
                 self.expire_idle(Instant::now());
+                self.start_helpers();
             }
-            if self.running.is_empty() && self.waiting.is_empty() && self.backlog.is_empty() {
+            let idle = self.running.is_empty() && self.waiting.is_empty() && self.parked.is_empty();
+            if idle && self.backlog.is_empty() {
                 // Idle: drop the spare handles, then linger a while for
                 // events still to be freed; a quiet linger ends in a deep
                 // sleep. The heap is not trimmed (see the module doc).
@@ -501,10 +514,20 @@ impl Agent {
         if t.status == 0 {
             t.status = code;
         }
+        self.conclude(id, easy, err);
+    }
+
+    /// What follows an attempt that stopped (`id`: its key among the
+    /// running transfers): a segment's part, another attempt, or the end.
+    fn conclude(&mut self, id: u64, mut easy: Easy2<Transfer>, err: Option<Error>) {
+        let t = easy.get_mut();
         // A callback's reason beats libcurl's generic "write error".
         let mut err = (t.failure.take().or(err))
             .or_else(|| t.cut_off())
             .or_else(|| t.unfinished_body());
+        if let Some(role) = t.seg.clone() {
+            return self.segment_stopped(id, easy, role, err);
+        }
         // A file that arrived whole is checked before it takes the
         // target's place (a 416 may find it complete on disk).
         let whole = err.is_none() && ((200..300).contains(&t.status) || t.complete);
@@ -598,7 +621,15 @@ impl Agent {
     /// and its partial data is deleted, unless `keep_partial` was set.
     fn remove(&mut self, id: u64, err: Option<Error>) {
         let keep = err.is_some();
-        let easy = if let Some(i) = self.waiting.iter().position(|w| w.id == id) {
+        self.drop_helpers(id);
+        let easy = if let Some(easy) = self.parked.remove(&id) {
+            if let Some(e) = err {
+                let mut ev = easy.get_ref().event(Phase::Ended);
+                ev.error = Some(e);
+                easy.get_ref().send(ev);
+            }
+            Some(easy)
+        } else if let Some(i) = self.waiting.iter().position(|w| w.id == id) {
             let w = self.waiting.swap_remove(i);
             if let Some(e) = err {
                 let mut ev = w.easy.get_ref().event(Phase::Ended);
@@ -617,6 +648,7 @@ impl Agent {
             None
         };
         if let Some(mut easy) = easy {
+            segments::unsplit(easy.get_mut());
             if keep || easy.get_ref().keeps_partial() {
                 self.keep_partial(easy.get_mut());
             }
@@ -681,6 +713,7 @@ impl Agent {
             let _ = self.multi.remove2(handle);
         }
         self.waiting.clear();
+        self.parked.clear();
     }
 }
 

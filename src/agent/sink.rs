@@ -40,6 +40,9 @@ pub enum Sink {
     Memory { buf: Vec<u8>, limit: u64 },
     /// `download`: the body in a file that becomes `target` when complete.
     File(FileSink),
+    /// A segment of a download (`segments`): written at its offset into
+    /// the download's file (another descriptor of it), up to `end`.
+    At { file: File, at: u64, end: u64 },
 }
 
 #[derive(Debug)]
@@ -125,7 +128,11 @@ impl FileSink {
             return Ok(sink);
         }
         let temp = sink.temp_name();
-        let open = || OpenOptions::new().write(true).create_new(true).open(&temp);
+        let open = || {
+            (OpenOptions::new().read(true).write(true))
+                .create_new(true)
+                .open(&temp)
+        };
         let file = match open() {
             // The folder was removed since it was made: make it again.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -215,6 +222,7 @@ impl FileSink {
     fn open_unnamed(&self, parent: &Path) -> Option<File> {
         let open = || {
             OpenOptions::new()
+                .read(true) // segments: hashed from disk once complete
                 .write(true)
                 .custom_flags(libc::O_TMPFILE)
                 .open(parent)
@@ -277,6 +285,50 @@ impl FileSink {
     /// Bytes in the file.
     pub fn written(&self) -> u64 {
         self.written
+    }
+
+    /// Another descriptor of the file, for a segment's helper.
+    pub fn share_file(&self) -> std::io::Result<File> {
+        match &self.file {
+            Some(f) => f.try_clone(),
+            None => Err(std::io::Error::other("the file is closed")),
+        }
+    }
+
+    /// The segments wrote the file up to `total`: the hash reads what
+    /// this sink did not write itself.
+    pub fn assemble(&mut self, total: u64) -> Result<(), Error> {
+        if let (Some(h), Some(file)) = (&mut self.hasher, &self.file) {
+            use std::os::unix::fs::FileExt;
+            let mut buf = vec![0u8; 1 << 20];
+            let mut at = self.written;
+            while at < total {
+                let want = buf.len().min((total - at) as usize);
+                let n = file
+                    .read_at(&mut buf[..want], at)
+                    .map_err(|e| Error::io("cannot read the download back", &e))?;
+                if n == 0 {
+                    return Err(Error::new(ErrorKind::Internal, "a segment is missing"));
+                }
+                h.update(&buf[..n]);
+                at += n as u64;
+            }
+        }
+        self.written = total;
+        Ok(())
+    }
+
+    /// Cuts the file to its first `len` bytes (the data up to a gap).
+    pub fn truncate_to(&mut self, len: u64) -> Result<(), Error> {
+        let file = self
+            .file
+            .as_mut()
+            .ok_or_else(|| Error::new(ErrorKind::Internal, "truncate after the file was closed"))?;
+        file.set_len(len)
+            .and_then(|()| file.seek(std::io::SeekFrom::Start(len)).map(|_| ()))
+            .map_err(|e| Error::io("cannot cut the download's file", &e))?;
+        self.written = len;
+        Ok(())
     }
 
     /// Empties the file to receive a response from its first byte again
@@ -485,6 +537,19 @@ impl Sink {
                 f.written += data.len() as u64;
                 Ok(())
             }
+            Sink::At { file, at, end } => {
+                use std::os::unix::fs::FileExt;
+                if *at + data.len() as u64 > *end {
+                    return Err(Error::new(
+                        ErrorKind::Protocol,
+                        "a segment's response is longer than its range",
+                    ));
+                }
+                file.write_all_at(data, *at)
+                    .map_err(|e| Error::io("cannot write a segment", &e))?;
+                *at += data.len() as u64;
+                Ok(())
+            }
         }
     }
 
@@ -494,7 +559,7 @@ impl Sink {
         let limit = match self {
             Sink::Memory { limit, .. } => Some(*limit),
             Sink::File(f) if f.error_body.is_none() => f.limit,
-            Sink::File(_) => None,
+            Sink::File(_) | Sink::At { .. } => None,
         };
         match limit {
             Some(limit) if len > limit => Err(too_large(limit)),
@@ -507,6 +572,7 @@ impl Sink {
     pub fn finish(self) -> Result<Option<Vec<u8>>, Error> {
         match self {
             Sink::Memory { buf, .. } => Ok(Some(buf)),
+            Sink::At { .. } => Ok(None),
             Sink::File(mut f) => match f.error_body.take() {
                 Some(body) => {
                     f.discard();

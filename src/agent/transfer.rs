@@ -22,6 +22,7 @@ use curl::easy::{Easy2, Handler, List, ReadError, SeekResult, WriteError};
 use super::attempt::{self, Resume};
 use super::decode::{self, Decoder};
 use super::partial::Kept;
+use super::segments::{self, Role};
 use super::sink::{Expect, FileSink, Sink};
 use crate::error::{Error, ErrorKind};
 use crate::event::{flags, Event, HeaderBuf, Headers, Phase, ProgressSlot, ResponseType};
@@ -70,6 +71,13 @@ pub struct Transfer {
     received: u64,
     /// Body bytes from the network, this attempt.
     received_here: u64,
+    /// Its part in a segmented download (`segments`), once split.
+    pub seg: Option<Role>,
+    /// Its segment is complete: the transfer stopped there.
+    pub segment_done: bool,
+    /// Splitting is off: a segment saw another file, so the download
+    /// started over on one connection.
+    pub segments_off: bool,
     events: EventTx,
     progress: Option<Arc<ProgressSlot>>,
     /// `began`/`progress` report the request body being sent, of
@@ -192,6 +200,9 @@ impl Transfer {
             conditional: Vec::new(),
             received: 0,
             received_here: 0,
+            seg: None,
+            segment_done: false,
+            segments_off: false,
             events,
             progress: req.progress.then(Arc::default),
             upload_progress: req.upload_progress,
@@ -321,7 +332,9 @@ impl Transfer {
                 buf.clear();
                 (Vec::new(), 0)
             }
-            None => return Err(Error::new(ErrorKind::Internal, "retry without a sink")),
+            Some(Sink::At { .. }) | None => {
+                return Err(Error::new(ErrorKind::Internal, "retry without a sink"))
+            }
         };
         t.transferred = written;
         let req = t.req.clone();
@@ -368,6 +381,194 @@ impl Transfer {
     /// The final response's header `name`.
     pub fn final_header(&self, name: &str) -> Option<&[u8]> {
         self.final_headers.get(name)
+    }
+
+    /// A helper of this (parent) transfer for segment `index` of `role`'s
+    /// download, writing into `file` (the parent's, another descriptor):
+    /// asks for the segment's remaining range with `If-Range`. `token`:
+    /// its key among the running transfers.
+    pub fn helper(
+        &self,
+        role: Role,
+        file: File,
+        spare: Option<Easy2<Transfer>>,
+    ) -> Result<Easy2<Transfer>, Error> {
+        let (from, end) = role.remaining();
+        let transfer = Transfer {
+            id: self.id,
+            user_data: self.user_data,
+            req: self.req.clone(),
+            attempt: self.attempt,
+            source: self.source,
+            tries_here: 0,
+            started_over: true, // a helper never starts over alone
+            resume: Resume {
+                validator: self.resume.validator.clone(),
+                total: self.resume.total,
+                source: self.source,
+                offset: from,
+                if_range: true,
+            },
+            restart: false,
+            complete: false,
+            flags: 0,
+            conditional: Vec::new(),
+            received: 0,
+            received_here: 0,
+            seg: Some(role),
+            segment_done: false,
+            segments_off: false,
+            events: self.events.clone(),
+            progress: self.progress.clone(),
+            upload_progress: false,
+            upload_size: 0,
+            uploaded: 0,
+            url: self.source_url(),
+            file: self.file.clone(),
+            follow_redirects: self.follow_redirects,
+            is_head: false,
+            timeout: self.timeout,
+            last_activity: Instant::now(),
+            last_progress: None,
+            status: 0,
+            headers: HeaderBuf::default(),
+            lines: Lines::Between,
+            began_sent: true, // the parent's `began` speaks for it
+            final_headers: Headers::empty(),
+            estimated: -1,
+            response_type: ResponseType::Binary,
+            transferred: from,
+            sink: Some(Sink::At {
+                file,
+                at: from,
+                end,
+            }),
+            decoder: None,
+            decoded: Vec::new(),
+            upload: None,
+            failure: None,
+            plain: None,
+        };
+        let mut easy = match spare {
+            Some(mut easy) => {
+                easy.reset();
+                *easy.get_mut() = transfer;
+                easy
+            }
+            None => Easy2::new(transfer),
+        };
+        Transfer::configure_helper(&mut easy)?;
+        Ok(easy)
+    }
+
+    /// Readies a helper whose connection failed to fetch the rest of its
+    /// segment.
+    pub fn next_helper_attempt(easy: &mut Easy2<Transfer>) -> Result<(), Error> {
+        let t = easy.get_mut();
+        let role = t
+            .seg
+            .clone()
+            .ok_or_else(|| Error::new(ErrorKind::Internal, "not a helper"))?;
+        let (from, end) = role.remaining();
+        t.tries_here += 1;
+        t.status = 0;
+        t.headers.clear();
+        t.lines = Lines::Between;
+        t.final_headers = Headers::empty();
+        t.decoder = None;
+        t.failure = None;
+        t.received_here = 0;
+        t.transferred = from;
+        t.resume.offset = from;
+        if let Some(Sink::At { at, end: e, .. }) = &mut t.sink {
+            (*at, *e) = (from, end);
+        }
+        easy.reset();
+        Transfer::configure_helper(easy)
+    }
+
+    fn configure_helper(easy: &mut Easy2<Transfer>) -> Result<(), Error> {
+        let t = easy.get_ref();
+        let (from, end) = t.seg.as_ref().map_or((0, 0), Role::remaining);
+        let mut headers = vec![format!("Range: bytes={from}-{}", end.saturating_sub(1))];
+        if let Some(v) = &t.resume.validator {
+            headers.push(format!("If-Range: {}", String::from_utf8_lossy(v)));
+        }
+        let (req, url) = (t.req.clone(), t.url.clone());
+        configure(easy, &req, true, Some(&url), &headers).map_err(|e| Error::from_curl(&e))
+    }
+
+    /// The helper's checks of its response: a `206` of exactly its range
+    /// of the same file. A `200` or another validator means the file
+    /// changed: the whole download starts over.
+    fn check_segment(&mut self, role: &Role, encoded: bool) -> Result<(), Error> {
+        let (from, end) = (self.transferred, role.remaining().1);
+        let total = crate::lock(&role.shared).total;
+        let range = self
+            .final_headers
+            .get("content-range")
+            .and_then(attempt::content_range);
+        let etag = self.final_headers.get("etag");
+        let same_file = match (&self.resume.validator, etag) {
+            (Some(ours), Some(theirs)) if ours.first() == Some(&b'"') => theirs == &ours[..],
+            _ => true,
+        };
+        let exact = Some(attempt::ContentRange::Range {
+            first: from,
+            last: end - 1,
+            total: Some(total),
+        });
+        if self.status == 206 && range == exact && same_file && !encoded {
+            self.estimated = total as i64;
+            return Ok(());
+        }
+        if (200..300).contains(&self.status) || !same_file {
+            crate::lock(&role.shared).changed = true;
+        }
+        Err(Error::new(
+            ErrorKind::Protocol,
+            format!(
+                "a segment's response (status {}) is not bytes {from}-{} of the file",
+                self.status,
+                end - 1
+            ),
+        ))
+    }
+
+    /// After the parent's response was accepted: splits the rest of the
+    /// file into segments when `segments` asks and the response allows.
+    fn maybe_split(&mut self, encoded: bool) {
+        let wanted = self.req.extra().fetch.segments;
+        if wanted < 2 || self.segments_off || self.seg.is_some() || encoded {
+            return;
+        }
+        let (Some(total), Some(_)) = (self.resume.total, &self.resume.validator) else {
+            return;
+        };
+        let ranges_ok = self
+            .final_headers
+            .get("accept-ranges")
+            .is_some_and(|v| trim_blanks(v).eq_ignore_ascii_case(b"bytes"));
+        if !ranges_ok || self.req.method != "GET" || self.req.extra().body.is_some() {
+            return;
+        }
+        let ranges = segments::split(self.transferred, total, wanted);
+        if ranges.is_empty() {
+            return;
+        }
+        let budget = self.req.extra().fetch.max_retries + ranges.len() as u32;
+        let shared = Arc::new(std::sync::Mutex::new(segments::State::new(
+            self.transferred,
+            total,
+            &ranges,
+            budget,
+        )));
+        self.seg = Some(Role {
+            shared,
+            index: 0,
+            parent: true,
+        });
+        segments::request_helpers(self.id);
     }
 
     /// A cancel keeps the partial data (`keep_partial`).
@@ -706,6 +907,9 @@ impl Transfer {
     /// whose bytes are not the file's (it cannot continue data, nor be
     /// continued).
     fn check_continuity(&mut self, length: Option<i64>, encoded: bool) -> Result<(), Error> {
+        if let Some(role) = self.seg.clone().filter(|r| !r.parent) {
+            return self.check_segment(&role, encoded);
+        }
         if !self.resumable_target() {
             return Ok(());
         }
@@ -726,6 +930,7 @@ impl Transfer {
             self.estimated = total as i64;
             self.transferred = offset;
             self.flags |= flags::RESUMED;
+            self.maybe_split(encoded);
             return Ok(());
         }
         if offset > 0 && status == 416 {
@@ -766,10 +971,11 @@ impl Transfer {
             offset: 0,
             if_range: false,
         };
-        match total {
-            Some(total) => f.check_total(total),
-            None => Ok(()),
+        if let Some(total) = total {
+            f.check_total(total)?;
         }
+        self.maybe_split(encoded);
+        Ok(())
     }
 
     /// A download whose response bodies are bytes of its file (not one
@@ -813,10 +1019,34 @@ impl Transfer {
             }
             None => data,
         };
+        // A segment stops at its range's end.
+        // A helper's response ends with its range (more is an error of the
+        // sink); the parent's goes on to the file's end, so it stops there.
+        let room = self
+            .seg
+            .as_ref()
+            .map(|r| (r.room(self.transferred), r.parent));
+        let data = match room {
+            Some((room, parent))
+                if data.len() as u64 > room || parent && data.len() as u64 == room =>
+            {
+                self.segment_done = true;
+                &data[..(room as usize).min(data.len())]
+            }
+            _ => data,
+        };
         sink.write(data)?;
         self.transferred += data.len() as u64;
+        let on_disk = match &self.seg {
+            Some(role) => role.record(self.transferred),
+            None => self.transferred,
+        };
         if !self.upload_progress {
-            self.report_progress(now, self.transferred as i64, false);
+            self.report_progress(now, on_disk as i64, false);
+        }
+        if self.segment_done {
+            // Stops the transfer; `Agent::finish` knows why.
+            return Err(Error::new(ErrorKind::Internal, "segment complete"));
         }
         Ok(())
     }

@@ -193,10 +193,8 @@ unsafe fn fetch(o: *const net_options) -> Result<Fetch, Error> {
             size.min(known),
         )
     };
-    if n.reserved8 != 0 || n.reserved32 != 0 {
-        return Err(Error::invalid(
-            "net_options.reserved8 and reserved32 must be zero",
-        ));
+    if n.reserved8 != 0 {
+        return Err(Error::invalid("net_options.reserved8 must be zero"));
     }
     let ms = |v: u32| (v != 0).then(|| Duration::from_millis(v.into()));
     let mut f = Fetch {
@@ -207,6 +205,7 @@ unsafe fn fetch(o: *const net_options) -> Result<Fetch, Error> {
         keep_partial: n.keep_partial != 0,
         if_changed: n.if_changed != 0,
         expected_size: (n.expected_size != 0).then_some(n.expected_size),
+        segments: n.segments,
         ..Fetch::default()
     };
     // SAFETY: `sha256` and `proxy` follow the string rules of `net_options`.

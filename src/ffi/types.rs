@@ -123,6 +123,12 @@ pub const NET_EVENT_UNCHANGED: net_event_flags = 1;
 /// `Range` request: `bytes_transferred` started where that data ended.
 pub const NET_EVENT_RESUMED: net_event_flags = 2;
 
+/// The most segments `net_options.segments` asks for.
+pub const NET_MAX_SEGMENTS: u32 = 16;
+/// The smallest segment, in bytes (4 MiB): a file is split only into
+/// parts at least this large.
+pub const NET_MIN_SEGMENT: u64 = 4 * 1024 * 1024;
+
 /// An event queue (opaque). Requests whose `net_params.queue` names it
 /// deliver their events to it, and only to it, so several consumers in
 /// one process (an engine and its scripts, two plugins) never take each
@@ -291,8 +297,18 @@ pub struct net_options {
     pub if_changed: net_bool,
     /// Must be zero.
     pub reserved8: u8,
-    /// Must be zero.
-    pub reserved32: u32,
+    /// Downloads: fetch a large file over this many ranged connections at
+    /// once (at most `NET_MAX_SEGMENTS`; 0 or 1: one connection), for
+    /// links where one connection is throttled or far away. Only when the
+    /// response announces the length, accepts ranges (`Accept-Ranges:
+    /// bytes`), has a strong validator and is not compressed, and only as
+    /// many segments as give each at least `NET_MIN_SEGMENT` bytes;
+    /// otherwise one connection. Each segment writes at its own offset into
+    /// the one temporary file; a segment whose connection fails is fetched
+    /// again from where its data ends (at most `max_retries` + the number
+    /// of segments times in all); progress is the sum. Resume, integrity
+    /// and the atomic replacement of the target hold as for any download.
+    pub segments: u32,
 }
 
 /// One event. Filled in by `net_poll` / `net_wait` (or `net_queue_poll` /

@@ -1,0 +1,468 @@
+//! Segmented downloads (`net_options.segments`): one large file fetched
+//! over several ranged connections at once, as aria2's `-s` and Chromium's
+//! parallel downloads do.
+//!
+//! The download's own transfer (the parent) starts as any other. When its
+//! response announces the file's length, accepts ranges (`Accept-Ranges:
+//! bytes`), has a strong validator and is not compressed, and the rest of
+//! the file is at least two `MIN_SEGMENT`s, the rest is split into up to
+//! `segments` ranges: the parent keeps the first and stops at its end;
+//! helper transfers fetch the others with `Range: bytes=A-B` and
+//! `If-Range`, each writing at its own offset into the parent's one
+//! unnamed (or temporary) file. A helper's `206` must be exactly its range
+//! of the same file; anything else (a `200`: the file changed) makes the
+//! download start over on one connection.
+//!
+//! A segment whose connection fails is fetched again from where its data
+//! ends, by a new helper (after a backoff), up to `max_retries` + the
+//! number of segments times in all; beyond, the download fails, keeping
+//! the data up to the first gap for a later resume. Progress reports the
+//! sum of all segments. When every segment is complete the parent's file
+//! is checked (the SHA-256 reads the parts the parent did not write) and
+//! takes the target's place as any download's.
+
+use std::cell::RefCell;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use curl::easy::Easy2;
+
+use super::sink::Sink;
+use super::transfer::Transfer;
+use super::{Agent, Waiting};
+use crate::error::{Error, ErrorKind};
+use crate::lock;
+
+/// The smallest segment: a file is split only into parts of at least this.
+pub const MIN_SEGMENT: u64 = 4 * 1024 * 1024;
+/// The most segments.
+pub const MAX_SEGMENTS: u32 = 16;
+
+/// `[start, end)` ranges covering `offset..total` in at most `wanted`
+/// parts of at least `MIN_SEGMENT`; empty when fewer than two fit.
+pub fn split(offset: u64, total: u64, wanted: u32) -> Vec<(u64, u64)> {
+    let rest = total.saturating_sub(offset);
+    let n = u64::from(wanted.min(MAX_SEGMENTS)).min(rest / MIN_SEGMENT);
+    if n < 2 {
+        return Vec::new();
+    }
+    (0..n)
+        .map(|i| (offset + rest * i / n, offset + rest * (i + 1) / n))
+        .collect()
+}
+
+/// What the parent and its helpers share.
+pub type Shared = Arc<Mutex<State>>;
+
+#[derive(Debug)]
+pub struct State {
+    /// The file's length.
+    pub total: u64,
+    /// Bytes before the first segment (kept or resumed data).
+    pub base: u64,
+    pub segs: Vec<Seg>,
+    /// Failed segment attempts so far, and how many are allowed.
+    pub failures: u32,
+    pub budget: u32,
+    /// A helper's response showed another file: start over unsegmented.
+    pub changed: bool,
+    /// Tokens of the helpers running or waiting.
+    pub helpers: Vec<u64>,
+}
+
+/// One range of the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Seg {
+    pub start: u64,
+    pub end: u64,
+    /// Bytes written from `start` on.
+    pub done: u64,
+}
+
+impl State {
+    pub fn new(base: u64, total: u64, ranges: &[(u64, u64)], budget: u32) -> State {
+        State {
+            total,
+            base,
+            segs: (ranges.iter())
+                .map(|&(start, end)| Seg {
+                    start,
+                    end,
+                    done: 0,
+                })
+                .collect(),
+            failures: 0,
+            budget,
+            changed: false,
+            helpers: Vec::new(),
+        }
+    }
+
+    /// Bytes of the file on disk.
+    pub fn transferred(&self) -> u64 {
+        self.base + self.segs.iter().map(|s| s.done).sum::<u64>()
+    }
+
+    pub fn complete(&self) -> bool {
+        self.segs.iter().all(|s| s.start + s.done == s.end)
+    }
+
+    /// Bytes from the file's start up to the first gap.
+    pub fn contiguous(&self) -> u64 {
+        let mut upto = self.base;
+        for s in &self.segs {
+            upto = s.start + s.done;
+            if upto < s.end {
+                break;
+            }
+        }
+        upto
+    }
+}
+
+/// A transfer's part in a segmented download.
+#[derive(Clone, Debug)]
+pub struct Role {
+    pub shared: Shared,
+    /// Its segment in `State::segs`.
+    pub index: usize,
+    /// The download's own transfer (segment 0), not a helper.
+    pub parent: bool,
+}
+
+impl Role {
+    /// Bytes left in the segment for a transfer at file position `at`.
+    pub fn room(&self, at: u64) -> u64 {
+        let s = lock(&self.shared);
+        s.segs[self.index].end.saturating_sub(at)
+    }
+
+    /// The transfer wrote up to file position `at`: returns the bytes of
+    /// the whole file on disk.
+    pub fn record(&self, at: u64) -> u64 {
+        let mut s = lock(&self.shared);
+        let seg = &mut s.segs[self.index];
+        seg.done = at.saturating_sub(seg.start).min(seg.end - seg.start);
+        s.transferred()
+    }
+
+    /// The segment's range still to fetch: `[from, end)`.
+    pub fn remaining(&self) -> (u64, u64) {
+        let s = lock(&self.shared);
+        let seg = s.segs[self.index];
+        (seg.start + seg.done, seg.end)
+    }
+}
+
+thread_local! {
+    /// Downloads whose parent just split its file: the network thread
+    /// starts their helpers after this turn's callbacks.
+    static SPLIT: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Called by a parent (on the network thread) that split its file.
+pub fn request_helpers(id: u64) {
+    SPLIT.with(|s| s.borrow_mut().push(id));
+}
+
+/// The downloads that split since the last call.
+pub fn take_requests() -> Vec<u64> {
+    SPLIT.with(|s| std::mem::take(&mut *s.borrow_mut()))
+}
+
+/// The bit that marks a helper's token (request ids never reach it).
+pub const HELPER: u64 = 1 << 63;
+
+/// Ends `t`'s segmented download, if it is one: the file keeps its data up
+/// to the first gap (what a later resume can continue).
+pub fn unsplit(t: &mut Transfer) {
+    let Some(role) = t.seg.take() else { return };
+    let upto = lock(&role.shared).contiguous();
+    if let Some(Sink::File(f)) = &mut t.sink {
+        if f.truncate_to(upto).is_err() {
+            t.sink = None; // its file goes: nothing to keep
+        }
+    }
+    t.transferred = upto;
+    t.segment_done = false;
+}
+
+/// The network thread's side: helpers started, stopped, retried; the
+/// download finished, failed or started over.
+impl Agent {
+    /// Starts the helpers of the downloads whose transfer split its file
+    /// during this turn.
+    pub(super) fn start_helpers(&mut self) {
+        for id in take_requests() {
+            // The parent may have completed its own segment already.
+            let role = match self.running.get(&id) {
+                Some(h) => h.get_ref().seg.clone(),
+                None => self.parked.get(&id).and_then(|e| e.get_ref().seg.clone()),
+            };
+            let Some(role) = role else {
+                continue; // it failed or was cancelled meanwhile
+            };
+            let n = lock(&role.shared).segs.len();
+            for index in 1..n {
+                if let Err(e) = self.spawn_helper(id, index, Duration::ZERO) {
+                    self.fail_segmented(id, e);
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Starts (after `wait`) a helper for segment `index` of download `id`.
+    fn spawn_helper(&mut self, id: u64, index: usize, wait: Duration) -> Result<(), Error> {
+        let spare = self.spare.pop();
+        let parent =
+            match self.running.get(&id) {
+                Some(h) => h.get_ref(),
+                None => self.parked.get(&id).map(|e| e.get_ref()).ok_or_else(|| {
+                    Error::new(ErrorKind::Internal, "a segment without its download")
+                })?,
+            };
+        let shared = parent
+            .seg
+            .as_ref()
+            .map(|r| r.shared.clone())
+            .ok_or_else(|| Error::new(ErrorKind::Internal, "a helper of an unsplit download"))?;
+        let file = match &parent.sink {
+            Some(Sink::File(f)) => f.share_file(),
+            _ => Err(std::io::Error::other("no file")),
+        }
+        .map_err(|e| Error::io("cannot share the download's file", &e))?;
+        let role = Role {
+            shared: shared.clone(),
+            index,
+            parent: false,
+        };
+        let easy = parent.helper(role, file, spare)?;
+        self.next_helper += 1;
+        let token = HELPER | self.next_helper;
+        lock(&shared).helpers.push(token);
+        if wait.is_zero() {
+            self.run_attempt(token, easy)
+        } else {
+            let due = Instant::now() + wait;
+            self.waiting.push(Waiting {
+                id: token,
+                due,
+                easy,
+            });
+            Ok(())
+        }
+    }
+
+    /// A transfer of a segmented download stopped (`key`: its token):
+    /// its segment is complete, or it failed.
+    pub(super) fn segment_stopped(
+        &mut self,
+        key: u64,
+        mut easy: Easy2<Transfer>,
+        role: Role,
+        err: Option<Error>,
+    ) {
+        let id = easy.get_mut().id;
+        let (done, changed) = {
+            let s = lock(&role.shared);
+            let seg = s.segs[role.index];
+            (seg.start + seg.done == seg.end, s.changed)
+        };
+        let failure = (!done).then(|| {
+            err.unwrap_or_else(|| {
+                Error::new(ErrorKind::Network, "a segment's response ended early")
+            })
+        });
+        // The parent waits for the others; a helper is done or tries again.
+        let mut retry = None;
+        if role.parent {
+            self.parked.insert(id, easy);
+        } else {
+            lock(&role.shared).helpers.retain(|&h| h != key);
+            if failure.is_some() && !changed {
+                retry = Some(easy);
+            } else {
+                self.keep_spare(easy);
+            }
+        }
+        if changed {
+            return self.restart_unsegmented(id);
+        }
+        let Some(err) = failure else {
+            return self.finish_if_complete(id);
+        };
+        let over = {
+            let mut s = lock(&role.shared);
+            s.failures += 1;
+            s.failures > s.budget
+        };
+        if over {
+            if let Some(easy) = retry {
+                self.keep_spare(easy);
+            }
+            return self.fail_segmented(id, err);
+        }
+        // Fetched again from where its data ends, after a backoff.
+        let again = match retry {
+            None => {
+                let wait = self
+                    .parked
+                    .get(&id)
+                    .map_or(Duration::ZERO, |e| e.get_ref().backoff());
+                self.spawn_helper(id, role.index, wait)
+            }
+            Some(mut easy) => Transfer::next_helper_attempt(&mut easy).map(|()| {
+                let due = Instant::now() + easy.get_ref().backoff();
+                lock(&role.shared).helpers.push(key);
+                self.waiting.push(Waiting { id: key, due, easy });
+            }),
+        };
+        if let Err(e) = again {
+            self.fail_segmented(id, e);
+        }
+    }
+
+    /// Ends download `id` when every segment is complete.
+    fn finish_if_complete(&mut self, id: u64) {
+        let Some(easy) = self.parked.get(&id) else {
+            return;
+        };
+        let Some(role) = easy.get_ref().seg.clone() else {
+            return;
+        };
+        let total = {
+            let s = lock(&role.shared);
+            if !s.complete() || !s.helpers.is_empty() {
+                return;
+            }
+            s.total
+        };
+        let Some(mut easy) = self.parked.remove(&id) else {
+            return;
+        };
+        let t = easy.get_mut();
+        t.seg = None;
+        t.segment_done = false;
+        t.transferred = total;
+        t.estimated = total as i64;
+        let err = match &mut t.sink {
+            Some(Sink::File(f)) => f.assemble(total).err(),
+            _ => Some(Error::new(
+                ErrorKind::Internal,
+                "a segmented download without its file",
+            )),
+        };
+        self.conclude(id, easy, err);
+    }
+
+    /// Stops every helper of download `id`, and its split.
+    pub(super) fn drop_helpers(&mut self, id: u64) {
+        let role = match self.running.get(&id) {
+            Some(h) => h.get_ref().seg.clone(),
+            None => self.parked.get(&id).and_then(|e| e.get_ref().seg.clone()),
+        };
+        let Some(role) = role else { return };
+        let tokens = std::mem::take(&mut lock(&role.shared).helpers);
+        for token in tokens {
+            if let Some(handle) = self.running.remove(&token) {
+                if let Ok(easy) = self.multi.remove2(handle) {
+                    self.keep_spare(easy);
+                }
+            } else if let Some(i) = self.waiting.iter().position(|w| w.id == token) {
+                let w = self.waiting.swap_remove(i);
+                self.keep_spare(w.easy);
+            }
+        }
+    }
+
+    /// The download failed in a segment beyond what it may: it ends (or
+    /// is retried whole, by its own policy) with the data up to the first
+    /// gap.
+    fn fail_segmented(&mut self, id: u64, err: Error) {
+        self.drop_helpers(id);
+        let easy = match self.parked.remove(&id) {
+            Some(easy) => Some(easy),
+            None => self
+                .running
+                .remove(&id)
+                .and_then(|h| self.multi.remove2(h).ok()),
+        };
+        if let Some(mut easy) = easy {
+            unsplit(easy.get_mut());
+            self.conclude(id, easy, Some(err));
+        }
+    }
+
+    /// A segment saw another file: the download starts over on one
+    /// connection.
+    fn restart_unsegmented(&mut self, id: u64) {
+        self.drop_helpers(id);
+        let easy = match self.parked.remove(&id) {
+            Some(easy) => Some(easy),
+            None => self
+                .running
+                .remove(&id)
+                .and_then(|h| self.multi.remove2(h).ok()),
+        };
+        let Some(mut easy) = easy else { return };
+        let t = easy.get_mut();
+        t.seg = None;
+        t.segment_done = false;
+        t.segments_off = true;
+        let source = t.source;
+        match Transfer::next_attempt(&mut easy, source, true) {
+            Ok(()) => self.waiting.push(Waiting {
+                id,
+                due: Instant::now(),
+                easy,
+            }),
+            Err(e) => self.conclude(id, easy, Some(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits() {
+        const M: u64 = MIN_SEGMENT;
+        assert!(split(0, 2 * M - 1, 8).is_empty());
+        assert!(split(0, 100 * M, 1).is_empty());
+        assert!(split(0, 100 * M, 0).is_empty());
+        assert_eq!(split(0, 2 * M, 8), vec![(0, M), (M, 2 * M)]);
+        // At most `wanted`, at most 16, at least MIN_SEGMENT each.
+        assert_eq!(split(0, 100 * M, 8).len(), 8);
+        assert_eq!(split(0, 100 * M, 99).len(), 16);
+        assert_eq!(split(0, 5 * M + 7, 8).len(), 5);
+        // Contiguous, from the offset to the end.
+        let r = split(3, 9 * M + 5, 4);
+        assert_eq!(r.first().unwrap().0, 3);
+        assert_eq!(r.last().unwrap().1, 9 * M + 5);
+        assert!(r.windows(2).all(|w| w[0].1 == w[1].0));
+        assert!(r.iter().all(|(a, b)| b - a >= M));
+    }
+
+    #[test]
+    fn state() {
+        let mut s = State::new(10, 40, &[(10, 20), (20, 30), (30, 40)], 3);
+        assert_eq!(
+            (s.transferred(), s.contiguous(), s.complete()),
+            (10, 10, false)
+        );
+        s.segs[0].done = 10;
+        s.segs[1].done = 4;
+        s.segs[2].done = 10;
+        assert_eq!(
+            (s.transferred(), s.contiguous(), s.complete()),
+            (34, 24, false)
+        );
+        s.segs[1].done = 10;
+        assert_eq!(
+            (s.transferred(), s.contiguous(), s.complete()),
+            (40, 40, true)
+        );
+    }
+}
