@@ -90,7 +90,8 @@ fn byte_exact_with_1_2_8_16_segments() {
         server.put(&path, Asset::new(data.clone()));
         let mut opts = segmented(n);
         opts.fetch.sha256 = Some(netdl::request::parse_sha256(&sha256_hex(&data)).unwrap());
-        download(&server, &path, opts, &data);
+        let events = download(&server, &path, opts, &data);
+        let ended = events.last().unwrap();
         let mut asked = ranges(&server, &path);
         assert_eq!(asked.remove(0), None, "n={n}: the first asks for the file");
         asked.sort();
@@ -104,6 +105,16 @@ fn byte_exact_with_1_2_8_16_segments() {
         assert_eq!(asked, want, "n={n}");
         let sent = server.body_bytes_sent(&path);
         assert!(within_one_window(sent, size), "n={n}: {sent} bytes sent");
+        // Every connection's bytes count; none twice.
+        let received = ended.bytes_received as u64;
+        assert!(
+            (size..=sent).contains(&received),
+            "n={n}: {received} received"
+        );
+        // Every event shows the download's response.
+        assert!(events
+            .iter()
+            .all(|e| e.status == 200 && e.header("content-range").is_none()));
     }
 }
 

@@ -68,6 +68,8 @@ pub struct State {
     pub changed: bool,
     /// Tokens of the helpers running or waiting.
     pub helpers: Vec<u64>,
+    /// Body bytes the helpers received from the network.
+    pub received: u64,
 }
 
 /// One range of the file.
@@ -95,6 +97,7 @@ impl State {
             budget,
             changed: false,
             helpers: Vec::new(),
+            received: 0,
         }
     }
 
@@ -137,10 +140,13 @@ impl Role {
         s.segs[self.index].end.saturating_sub(at)
     }
 
-    /// The transfer wrote up to file position `at`: returns the bytes of
-    /// the whole file on disk.
-    pub fn record(&self, at: u64) -> u64 {
+    /// The transfer wrote up to file position `at`, after `received` more
+    /// bytes from the network: returns the bytes of the whole file on disk.
+    pub fn record(&self, at: u64, received: u64) -> u64 {
         let mut s = lock(&self.shared);
+        if !self.parent {
+            s.received += received; // the parent counts its own
+        }
         let seg = &mut s.segs[self.index];
         seg.done = at.saturating_sub(seg.start).min(seg.end - seg.start);
         s.transferred()
@@ -177,7 +183,11 @@ pub const HELPER: u64 = 1 << 63;
 /// to the first gap (what a later resume can continue).
 pub fn unsplit(t: &mut Transfer) {
     let Some(role) = t.seg.take() else { return };
-    let upto = lock(&role.shared).contiguous();
+    let (upto, received) = {
+        let s = lock(&role.shared);
+        (s.contiguous(), s.received)
+    };
+    t.add_received(received);
     if let Some(Sink::File(f)) = &mut t.sink {
         if f.truncate_to(upto).is_err() {
             t.sink = None; // its file goes: nothing to keep
@@ -331,12 +341,12 @@ impl Agent {
         let Some(role) = easy.get_ref().seg.clone() else {
             return;
         };
-        let total = {
+        let (total, received) = {
             let s = lock(&role.shared);
             if !s.complete() || !s.helpers.is_empty() {
                 return;
             }
-            s.total
+            (s.total, s.received)
         };
         let Some(mut easy) = self.parked.remove(&id) else {
             return;
@@ -344,6 +354,7 @@ impl Agent {
         let t = easy.get_mut();
         t.seg = None;
         t.segment_done = false;
+        t.add_received(received);
         t.transferred = total;
         t.estimated = total as i64;
         let err = match &mut t.sink {
@@ -407,7 +418,9 @@ impl Agent {
         };
         let Some(mut easy) = easy else { return };
         let t = easy.get_mut();
-        t.seg = None;
+        if let Some(role) = t.seg.take() {
+            t.add_received(lock(&role.shared).received);
+        }
         t.segment_done = false;
         t.segments_off = true;
         let source = t.source;

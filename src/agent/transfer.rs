@@ -71,6 +71,8 @@ pub struct Transfer {
     received: u64,
     /// Body bytes from the network, this attempt.
     received_here: u64,
+    /// Of those, how many a segment's shared count has.
+    recorded: u64,
     /// Its part in a segmented download (`segments`), once split.
     pub seg: Option<Role>,
     /// Its segment is complete: the transfer stopped there.
@@ -78,6 +80,8 @@ pub struct Transfer {
     /// Splitting is off: a segment saw another file, so the download
     /// started over on one connection.
     pub segments_off: bool,
+    /// A helper's events show its download's response, not its own.
+    shown: Option<Box<(i32, Headers, u32)>>,
     events: EventTx,
     progress: Option<Arc<ProgressSlot>>,
     /// `began`/`progress` report the request body being sent, of
@@ -200,9 +204,11 @@ impl Transfer {
             conditional: Vec::new(),
             received: 0,
             received_here: 0,
+            recorded: 0,
             seg: None,
             segment_done: false,
             segments_off: false,
+            shown: None,
             events,
             progress: req.progress.then(Arc::default),
             upload_progress: req.upload_progress,
@@ -309,6 +315,7 @@ impl Transfer {
         t.complete = false;
         t.flags = 0;
         t.received_here = 0;
+        t.recorded = 0;
         t.last_progress = None;
         t.uploaded = 0;
         if let Some(file) = t.upload.as_mut() {
@@ -415,9 +422,15 @@ impl Transfer {
             conditional: Vec::new(),
             received: 0,
             received_here: 0,
+            recorded: 0,
             seg: Some(role),
             segment_done: false,
             segments_off: false,
+            shown: Some(Box::new((
+                self.status,
+                self.final_headers.clone(),
+                self.flags,
+            ))),
             events: self.events.clone(),
             progress: self.progress.clone(),
             upload_progress: false,
@@ -478,6 +491,7 @@ impl Transfer {
         t.decoder = None;
         t.failure = None;
         t.received_here = 0;
+        t.recorded = 0;
         t.transferred = from;
         t.resume.offset = from;
         if let Some(Sink::At { at, end: e, .. }) = &mut t.sink {
@@ -626,24 +640,33 @@ impl Transfer {
 
     /// An event of this request with the fields every phase shares.
     pub fn event(&self, phase: Phase) -> Event {
+        let (status, headers, flags) = match self.shown.as_deref() {
+            Some((status, headers, flags)) => (*status, headers.clone(), *flags),
+            None => (self.status, self.final_headers.clone(), self.flags),
+        };
         Event {
             id: self.id,
             user_data: self.user_data,
             phase,
             error: None,
-            status: self.status,
+            status,
             bytes_transferred: self.transferred as i64,
             bytes_estimated: self.estimated,
             url: self.url.clone(),
-            headers: self.final_headers.clone(),
+            headers,
             file: self.file.clone(),
             body: None,
             response_type: self.response_type,
             attempt: self.attempt,
-            flags: self.flags,
+            flags,
             bytes_received: self.received as i64,
             progress: None,
         }
+    }
+
+    /// Counts body bytes other transfers received for this download.
+    pub fn add_received(&mut self, n: u64) {
+        self.received += n;
     }
 
     /// Ends the transfer's use of files: deletes the temporary file (unless
@@ -1038,9 +1061,10 @@ impl Transfer {
         sink.write(data)?;
         self.transferred += data.len() as u64;
         let on_disk = match &self.seg {
-            Some(role) => role.record(self.transferred),
+            Some(role) => role.record(self.transferred, self.received_here - self.recorded),
             None => self.transferred,
         };
+        self.recorded = self.received_here;
         if !self.upload_progress {
             self.report_progress(now, on_disk as i64, false);
         }
