@@ -6,7 +6,11 @@
 Prints its base URL (http://127.0.0.1:PORT) as the first line on stdout and
 serves until SIGTERM or SIGINT. Routes:
 
-    /files/NAME      DIR/NAME (GET, HEAD), paced to --rate bytes/s if given
+    /files/NAME      DIR/NAME (GET, HEAD), paced to --rate bytes/s if given, with
+                     Accept-Ranges, a strong ETag and Last-Modified; a single
+                     Range (bytes=A-B, bytes=A-) gets a 206 unless If-Range
+                     names another ETag or date
+    /ranges/NAME     the Range headers /files/NAME was asked with, one a line
     /bytes/N         N bytes, byte i = i % 251 (application/octet-stream)
     /text/N          N bytes of ASCII text (text/plain)
     /status/CODE     that status, body "status CODE" (none for 204/304)
@@ -16,8 +20,10 @@ serves until SIGTERM or SIGINT. Routes:
     anything else    404 "not found"
 """
 import argparse
+import email.utils
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -34,6 +40,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     files_dir = None
     rate = 0
+    ranges = {}  # NAME -> the Range headers /files/NAME was asked with
 
     def log_message(self, *args):
         pass
@@ -63,6 +70,37 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 time.sleep(delay)
 
+    def send_file(self, name, path):
+        with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            data = f.read()
+        etag = '"%x-%x"' % (st.st_size, st.st_mtime_ns)
+        modified = int(st.st_mtime)
+        headers = [("Accept-Ranges", "bytes"), ("ETag", etag),
+                   ("Last-Modified", email.utils.formatdate(modified, usegmt=True))]
+        asked = self.headers.get("Range")
+        if asked is not None:
+            self.ranges.setdefault(name, []).append(asked)
+        m = re.fullmatch(r"bytes=(\d+)-(\d*)", asked or "")
+        if_range = self.headers.get("If-Range")
+        if if_range is not None and if_range.startswith('"'):
+            current = if_range == etag
+        elif if_range is not None:
+            try:
+                current = email.utils.parsedate_to_datetime(if_range).timestamp() == modified
+            except (TypeError, ValueError):
+                current = False
+        else:
+            current = True
+        if not m or not current or (m.group(2) and int(m.group(2)) < int(m.group(1))):
+            return self.send(200, data, headers=headers)  # no range, another file, or not valid
+        start = int(m.group(1))
+        end = min(int(m.group(2) or len(data) - 1), len(data) - 1)
+        if start >= len(data):
+            return self.send(416, b"", headers=headers + [("Content-Range", "bytes */%d" % len(data))])
+        headers.append(("Content-Range", "bytes %d-%d/%d" % (start, end, len(data))))
+        return self.send(206, data[start:end + 1], headers=headers)
+
     def do_HEAD(self):
         self.do_GET()
 
@@ -82,8 +120,10 @@ class Handler(BaseHTTPRequestHandler):
             if route == "files" and self.files_dir and arg and "/" not in arg and arg not in (".", ".."):
                 path = os.path.join(self.files_dir, arg)
                 if os.path.isfile(path):
-                    with open(path, "rb") as f:
-                        return self.send(200, f.read())
+                    return self.send_file(arg, path)
+            elif route == "ranges":
+                return self.send(200, "".join(r + "\n" for r in self.ranges.get(arg, [])).encode(),
+                                 "text/plain")
             elif route == "bytes":
                 return self.send(200, pattern(int(arg)))
             elif route == "text":

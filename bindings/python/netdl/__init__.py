@@ -259,11 +259,12 @@ def _options(keep: List[Any], *, max_retries: Optional[int] = None,
              retry_delay_ms: Optional[int] = None, retry_max_delay_ms: Optional[int] = None,
              expected_size: Optional[int] = None, sha256: Optional[str] = None,
              mirrors=None, proxy: Optional[str] = None, compress: bool = False,
-             keep_partial: bool = False, if_changed: bool = False):
+             keep_partial: bool = False, if_changed: bool = False,
+             segments: Optional[int] = None):
     """A `net_options` (size set) from the keywords, or None when every one
     is its default. What it points into is appended to `keep`. Values the
     library checks (max_retries <= 100, the sha256 digits, the mirrors'
-    URLs) reach it as given: a bad one is an error event."""
+    URLs, segments <= 16) reach it as given: a bad one is an error event."""
     default = _ffi.NetOptions(size=ctypes.sizeof(_ffi.NetOptions))
     o = _ffi.NetOptions(size=ctypes.sizeof(_ffi.NetOptions))
     if max_retries is not None:
@@ -289,6 +290,8 @@ def _options(keep: List[Any], *, max_retries: Optional[int] = None,
     o.compress = _flag(compress, "compress")
     o.keep_partial = _flag(keep_partial, "keep_partial")
     o.if_changed = _flag(if_changed, "if_changed")
+    if segments is not None:
+        o.segments = _count(segments, "segments", 32, least=0)
     if bytes(o) == bytes(default):
         return None  # net_params.options stays NULL
     keep.append(o)
@@ -405,6 +408,9 @@ def download(url: str, filename: str, *, method: str = "GET", base_dir: int = Di
       keep_partial      True: a cancel keeps the partial data for a later resume
       if_changed        True: ask the server whether the existing file changed; a 304
                         ends with Event.unchanged and the file untouched
+      segments          fetch a large file over up to this many ranged connections at
+                        once (at most 16; 0 or 1: one), when the server allows ranges
+                        and each part is at least 4 MiB
     """
     p, keep = _params(**options)  # keep: what p points into, alive until we return
     args = (_cstr(url, "url"), _cstr(method, "method"), _cstr(filename, "filename"))
@@ -416,7 +422,7 @@ def request(url: str, method: str = "GET", *, user_data: Any = None, **options) 
     """Starts a request whose response body arrives in the `ended` event's
     `body`. Options as download()'s (max_body defaults to 64 MiB here); the
     library rejects the download-only ones (expected_size, sha256, compress,
-    keep_partial, if_changed) with an INVALID_ARGUMENT event."""
+    keep_partial, if_changed, segments > 1) with an INVALID_ARGUMENT event."""
     p, keep = _params(**options)  # keep: what p points into, alive until we return
     args = (_cstr(url, "url"), _cstr(method, "method"))
     return _start(lambda: _lib.net_request(args[0], args[1], ctypes.byref(p)), p, user_data)

@@ -35,7 +35,7 @@ class NetOptions(ctypes.Structure):
         ("keep_partial", ctypes.c_uint8),
         ("if_changed", ctypes.c_uint8),
         ("reserved8", ctypes.c_uint8),
-        ("reserved32", ctypes.c_uint32),
+        ("segments", ctypes.c_uint32),
     ]
 
 

@@ -15,9 +15,16 @@ os.environ.setdefault("NETDL_LIB", str(ROOT / "target" / "debug" / "libnetdl.so"
 
 
 @pytest.fixture(scope="session")
-def server():
+def served(tmp_path_factory):
+    """The folder the session's server serves under /files/."""
+    return tmp_path_factory.mktemp("served")
+
+
+@pytest.fixture(scope="session")
+def server(served):
     """Base URL of scripts/loopback_server.py, started for the session."""
-    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "loopback_server.py")],
+    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "loopback_server.py"),
+                             "--dir", str(served)],
                             stdout=subprocess.PIPE, text=True)
     base = proc.stdout.readline().strip()
     assert base.startswith("http://127.0.0.1:"), base

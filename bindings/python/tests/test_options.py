@@ -1,7 +1,9 @@
 """The net_options keywords (retries, integrity, mirrors, ...) reach the library."""
 import ctypes
 import hashlib
+import random
 import socket
+import urllib.request
 
 import pytest
 
@@ -69,7 +71,8 @@ def test_a_mirror_delivers_when_the_main_url_is_refused(server, refused, docs):
 
 
 @pytest.mark.parametrize("options", [{"sha256": "xyz"}, {"max_retries": 101},
-                                     {"mirrors": ["not a url"]}, {"proxy": "http://a b"}])
+                                     {"mirrors": ["not a url"]}, {"proxy": "http://a b"},
+                                     {"segments": 17}])
 def test_a_bad_option_is_an_invalid_argument_event(server, docs, options):
     end = ended(netdl.download(f"{server}/bytes/10", "bad.bin", **options))
     assert end.is_error and end.error_code is netdl.ErrorCode.INVALID_ARGUMENT, end
@@ -80,6 +83,9 @@ def test_download_only_options_are_refused_for_requests(server):
     end = ended(netdl.request(f"{server}/bytes/10", sha256="0" * 64))
     assert end.is_error and end.error_code is netdl.ErrorCode.INVALID_ARGUMENT
     assert "sha256" in end.error
+    end = ended(netdl.request(f"{server}/bytes/10", segments=2))
+    assert end.is_error and end.error_code is netdl.ErrorCode.INVALID_ARGUMENT
+    assert "segments" in end.error
 
 
 def test_proxy_is_used(server, refused):
@@ -96,6 +102,7 @@ def test_proxy_is_used(server, refused):
     ("expected_size", 0, ValueError), ("sha256", 5, TypeError),
     ("mirrors", "http://127.0.0.1/", TypeError), ("mirrors", ["a\0b"], ValueError),
     ("proxy", b"a\0", ValueError), ("compress", 1, TypeError), ("if_changed", "yes", TypeError),
+    ("segments", -1, ValueError), ("segments", 2.0, TypeError), ("segments", 2 ** 32, ValueError),
 ])
 def test_option_values_python_cannot_pass_raise(server, name, value, error):
     with pytest.raises(error, match=name):
@@ -109,10 +116,24 @@ def test_options_fill_net_options_and_stay_null_by_default():
     assert not p.options
     p, keep = netdl._params(max_retries=3, retry_delay_ms=5, retry_max_delay_ms=50, expected_size=7,
                             sha256="ab", mirrors=["http://a/", "http://b/"], proxy="", compress=True,
-                            keep_partial=True, if_changed=True)
+                            keep_partial=True, if_changed=True, segments=4)
     o = p.options.contents
     assert o.size == ctypes.sizeof(_ffi.NetOptions)
     assert (o.max_retries, o.retry_delay_ms, o.retry_max_delay_ms, o.expected_size) == (3, 5, 50, 7)
     assert o.sha256 == b"ab" and o.proxy == b""
     assert [o.mirrors[i] for i in range(o.mirror_count)] == [b"http://a/", b"http://b/"]
-    assert (o.compress, o.keep_partial, o.if_changed, o.reserved8, o.reserved32) == (1, 1, 1, 0, 0)
+    assert (o.compress, o.keep_partial, o.if_changed, o.reserved8, o.segments) == (1, 1, 1, 0, 4)
+
+
+def test_segments_fetch_a_large_file_over_two_connections_byte_exact(server, served, docs):
+    """8 MiB over segments=2: the first connection keeps the first 4 MiB, a
+    helper asks the server for the other 4 MiB with a Range; the file is whole."""
+    data = random.Random(8).randbytes(8 * 1024 * 1024)
+    (served / "big.bin").write_bytes(data)
+    end = ended(netdl.download(f"{server}/files/big.bin", "big.bin", segments=2), timeout=60)
+    assert end.ok and end.status == 200, end
+    got = (docs / "big.bin").read_bytes()
+    assert hashlib.sha256(got).hexdigest() == hashlib.sha256(data).hexdigest()
+    with urllib.request.urlopen(f"{server}/ranges/big.bin") as r:
+        asked = r.read().decode().splitlines()
+    assert asked == ["bytes=4194304-8388607"]
