@@ -51,7 +51,7 @@ typedef struct net_options {
   net_bool keep_partial;
   net_bool if_changed;
   uint8_t reserved8;
-  uint32_t reserved32;
+  uint32_t segments;
 } net_options;
 typedef struct net_params {
   const struct net_header *headers;
@@ -238,8 +238,11 @@ end
 --   mirrors        { url, ... } tried in order after url failed
 --   proxy          "http://host:port", ...; "" for none (default: the environment)
 --   compress, keepPartial, ifChanged   booleans (downloads only)
+--   segments       fetch a large file over up to this many ranged connections
+--                  at once (at most 16; 0 or 1: one; downloads only)
 -- Values netdl checks itself (maxRetries at most 100, the sha256 digits,
--- the mirrors' URLs) are passed as given: a bad one is an isError event.
+-- the mirrors' URLs, segments at most 16) are passed as given: a bad one is
+-- an isError event.
 local function build_options(params, keep)
   local o = ffi.new("net_options")
   o.size = ffi.sizeof("net_options")
@@ -281,6 +284,10 @@ local function build_options(params, keep)
   if params.proxy ~= nil then
     o.proxy = check_string(params.proxy, "params.proxy")
     keep[#keep + 1] = params.proxy
+    any = true
+  end
+  if params.segments ~= nil then
+    o.segments = check_int(params.segments, "params.segments", 0, U32)
     any = true
   end
   for _, f in ipairs({ { "compress", "compress" }, { "keepPartial", "keep_partial" }, { "ifChanged", "if_changed" } }) do

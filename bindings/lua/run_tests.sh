@@ -9,7 +9,8 @@ work=$(mktemp -d)
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
     -subj /CN=netdl-test -addext subjectAltName=IP:127.0.0.1 \
     -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
-python3 "$root/scripts/loopback_server.py" > "$work/url" &
+mkdir "$work/files"
+python3 "$root/scripts/loopback_server.py" --dir "$work/files" > "$work/url" &
 server=$!
 python3 "$root/bindings/lua/tests/tls_server.py" "$work/cert.pem" "$work/key.pem" > "$work/tls_url" &
 tls_server=$!

@@ -232,6 +232,7 @@ do
   at(line(), function() network.request("http://x/", "GET", f, { compress = 1 }) end, "params.compress must be")
   at(line(), function() network.request("http://x/", "GET", f, { keepPartial = "yes" }) end, "params.keepPartial must be")
   at(line(), function() network.request("http://x/", "GET", f, { ifChanged = 0 }) end, "params.ifChanged must be")
+  at(line(), function() network.request("http://x/", "GET", f, { segments = 1.5 }) end, "params.segments must be")
   at(line(), function() network.setLimits(0, 1) end, "maxTransfers must be")
   at(line(), function() network.setLimits(1) end, "maxPerHost must be")
   at(line(), function() network.setAppName("a/b") end, "one non-empty path component")
@@ -459,7 +460,8 @@ int close(int fd);
     "the mirror delivers when the main URL is refused: " .. tostring(e.url))
   check(read(system.pathForFile("opt/mirror.bin")) == expected:sub(1, 5000), "the mirror's file is byte-exact")
 
-  for _, bad in ipairs({ { sha256 = "xyz" }, { maxRetries = 101 }, { mirrors = { "not a url" } }, { proxy = "http://a b" } }) do
+  for _, bad in ipairs({ { sha256 = "xyz" }, { maxRetries = 101 }, { mirrors = { "not a url" } }, { proxy = "http://a b" },
+    { segments = 17 } }) do
     local k = next(bad)
     e = dl(BASE .. "/bytes/10", "opt/bad.bin", bad)
     check(e.isError and e.errorCode == "NET_ERROR_INVALID_ARGUMENT", "bad " .. k .. " is NET_ERROR_INVALID_ARGUMENT")
@@ -467,6 +469,8 @@ int close(int fd);
   check(read(system.pathForFile("opt/bad.bin")) == nil, "bad options write no file")
   e = one(function(l) network.request(BASE .. "/bytes/10", "GET", l, { sha256 = sum }) end)
   check(e.isError and e.errorCode == "NET_ERROR_INVALID_ARGUMENT", "sha256 is for downloads only")
+  e = one(function(l) network.request(BASE .. "/bytes/10", "GET", l, { segments = 2 }) end)
+  check(e.isError and e.errorCode == "NET_ERROR_INVALID_ARGUMENT", "segments is for downloads only")
 
   -- An explicit proxy carries the request (this one refuses); "" means none.
   e = one(function(l) network.request(BASE .. "/bytes/10", "GET", l, { proxy = REFUSED }) end)
@@ -474,6 +478,26 @@ int close(int fd);
   e = one(function(l) network.request(BASE .. "/bytes/10", "GET", l, { proxy = "" }) end)
   check(not e.isError and e.response == expected:sub(1, 10), 'proxy = "" goes direct')
   ffi.C.close(fd)
+end
+
+-- 13. segments = 2: an 8 MiB file (DIR/files, served under /files/ with
+--     ranges and an ETag) comes over two connections: the first keeps the
+--     first 4 MiB, a helper asks for the rest with a Range.
+do
+  local function sha256(path)
+    local p = assert(io.popen("sha256sum " .. path))
+    local sum = p:read("*a"):match("^(%x+)")
+    p:close()
+    return sum
+  end
+  local served = DIR .. "/files/big.bin"
+  assert(os.execute("head -c 8388608 /dev/urandom > " .. served) == 0)
+  local e = one(function(l) network.download(BASE .. "/files/big.bin", "GET", l, { segments = 2 }, "big.bin") end)
+  check(not e.isError and e.status == 200, "segments = 2 download succeeds: " .. tostring(e.errorCode))
+  local want = sha256(served)
+  check(want and #want == 64 and sha256(system.pathForFile("big.bin")) == want, "segments = 2 file is byte-exact")
+  e = one(function(l) network.request(BASE .. "/ranges/big.bin", "GET", l) end)
+  check(e.response == "bytes=4194304-8388607\n", "the server saw the helper's one Range: " .. tostring(e.response))
 end
 
 network.shutdown()
