@@ -199,8 +199,8 @@ struct Params {
     uint64_t max_body = 0;       // largest body accepted; 0 = 64 MiB for requests, no limit for downloads
 
     // net_options (see netdl.h for each one's rules). The download-only
-    // ones (expected_size, sha256, compress, keep_partial, if_changed) make
-    // a request() end with Error::InvalidArgument.
+    // ones (expected_size, sha256, compress, keep_partial, if_changed,
+    // segments > 1) make a request() end with Error::InvalidArgument.
     uint32_t max_retries = 0;         // retries of a transient failure (at most 100), with backoff
     uint32_t retry_delay_ms = 0;      // base of the backoff; 0 = 1000
     uint32_t retry_max_delay_ms = 0;  // cap of the backoff; 0 = 30000
@@ -211,6 +211,10 @@ struct Params {
     bool compress = false;      // downloads: ask for a compressed response (cannot resume)
     bool keep_partial = false;  // downloads: a cancel keeps the partial data for a later resume
     bool if_changed = false;    // downloads: a 304 ends with Event::unchanged(), file untouched
+    // downloads: fetch a large file over up to this many ranged connections
+    // at once (at most NET_MAX_SEGMENTS, 16; 0 or 1 = one), when the server
+    // allows ranges and each part is at least NET_MIN_SEGMENT (4 MiB)
+    uint32_t segments = 0;
 
     Params &with_header(std::string name, std::string value) {
         headers.push_back({std::move(name), std::move(value)});
@@ -290,6 +294,11 @@ struct Params {
         if_changed = on;
         return *this;
     }
+    /// Up to `n` ranged connections at once (more than 16 is Error::InvalidArgument).
+    Params &with_segments(uint32_t n) {
+        segments = n;
+        return *this;
+    }
 };
 
 namespace detail {
@@ -331,7 +340,7 @@ struct CStorage {
 inline bool has_options(const Params &p) {
     return p.max_retries || p.retry_delay_ms || p.retry_max_delay_ms || p.expected_size ||
            !p.sha256.empty() || !p.mirrors.empty() || p.proxy || p.compress || p.keep_partial ||
-           p.if_changed;
+           p.if_changed || p.segments;
 }
 
 /// The one place a net_params (and the net_options it points to, left NULL
@@ -372,6 +381,7 @@ inline net_params to_c(const Params &p, CStorage &st) {
         o.compress = p.compress;
         o.keep_partial = p.keep_partial;
         o.if_changed = p.if_changed;
+        o.segments = p.segments;
         c.options = &o;
     }
     return c;

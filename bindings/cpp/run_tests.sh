@@ -13,7 +13,8 @@ libdir=$(dirname "$lib")
 ln -sf "$(basename "$lib")" "$libdir/libnetdl.so.0"
 work=$(mktemp -d)
 url_file="$work/url"
-python3 "$root/scripts/loopback_server.py" > "$url_file" &
+mkdir "$work/files"
+python3 "$root/scripts/loopback_server.py" --dir "$work/files" > "$url_file" &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
 
@@ -40,7 +41,7 @@ wait $normal
 for _ in $(seq 100); do [ -s "$url_file" ] && break; sleep 0.05; done
 base=$(head -n1 "$url_file")
 echo "normal build:"
-"$work/test_netdl" "$base" "$work/docs"
+"$work/test_netdl" "$base" "$work/docs" "$work/files"
 echo "AddressSanitizer + UBSan build:"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    "$work/test_netdl_asan" "$base" "$work/docs-asan"
+    "$work/test_netdl_asan" "$base" "$work/docs-asan" "$work/files"

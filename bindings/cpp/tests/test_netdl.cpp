@@ -1,5 +1,6 @@
 // Tests of bindings/cpp/netdl.hpp against scripts/loopback_server.py.
-//   test_netdl BASE_URL DIRECTORY
+//   test_netdl BASE_URL DIRECTORY SERVED
+// (SERVED: the folder the server serves under /files/)
 // run_tests.sh runs it twice: built normally, and under AddressSanitizer
 // and UBSan (the re-entrant and throwing listeners below read only memory
 // the wrapper owns).
@@ -13,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -399,12 +401,15 @@ static void test_options(const std::string &base, const std::string &dir) {
 
     // Values netdl refuses arrive as InvalidArgument events.
     for (const auto &bad : {Params().with_sha256("xyz"), Params().with_retries(101),
-                            Params().with_mirror("not a url"), Params().with_proxy("http://a b")}) {
+                            Params().with_mirror("not a url"), Params().with_proxy("http://a b"),
+                            Params().with_segments(17)}) {
         e = dl(base + "/bytes/10", "cpp/opt/bad.bin", bad);
         CHECK(e.is_error && e.error_code == netdl::Error::InvalidArgument);
     }
     CHECK(!exists("cpp/opt/bad.bin"));
     e = run([&](netdl::Listener l) { return netdl::request(base + "/bytes/10", l, Params().with_sha256(sum)); });
+    CHECK(e.is_error && e.error_code == netdl::Error::InvalidArgument);
+    e = run([&](netdl::Listener l) { return netdl::request(base + "/bytes/10", l, Params().with_segments(2)); });
     CHECK(e.is_error && e.error_code == netdl::Error::InvalidArgument);
 
     // An explicit proxy carries the request (this one refuses); "" means none.
@@ -417,7 +422,8 @@ static void test_options(const std::string &base, const std::string &dir) {
     netdl::detail::CStorage st;
     CHECK(netdl::detail::to_c(Params().with_progress(), st).options == nullptr);
     auto all = Params().with_retries(3, 5, 50).with_expected_size(7).with_sha256("ab").with_mirror("http://a/")
-                   .with_mirror("http://b/").with_proxy("").with_compress().with_keep_partial().with_if_changed();
+                   .with_mirror("http://b/").with_proxy("").with_compress().with_keep_partial().with_if_changed()
+                   .with_segments(4);
     net_params c = netdl::detail::to_c(all, st);
     CHECK(c.options == &st.options);
     const net_options &o = st.options;
@@ -425,15 +431,41 @@ static void test_options(const std::string &base, const std::string &dir) {
           o.retry_max_delay_ms == 50 && o.expected_size == 7 && std::string(o.sha256) == "ab");
     CHECK(o.mirror_count == 2 && std::string(o.mirrors[0]) == "http://a/" && std::string(o.mirrors[1]) == "http://b/");
     CHECK(o.proxy && std::string(o.proxy).empty() && o.compress && o.keep_partial && o.if_changed);
-    CHECK(o.reserved8 == 0 && o.reserved32 == 0);
+    CHECK(o.reserved8 == 0 && o.segments == 4);
+}
+
+/// with_segments(2): an 8 MiB file comes over two connections, the first
+/// keeping the first 4 MiB and a helper asking for the rest with a Range.
+static void test_segments(const std::string &base, const std::string &dir, const std::string &served) {
+    std::vector<uint8_t> data(8 << 20);
+    std::mt19937 random(8);
+    for (auto &b : data)
+        b = static_cast<uint8_t>(random());
+    // Each run (normal, sanitizers) has its own name: the server remembers the ranges asked per name.
+    const std::string name = "big-" + std::to_string(getpid()) + ".bin";
+    std::ofstream(served + "/" + name, std::ios::binary).write(reinterpret_cast<const char *>(data.data()), data.size());
+
+    netdl::Event e;
+    bool done = false;
+    auto req = netdl::download(base + "/files/" + name, "cpp/" + name,
+                               [&](const netdl::Event &ev) { e = ev, done = ev.phase == netdl::Phase::Ended; },
+                               netdl::Params().with_segments(2));
+    pump_until([&] { return done; });
+    CHECK(done && e.ok() && e.status == 200);
+    CHECK(read_file(dir + "/cpp/" + name) == data);
+
+    done = false;
+    auto ranges = netdl::request(base + "/ranges/" + name, [&](const netdl::Event &ev) { e = ev, done = true; });
+    pump_until([&] { return done; });
+    CHECK(e.ok() && e.body_text() == "bytes=4194304-8388607\n");
 }
 
 int main(int argc, char **argv) {
-    if (argc != 3) {
-        std::fprintf(stderr, "usage: test_netdl BASE_URL DIRECTORY\n");
+    if (argc != 4) {
+        std::fprintf(stderr, "usage: test_netdl BASE_URL DIRECTORY SERVED\n");
         return 2;
     }
-    const std::string base = argv[1], dir = argv[2];
+    const std::string base = argv[1], dir = argv[2], served = argv[3];
     CHECK(netdl::set_directory(netdl::Dir::Documents, dir));
     CHECK(netdl::directory(netdl::Dir::Documents) == dir);
     CHECK(!netdl::version().empty());
@@ -523,6 +555,7 @@ int main(int argc, char **argv) {
     test_enums_and_headers(base);
     test_params(base, dir);
     test_options(base, dir);
+    test_segments(base, dir, served);
 
     netdl::shutdown();
     std::printf("%s: %d failure(s)\n", failures ? "FAILED" : "ok", failures);
