@@ -13,6 +13,8 @@
  *
  * Options: --cacert FILE  --frame-ms N (16)  --cap N (1024 events per poll)
  *          --progress  --idle-s N (10)  --count N (100000)
+ *          --segments N  --max-retries N  --retry-delay-ms N: net_options of
+ *          every download (without any of them: no net_options at all)
  *
  * Exit status: 0 when every request ended with status 200 and no error.
  */
@@ -158,11 +160,16 @@ typedef struct options {
     bool progress;
     double idle_s;
     size_t count;
+    /* net_options, passed only when one of them is set (the other cases
+     * run with none, as before). */
+    bool use_net_options;
+    uint32_t segments, max_retries, retry_delay_ms;
 } options;
 
 static void usage(void) {
     fprintf(stderr, "usage: netdl_bench fetch|idle LIST OUTDIR [--cacert F] [--frame-ms N] "
                     "[--cap N] [--progress] [--idle-s N]\n"
+                    "             [--segments N] [--max-retries N] [--retry-delay-ms N]\n"
                     "       netdl_bench poll\n"
                     "       netdl_bench queue OUTDIR [--count N]\n");
     exit(2);
@@ -189,6 +196,12 @@ static options parse(int argc, char **argv) {
             o.idle_s = atof(argv[++i]);
         else if (strcmp(a, "--count") == 0 && has_value)
             o.count = (size_t)atol(argv[++i]);
+        else if (strcmp(a, "--segments") == 0 && has_value)
+            o.segments = (uint32_t)atol(argv[++i]);
+        else if (strcmp(a, "--max-retries") == 0 && has_value)
+            o.max_retries = (uint32_t)atol(argv[++i]);
+        else if (strcmp(a, "--retry-delay-ms") == 0 && has_value)
+            o.retry_delay_ms = (uint32_t)atol(argv[++i]);
         else if (strcmp(a, "--progress") == 0)
             o.progress = true;
         else if (a[0] == '-' || npos == 3)
@@ -213,6 +226,7 @@ static options parse(int argc, char **argv) {
     }
     if (o.cap == 0 || o.frame_ms < 0 || o.count == 0)
         usage();
+    o.use_net_options = o.segments || o.max_retries || o.retry_delay_ms;
     return o;
 }
 
@@ -262,6 +276,12 @@ typedef struct fetch_result {
     long long bytes;
     double submit_s, wall_s;
     size_t frames, polls_with_events, events, progress_events, max_events_per_poll;
+    /* From the `ended` events: the highest attempt number, how many
+     * downloads continued earlier data, body bytes that came from the
+     * network (all attempts). */
+    uint32_t max_attempt;
+    size_t resumed;
+    long long bytes_received;
     uint64_t *poll_ns; /* one per net_poll call while requests were live */
     size_t npoll;
     uint64_t poll_ns_with_events;
@@ -301,6 +321,12 @@ static fetch_result fetch(const options *o) {
     memset(&params, 0, sizeof params);
     params.ca_file = o->cacert;
     params.progress = o->progress;
+    net_options net_opts = net_options_init();
+    net_opts.segments = o->segments;
+    net_opts.max_retries = o->max_retries;
+    net_opts.retry_delay_ms = o->retry_delay_ms;
+    if (o->use_net_options)
+        params.options = &net_opts;
 
     uint64_t t0 = now_ns();
     for (size_t i = 0; i < n; i++) {
@@ -345,6 +371,11 @@ static fetch_result fetch(const options *o) {
                 continue;
             }
             ended++;
+            if (e->attempt > r.max_attempt)
+                r.max_attempt = e->attempt;
+            if (e->flags & NET_EVENT_RESUMED)
+                r.resumed++;
+            r.bytes_received += e->bytes_received;
             if (e->is_error || e->status != 200) {
                 r.failures++;
                 if (r.failures <= 5)
@@ -405,6 +436,8 @@ static void print_fetch(const fetch_result *r) {
            per_event, r->max_events_per_poll);
     printf("\"rss_kib\": {\"before_netdl\": %ld, \"start\": %ld, \"end\": %ld, \"peak\": %ld},\n",
            r->rss_before_kib, r->rss_start_kib, r->rss_end_kib, status_kib("VmHWM"));
+    printf("\"max_attempt\": %u, \"resumed\": %zu, \"bytes_received\": %lld,\n", r->max_attempt,
+           r->resumed, r->bytes_received);
     printf("\"heap_bytes\": {\"start\": %lld, \"end\": %lld}", r->heap_start, r->heap_end);
 }
 
