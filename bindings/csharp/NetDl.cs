@@ -185,13 +185,18 @@ namespace Netdl
         /// <summary>Downloads: ask whether the existing file changed; a 304 ends with NetEventFlags.Unchanged.</summary>
         public bool IfChanged { get; set; }
 
+        /// <summary>Downloads: fetch a large file over up to this many ranged connections at once
+        /// (at most 16, else NetError.InvalidArgument; 0 or 1: one), when the server allows ranges
+        /// and each part is at least 4 MiB.</summary>
+        public uint Segments { get; set; }
+
         internal bool HasExtendedOptions
         {
             get
             {
                 return MaxRetries != 0 || RetryDelayMs != 0 || RetryMaxDelayMs != 0 || ExpectedSize != 0
                     || Sha256 != null || (Mirrors != null && Mirrors.Count > 0) || Proxy != null
-                    || Compress || KeepPartial || IfChanged;
+                    || Compress || KeepPartial || IfChanged || Segments != 0;
             }
         }
     }
@@ -781,7 +786,7 @@ namespace Netdl
         public byte keep_partial;
         public byte if_changed;
         public byte reserved8;
-        public uint reserved32;
+        public uint segments;
     }
 
     [StructLayout(LayoutKind.Sequential)]
@@ -1046,6 +1051,7 @@ namespace Netdl
                 n.compress = (byte)(o.Compress ? 1 : 0);
                 n.keep_partial = (byte)(o.KeepPartial ? 1 : 0);
                 n.if_changed = (byte)(o.IfChanged ? 1 : 0);
+                n.segments = o.Segments;
                 p.options = a.Struct(n);
             }
             return p;

@@ -35,7 +35,7 @@ int main(void) {
     FIELD(net_options, keep_partial);
     FIELD(net_options, if_changed);
     FIELD(net_options, reserved8);
-    FIELD(net_options, reserved32);
+    FIELD(net_options, segments);
 
     SIZE(net_params);
     FIELD(net_params, headers);
