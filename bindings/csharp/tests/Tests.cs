@@ -843,6 +843,9 @@ sealed class CutServer : IDisposable
         catch (ObjectDisposedException)
         {
         }
+        catch (InvalidOperationException)
+        {
+        } // Dispose stopped it before AcceptTcpClient was called again ("Not listening")
     }
 
     void Answer(NetworkStream s)
