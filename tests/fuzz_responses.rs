@@ -11,7 +11,8 @@
 //! Every case: exactly one event, the `ended`; a 2xx without error saved
 //! the body byte for byte (as its framing and encoding mean it) and any
 //! other outcome left the old file untouched; no other file in the folder
-//! (no `.NAME.netdl-ID.part`); no event after an `ended`; no panic. Where
+//! (no `.NAME.netdl-ID.part`; the partial data a failure keeps is checked
+//! to be the body's start); no event after an `ended`; no panic. Where
 //! the generator is sure of the outcome (a well-formed response, a body
 //! cut short of its Content-Length, a stall, a redirect loop...) the exact
 //! error, status, byte count and header fields are checked too. The
@@ -190,6 +191,22 @@ impl Run {
             );
         } else {
             check!(now == old, ctx, "the old file survives");
+        }
+        // A failed download keeps the data it received as
+        // `.target.bin.netdl-partial` (when its response had a strong
+        // validator): the start of the body, and only after a failure.
+        // Deleted here (with its record), so that no case resumes another.
+        let partial = t.docs(".target.bin.netdl-partial");
+        if let Ok(kept) = std::fs::read(&partial) {
+            check!(!saved, ctx, "partial data kept only after a failure");
+            check!(
+                !kept.is_empty() && r.body.starts_with(&kept),
+                ctx,
+                "kept partial data is the start of the body ({} bytes)",
+                kept.len()
+            );
+            std::fs::remove_file(&partial).unwrap();
+            let _ = std::fs::remove_dir_all(t.dir.path().join("Caches/partial"));
         }
         let files = files_in(&t.docs(""));
         check!(files == [target.clone()], ctx, "no other file: {files:?}");

@@ -70,15 +70,28 @@ impl Resume {
     }
 }
 
-/// The validator that lets data continue: a strong ETag, else a
-/// Last-Modified date; None when neither is there.
+/// The validator that lets data continue: a strong ETag (`"..."`), else a
+/// Last-Modified date libcurl can read; None when neither is there. A weak
+/// ETag says the bytes may differ (no resume at all); a malformed one or a
+/// date that is not one is nothing to rely on.
 pub fn strong_validator(etag: Option<&[u8]>, last_modified: Option<&[u8]>) -> Option<Vec<u8>> {
     match etag {
-        Some(e) if !e.is_empty() && !e.starts_with(b"W/") => Some(e.to_vec()),
-        // A weak ETag says the bytes may differ: no resume at all.
-        Some(e) if !e.is_empty() => None,
-        _ => last_modified.filter(|d| !d.is_empty()).map(<[u8]>::to_vec),
+        Some(e) if e.len() >= 2 && e.starts_with(b"\"") && e.ends_with(b"\"") => Some(e.to_vec()),
+        Some(e) if e.starts_with(b"W/") => None,
+        _ => last_modified
+            .filter(|d| is_http_date(d))
+            .map(<[u8]>::to_vec),
     }
+}
+
+/// A date `curl_getdate` reads.
+fn is_http_date(d: &[u8]) -> bool {
+    let Ok(c) = std::ffi::CString::new(d) else {
+        return false;
+    };
+    // SAFETY: `c` is a NUL-terminated string alive for the call; NULL for
+    // "now" is allowed. curl_getdate only reads its arguments.
+    unsafe { curl_getdate(c.as_ptr(), std::ptr::null()) >= 0 }
 }
 
 /// `Content-Range: bytes A-B/T` as (A, B, T); `bytes */T` as (None, T).
@@ -314,7 +327,16 @@ mod tests {
             Some(b"\"a\"".to_vec())
         );
         assert_eq!(strong_validator(Some(b"W/\"a\""), Some(b"d")), None);
-        assert_eq!(strong_validator(None, Some(b"d")), Some(b"d".to_vec()));
+        let date = b"Wed, 21 Oct 2015 07:28:00 GMT";
+        assert_eq!(strong_validator(None, Some(date)), Some(date.to_vec()));
+        // Malformed: nothing to rely on.
+        assert_eq!(strong_validator(Some(b"A"), None), None);
+        assert_eq!(strong_validator(Some(b"\""), None), None);
+        assert_eq!(
+            strong_validator(Some(b"A"), Some(date)),
+            Some(date.to_vec())
+        );
+        assert_eq!(strong_validator(None, Some(b"not a date")), None);
         assert_eq!(strong_validator(None, None), None);
     }
 
