@@ -14,9 +14,20 @@
 //! - Transient failures are retried with exponential backoff and full
 //!   jitter, or after what `Retry-After` asks; then the next source.
 
+use std::ffi::CStr;
+use std::io::Seek;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use curl::easy::Easy2;
+
+use super::headers::Lines;
+use super::partial::Kept;
+use super::sink::{Expect, FileSink, Sink};
+use super::transfer::{configure, Transfer};
 use crate::error::{Error, ErrorKind};
+use crate::event::{flags, Headers, ResponseType};
+use crate::request::Request;
 
 /// Longest wait a `Retry-After` may ask for.
 pub const RETRY_AFTER_MAX: Duration = Duration::from_secs(300);
@@ -313,6 +324,295 @@ pub fn jitter_random() -> u64 {
         x ^= x << 17;
         s.set(x);
         x
+    })
+}
+
+/// The attempts of one transfer: readying the next one, and deciding
+/// whether a response continues the data on disk.
+impl Transfer {
+    /// Readies a handle whose attempt failed for the next one, from
+    /// `source` (`start_over`: from the first byte): resets its response
+    /// state, plans the resume and sets every option again.
+    pub fn next_attempt(
+        easy: &mut Easy2<Transfer>,
+        source: usize,
+        start_over: bool,
+    ) -> Result<(), Error> {
+        let t = easy.get_mut();
+        t.attempt += 1;
+        if let Some(Sink::File(f)) = &mut t.sink {
+            f.undivert(); // an error body of the last attempt
+        }
+        if start_over {
+            t.started_over = true;
+            t.resume.reset();
+        }
+        if source != t.source {
+            t.source = source;
+            t.tries_here = 0;
+        } else if !start_over {
+            t.tries_here += 1;
+        }
+        let url = t.source_url();
+        t.url = url.clone();
+        t.status = 0;
+        t.headers.clear();
+        t.lines = Lines::Between;
+        t.began_sent = false;
+        t.final_headers = Headers::empty();
+        t.estimated = -1;
+        t.response_type = ResponseType::Binary;
+        t.decoder = None;
+        t.failure = None;
+        t.restart = false;
+        t.complete = false;
+        t.flags = 0;
+        t.received_here = 0;
+        t.recorded = 0;
+        t.last_progress = None;
+        t.uploaded = 0;
+        if let Some(file) = t.upload.as_mut() {
+            file.rewind()
+                .map_err(|e| Error::io("cannot read the body file again", &e))?;
+        }
+        let checked = t.req.extra().fetch.sha256.is_some();
+        let (range, written) = match &mut t.sink {
+            Some(Sink::File(f)) => {
+                let mut range = t.resume.plan(f.written(), source, checked);
+                if range.is_empty() && f.written() > 0 {
+                    f.restart()?;
+                    t.resume.reset();
+                }
+                if range.is_empty() {
+                    range.clone_from(&t.conditional);
+                }
+                (range, f.written())
+            }
+            Some(Sink::Memory { buf, .. }) => {
+                buf.clear();
+                (Vec::new(), 0)
+            }
+            Some(Sink::At { .. }) | None => {
+                return Err(Error::new(ErrorKind::Internal, "retry without a sink"))
+            }
+        };
+        t.transferred = written;
+        let req = t.req.clone();
+        easy.reset();
+        let mut req_url = None;
+        if source > 0 {
+            req_url = Some(url);
+        }
+        configure(easy, &req, true, req_url.as_deref(), &range).map_err(|e| Error::from_curl(&e))
+    }
+
+    /// Names this download's partial data to be continued later, when it
+    /// has some with a validator, and returns its record; otherwise the
+    /// data is deleted with the sink.
+    pub fn keep_partial(&mut self) -> Option<Result<Kept, Error>> {
+        let validator = self.resume.validator.clone()?;
+        let url = self.source_url_of(self.resume.source).to_bytes().to_vec();
+        let Some(Sink::File(f)) = &mut self.sink else {
+            return None;
+        };
+        let size = f.written();
+        let target = self.file.as_ref()?.path()?.to_path_buf();
+        if size == 0 {
+            return None;
+        }
+        let data = super::partial::data_path(&target);
+        let kept = Kept {
+            data,
+            target,
+            url,
+            validator,
+            total: self.resume.total,
+            size,
+        };
+        Some(f.keep_as(&kept.data).map(|()| kept))
+    }
+
+    /// The URL of the current source.
+    pub(super) fn source_url(&self) -> Arc<CStr> {
+        self.source_url_of(self.source)
+    }
+
+    pub(super) fn source_url_of(&self, source: usize) -> Arc<CStr> {
+        match source {
+            0 => self.req.url.clone(),
+            n => {
+                let mirror = &self.req.extra().fetch.mirrors[n - 1];
+                Arc::from(std::ffi::CString::new(mirror.as_str()).unwrap_or_default())
+            }
+        }
+    }
+
+    /// How many sources come after the current one.
+    pub fn sources_left(&self) -> usize {
+        self.req.extra().fetch.mirrors.len() - self.source
+    }
+
+    /// The retry policy's view of this request.
+    pub fn tries(&self) -> Tries {
+        Tries {
+            here: self.tries_here,
+            max: self.req.extra().fetch.max_retries,
+            sources_left: self.sources_left(),
+            started_over: self.started_over,
+        }
+    }
+
+    /// The backoff before the next retry on this source.
+    pub fn backoff(&self) -> Duration {
+        let fetch = &self.req.extra().fetch;
+        let base = fetch
+            .retry_delay
+            .unwrap_or(crate::request::DEFAULT_RETRY_DELAY);
+        let cap = fetch
+            .retry_max_delay
+            .unwrap_or(crate::request::DEFAULT_RETRY_MAX_DELAY);
+        let retry_after = self
+            .final_headers
+            .get("retry-after")
+            .and_then(|v| retry_after(v, std::time::SystemTime::now()));
+        retry_after.unwrap_or_else(|| backoff(self.tries_here + 1, base, cap, jitter_random()))
+    }
+
+    /// A download's final response against the data already on disk:
+    /// continues it (a valid 206), finds it complete (a valid 416), or
+    /// empties it to start over (any other 2xx); remembers the validator
+    /// and length of a response that sends the file from its first byte.
+    /// `length`: the Content-Length; `encoded`: a compressed response,
+    /// whose bytes are not the file's (it cannot continue data, nor be
+    /// continued).
+    pub(super) fn check_continuity(
+        &mut self,
+        length: Option<i64>,
+        encoded: bool,
+    ) -> Result<(), Error> {
+        if let Some(role) = self.seg.clone().filter(|r| !r.parent) {
+            return self.check_segment(&role, encoded);
+        }
+        if !self.resumable_target() {
+            return Ok(());
+        }
+        let Some(Sink::File(f)) = &mut self.sink else {
+            return Ok(());
+        };
+        let status = self.status;
+        let offset = self.resume.offset;
+        let range = self.final_headers.get("content-range");
+        let etag = self.final_headers.get("etag");
+        if offset > 0 && status == 206 {
+            let checked = match encoded {
+                true => Err(Error::new(ErrorKind::Protocol, "a compressed 206")),
+                false => check_partial(&self.resume, range, etag),
+            };
+            let total = checked.inspect_err(|_| self.restart = true)?;
+            f.check_total(total)?;
+            self.estimated = total as i64;
+            self.transferred = offset;
+            self.flags |= flags::RESUMED;
+            self.maybe_split(encoded);
+            return Ok(());
+        }
+        if offset > 0 && status == 416 {
+            if complete_416(&self.resume, range, etag) {
+                self.complete = true;
+                self.estimated = offset as i64;
+                self.transferred = offset;
+                self.flags |= flags::RESUMED;
+                return Ok(());
+            }
+            self.restart = true;
+            return Err(Error::new(
+                ErrorKind::Protocol,
+                format!("a 416 to Range: bytes={offset}- that does not say the file is complete"),
+            ));
+        }
+        if !(200..300).contains(&status) {
+            return Ok(()); // kept for the next attempt
+        }
+        if status == 206 {
+            return Err(Error::new(
+                ErrorKind::Protocol,
+                "a 206 Partial Content to a request for the whole file",
+            ));
+        }
+        if f.written() > 0 {
+            f.restart()?;
+            self.transferred = 0;
+        }
+        let total = length
+            .filter(|_| !encoded)
+            .and_then(|l| u64::try_from(l).ok());
+        let validator = strong_validator(etag, self.final_headers.get("last-modified"));
+        self.resume = Resume {
+            validator: validator.filter(|_| !encoded),
+            total,
+            source: self.source,
+            offset: 0,
+            if_range: false,
+        };
+        if let Some(total) = total {
+            f.check_total(total)?;
+        }
+        self.maybe_split(encoded);
+        Ok(())
+    }
+
+    /// A download whose response bodies are bytes of its file (not one
+    /// that asked for a range of its own).
+    pub(super) fn resumable_target(&self) -> bool {
+        matches!(self.sink, Some(Sink::File(_)))
+            && !self
+                .req
+                .extra()
+                .headers
+                .iter()
+                .any(|h| h.get(..6).is_some_and(|n| n.eq_ignore_ascii_case("range:")))
+    }
+}
+
+/// Kept partial data a request continues.
+pub(super) struct Continued {
+    /// Its file (taken when the sink is made).
+    pub(super) sink: Option<FileSink>,
+    pub(super) size: u64,
+    pub(super) resume: Resume,
+    /// The source whose URL sent the data.
+    pub(super) resume_source: usize,
+}
+
+/// Opens kept partial data for `req` when it came from one of its URLs;
+/// otherwise (or when it cannot be opened) deletes it.
+pub(super) fn continue_kept(req: &Request, kept: Kept) -> Option<Continued> {
+    let fetch = &req.extra().fetch;
+    let urls =
+        std::iter::once(req.url.to_bytes()).chain(fetch.mirrors.iter().map(|m| m.as_bytes()));
+    let source = urls.clone().position(|u| u == kept.url);
+    let file = req.file()?;
+    let expect = Expect {
+        size: fetch.expected_size,
+        sha256: fetch.sha256,
+    };
+    let sink = source
+        .and_then(|_| FileSink::continue_from(file, req.id, &kept.data, kept.size, expect).ok());
+    let (Some(sink), Some(source)) = (sink, source) else {
+        let _ = std::fs::remove_file(&kept.data);
+        return None;
+    };
+    Some(Continued {
+        sink: Some(sink),
+        size: kept.size,
+        resume: Resume {
+            validator: Some(kept.validator),
+            total: kept.total,
+            source,
+            offset: 0,
+            if_range: false,
+        },
+        resume_source: source,
     })
 }
 

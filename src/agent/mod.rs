@@ -16,6 +16,7 @@
 
 mod attempt;
 mod decode;
+mod headers;
 mod partial;
 mod saved;
 mod segments;

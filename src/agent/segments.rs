@@ -27,10 +27,15 @@ use std::time::{Duration, Instant};
 
 use curl::easy::Easy2;
 
+use std::fs::File;
+
+use super::attempt::{self, Resume};
+use super::headers::{trim_blanks, Lines};
 use super::sink::Sink;
-use super::transfer::Transfer;
+use super::transfer::{configure, Transfer};
 use super::{Agent, Waiting};
 use crate::error::{Error, ErrorKind};
+use crate::event::{HeaderBuf, Headers, ResponseType};
 use crate::lock;
 
 /// The smallest segment: a file is split only into parts of at least this.
@@ -195,6 +200,204 @@ pub fn unsplit(t: &mut Transfer) {
     }
     t.transferred = upto;
     t.segment_done = false;
+}
+
+/// A transfer's side of a segmented download.
+impl Transfer {
+    /// A helper of this (parent) transfer for segment `index` of `role`'s
+    /// download, writing into `file` (the parent's, another descriptor):
+    /// asks for the segment's remaining range with `If-Range`. `token`:
+    /// its key among the running transfers.
+    pub fn helper(
+        &self,
+        role: Role,
+        file: File,
+        spare: Option<Easy2<Transfer>>,
+    ) -> Result<Easy2<Transfer>, Error> {
+        let (from, end) = role.remaining();
+        let transfer = Transfer {
+            id: self.id,
+            user_data: self.user_data,
+            req: self.req.clone(),
+            attempt: self.attempt,
+            source: self.source,
+            tries_here: 0,
+            started_over: true, // a helper never starts over alone
+            resume: Resume {
+                validator: self.resume.validator.clone(),
+                total: self.resume.total,
+                source: self.source,
+                offset: from,
+                if_range: true,
+            },
+            restart: false,
+            complete: false,
+            flags: 0,
+            conditional: Vec::new(),
+            received: 0,
+            received_here: 0,
+            recorded: 0,
+            seg: Some(role),
+            segment_done: false,
+            segments_off: false,
+            shown: Some(Box::new((
+                self.status,
+                self.final_headers.clone(),
+                self.flags,
+            ))),
+            events: self.events.clone(),
+            progress: self.progress.clone(),
+            upload_progress: false,
+            upload_size: 0,
+            uploaded: 0,
+            url: self.source_url(),
+            file: self.file.clone(),
+            follow_redirects: self.follow_redirects,
+            is_head: false,
+            timeout: self.timeout,
+            last_activity: Instant::now(),
+            last_progress: None,
+            status: 0,
+            headers: HeaderBuf::default(),
+            lines: Lines::Between,
+            began_sent: true, // the parent's `began` speaks for it
+            final_headers: Headers::empty(),
+            estimated: -1,
+            response_type: ResponseType::Binary,
+            transferred: from,
+            sink: Some(Sink::At {
+                file,
+                at: from,
+                end,
+            }),
+            decoder: None,
+            decoded: Vec::new(),
+            upload: None,
+            failure: None,
+            plain: None,
+        };
+        let mut easy = match spare {
+            Some(mut easy) => {
+                easy.reset();
+                *easy.get_mut() = transfer;
+                easy
+            }
+            None => Easy2::new(transfer),
+        };
+        Transfer::configure_helper(&mut easy)?;
+        Ok(easy)
+    }
+
+    /// Readies a helper whose connection failed to fetch the rest of its
+    /// segment.
+    pub fn next_helper_attempt(easy: &mut Easy2<Transfer>) -> Result<(), Error> {
+        let t = easy.get_mut();
+        let role = t
+            .seg
+            .clone()
+            .ok_or_else(|| Error::new(ErrorKind::Internal, "not a helper"))?;
+        let (from, end) = role.remaining();
+        t.tries_here += 1;
+        t.status = 0;
+        t.headers.clear();
+        t.lines = Lines::Between;
+        t.final_headers = Headers::empty();
+        t.decoder = None;
+        t.failure = None;
+        t.received_here = 0;
+        t.recorded = 0;
+        t.transferred = from;
+        t.resume.offset = from;
+        if let Some(Sink::At { at, end: e, .. }) = &mut t.sink {
+            (*at, *e) = (from, end);
+        }
+        easy.reset();
+        Transfer::configure_helper(easy)
+    }
+
+    pub(super) fn configure_helper(easy: &mut Easy2<Transfer>) -> Result<(), Error> {
+        let t = easy.get_ref();
+        let (from, end) = t.seg.as_ref().map_or((0, 0), Role::remaining);
+        let mut headers = vec![format!("Range: bytes={from}-{}", end.saturating_sub(1))];
+        if let Some(v) = &t.resume.validator {
+            headers.push(format!("If-Range: {}", String::from_utf8_lossy(v)));
+        }
+        let (req, url) = (t.req.clone(), t.url.clone());
+        configure(easy, &req, true, Some(&url), &headers).map_err(|e| Error::from_curl(&e))
+    }
+
+    /// The helper's checks of its response: a `206` of exactly its range
+    /// of the same file. A `200` or another validator means the file
+    /// changed: the whole download starts over.
+    pub(super) fn check_segment(&mut self, role: &Role, encoded: bool) -> Result<(), Error> {
+        let (from, end) = (self.transferred, role.remaining().1);
+        let total = crate::lock(&role.shared).total;
+        let range = self
+            .final_headers
+            .get("content-range")
+            .and_then(attempt::content_range);
+        let etag = self.final_headers.get("etag");
+        let same_file = match (&self.resume.validator, etag) {
+            (Some(ours), Some(theirs)) if ours.first() == Some(&b'"') => theirs == &ours[..],
+            _ => true,
+        };
+        let exact = Some(attempt::ContentRange::Range {
+            first: from,
+            last: end - 1,
+            total: Some(total),
+        });
+        if self.status == 206 && range == exact && same_file && !encoded {
+            self.estimated = total as i64;
+            return Ok(());
+        }
+        if (200..300).contains(&self.status) || !same_file {
+            crate::lock(&role.shared).changed = true;
+        }
+        Err(Error::new(
+            ErrorKind::Protocol,
+            format!(
+                "a segment's response (status {}) is not bytes {from}-{} of the file",
+                self.status,
+                end - 1
+            ),
+        ))
+    }
+
+    /// After the parent's response was accepted: splits the rest of the
+    /// file into segments when `segments` asks and the response allows.
+    pub(super) fn maybe_split(&mut self, encoded: bool) {
+        let wanted = self.req.extra().fetch.segments;
+        if wanted < 2 || self.segments_off || self.seg.is_some() || encoded {
+            return;
+        }
+        let (Some(total), Some(_)) = (self.resume.total, &self.resume.validator) else {
+            return;
+        };
+        let ranges_ok = self
+            .final_headers
+            .get("accept-ranges")
+            .is_some_and(|v| trim_blanks(v).eq_ignore_ascii_case(b"bytes"));
+        if !ranges_ok || self.req.method != "GET" || self.req.extra().body.is_some() {
+            return;
+        }
+        let ranges = split(self.transferred, total, wanted);
+        if ranges.is_empty() {
+            return;
+        }
+        let budget = self.req.extra().fetch.max_retries + ranges.len() as u32;
+        let shared = Arc::new(std::sync::Mutex::new(State::new(
+            self.transferred,
+            total,
+            &ranges,
+            budget,
+        )));
+        self.seg = Some(Role {
+            shared,
+            index: 0,
+            parent: true,
+        });
+        request_helpers(self.id);
+    }
 }
 
 /// The network thread's side: helpers started, stopped, retried; the

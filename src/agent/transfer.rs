@@ -19,10 +19,11 @@ use std::time::{Duration, Instant};
 
 use curl::easy::{Easy2, Handler, List, ReadError, SeekResult, WriteError};
 
-use super::attempt::{self, Resume};
+use super::attempt::{continue_kept, Resume};
 use super::decode::{self, Decoder};
+use super::headers::{content_length, is_interim, Lines};
 use super::partial::Kept;
-use super::segments::{self, Role};
+use super::segments::Role;
 use super::sink::{Expect, FileSink, Sink};
 use crate::error::{Error, ErrorKind};
 use crate::event::{flags, Event, HeaderBuf, Headers, Phase, ProgressSlot, ResponseType};
@@ -47,7 +48,7 @@ pub struct Transfer {
     pub id: u64,
     pub user_data: usize,
     /// The request, kept for its later attempts.
-    req: Arc<Request>,
+    pub(super) req: Arc<Request>,
     /// 1 for the first attempt.
     pub attempt: u32,
     /// The URL being tried: 0 the request's, n its mirror n.
@@ -57,7 +58,7 @@ pub struct Transfer {
     /// A start-over (its one free attempt) was made.
     pub started_over: bool,
     /// Where a download's data continues from.
-    resume: Resume,
+    pub(super) resume: Resume,
     /// This attempt's response cannot continue the data: start over.
     pub restart: bool,
     /// This attempt's 416 says the data on disk is the whole file.
@@ -66,13 +67,13 @@ pub struct Transfer {
     pub flags: u32,
     /// `If-None-Match` / `If-Modified-Since` lines sent with every attempt
     /// that asks for the whole file (`if_changed`).
-    conditional: Vec<String>,
+    pub(super) conditional: Vec<String>,
     /// Body bytes from the network, all attempts.
-    received: u64,
+    pub(super) received: u64,
     /// Body bytes from the network, this attempt.
-    received_here: u64,
+    pub(super) received_here: u64,
     /// Of those, how many a segment's shared count has.
-    recorded: u64,
+    pub(super) recorded: u64,
     /// Its part in a segmented download (`segments`), once split.
     pub seg: Option<Role>,
     /// Its segment is complete: the transfer stopped there.
@@ -81,30 +82,30 @@ pub struct Transfer {
     /// started over on one connection.
     pub segments_off: bool,
     /// A helper's events show its download's response, not its own.
-    shown: Option<Box<(i32, Headers, u32)>>,
-    events: EventTx,
-    progress: Option<Arc<ProgressSlot>>,
+    pub(super) shown: Option<Box<(i32, Headers, u32)>>,
+    pub(super) events: EventTx,
+    pub(super) progress: Option<Arc<ProgressSlot>>,
     /// `began`/`progress` report the request body being sent, of
     /// `upload_size` bytes (-1: unknown), instead of the response.
-    upload_progress: bool,
-    upload_size: i64,
+    pub(super) upload_progress: bool,
+    pub(super) upload_size: i64,
     /// Body bytes sent so far (upload progress only).
-    uploaded: i64,
+    pub(super) uploaded: i64,
     pub url: Arc<CStr>,
     pub file: Option<FilePath>,
-    follow_redirects: bool,
-    is_head: bool,
+    pub(super) follow_redirects: bool,
+    pub(super) is_head: bool,
     pub timeout: Duration,
     /// When a byte last moved in either direction (or the transfer began).
     pub last_activity: Instant,
-    last_progress: Option<Instant>,
+    pub(super) last_progress: Option<Instant>,
     /// The response being received: status, headers, and whether its
     /// header block is complete (the final response, not a 1xx/redirect).
     pub status: i32,
-    headers: HeaderBuf,
+    pub(super) headers: HeaderBuf,
     /// Where the header callback is: in a header block or between blocks.
-    lines: Lines,
-    began_sent: bool,
+    pub(super) lines: Lines,
+    pub(super) began_sent: bool,
     pub final_headers: Headers,
     pub estimated: i64,
     pub response_type: ResponseType,
@@ -112,21 +113,21 @@ pub struct Transfer {
     pub sink: Option<Sink>,
     /// The final response's content decoding, if it is encoded, and the
     /// buffer its output goes through.
-    decoder: Option<Decoder>,
-    decoded: Vec<u8>,
-    upload: Option<File>,
+    pub(super) decoder: Option<Decoder>,
+    pub(super) decoded: Vec<u8>,
+    pub(super) upload: Option<File>,
     /// Why a callback stopped the transfer; wins over libcurl's error.
     pub failure: Option<Error>,
     /// `Some(key)` for a GET with no option beyond the per-request ones
     /// `configure` always sets and what the key names: its handle can
     /// serve the next such GET with the same key without a reset.
-    plain: Option<Plain>,
+    pub(super) plain: Option<Plain>,
 }
 
 /// What a plain GET's handle keeps set: the CA file, and whether it asks
 /// for the file itself (a download) or for compression (a request).
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Plain {
+pub(super) struct Plain {
     ca_file: Option<PathBuf>,
     identity: bool,
 }
@@ -277,108 +278,6 @@ impl Transfer {
         Ok(easy)
     }
 
-    /// Readies a handle whose attempt failed for the next one, from
-    /// `source` (`start_over`: from the first byte): resets its response
-    /// state, plans the resume and sets every option again.
-    pub fn next_attempt(
-        easy: &mut Easy2<Transfer>,
-        source: usize,
-        start_over: bool,
-    ) -> Result<(), Error> {
-        let t = easy.get_mut();
-        t.attempt += 1;
-        if let Some(Sink::File(f)) = &mut t.sink {
-            f.undivert(); // an error body of the last attempt
-        }
-        if start_over {
-            t.started_over = true;
-            t.resume.reset();
-        }
-        if source != t.source {
-            t.source = source;
-            t.tries_here = 0;
-        } else if !start_over {
-            t.tries_here += 1;
-        }
-        let url = t.source_url();
-        t.url = url.clone();
-        t.status = 0;
-        t.headers.clear();
-        t.lines = Lines::Between;
-        t.began_sent = false;
-        t.final_headers = Headers::empty();
-        t.estimated = -1;
-        t.response_type = ResponseType::Binary;
-        t.decoder = None;
-        t.failure = None;
-        t.restart = false;
-        t.complete = false;
-        t.flags = 0;
-        t.received_here = 0;
-        t.recorded = 0;
-        t.last_progress = None;
-        t.uploaded = 0;
-        if let Some(file) = t.upload.as_mut() {
-            file.rewind()
-                .map_err(|e| Error::io("cannot read the body file again", &e))?;
-        }
-        let checked = t.req.extra().fetch.sha256.is_some();
-        let (range, written) = match &mut t.sink {
-            Some(Sink::File(f)) => {
-                let mut range = t.resume.plan(f.written(), source, checked);
-                if range.is_empty() && f.written() > 0 {
-                    f.restart()?;
-                    t.resume.reset();
-                }
-                if range.is_empty() {
-                    range.clone_from(&t.conditional);
-                }
-                (range, f.written())
-            }
-            Some(Sink::Memory { buf, .. }) => {
-                buf.clear();
-                (Vec::new(), 0)
-            }
-            Some(Sink::At { .. }) | None => {
-                return Err(Error::new(ErrorKind::Internal, "retry without a sink"))
-            }
-        };
-        t.transferred = written;
-        let req = t.req.clone();
-        easy.reset();
-        let mut req_url = None;
-        if source > 0 {
-            req_url = Some(url);
-        }
-        configure(easy, &req, true, req_url.as_deref(), &range).map_err(|e| Error::from_curl(&e))
-    }
-
-    /// Names this download's partial data to be continued later, when it
-    /// has some with a validator, and returns its record; otherwise the
-    /// data is deleted with the sink.
-    pub fn keep_partial(&mut self) -> Option<Result<Kept, Error>> {
-        let validator = self.resume.validator.clone()?;
-        let url = self.source_url_of(self.resume.source).to_bytes().to_vec();
-        let Some(Sink::File(f)) = &mut self.sink else {
-            return None;
-        };
-        let size = f.written();
-        let target = self.file.as_ref()?.path()?.to_path_buf();
-        if size == 0 {
-            return None;
-        }
-        let data = super::partial::data_path(&target);
-        let kept = Kept {
-            data,
-            target,
-            url,
-            validator,
-            total: self.resume.total,
-            size,
-        };
-        Some(f.keep_as(&kept.data).map(|()| kept))
-    }
-
     /// The response's validators are recorded with the file
     /// (`if_changed`).
     pub fn if_changed(&self) -> bool {
@@ -390,252 +289,9 @@ impl Transfer {
         self.final_headers.get(name)
     }
 
-    /// A helper of this (parent) transfer for segment `index` of `role`'s
-    /// download, writing into `file` (the parent's, another descriptor):
-    /// asks for the segment's remaining range with `If-Range`. `token`:
-    /// its key among the running transfers.
-    pub fn helper(
-        &self,
-        role: Role,
-        file: File,
-        spare: Option<Easy2<Transfer>>,
-    ) -> Result<Easy2<Transfer>, Error> {
-        let (from, end) = role.remaining();
-        let transfer = Transfer {
-            id: self.id,
-            user_data: self.user_data,
-            req: self.req.clone(),
-            attempt: self.attempt,
-            source: self.source,
-            tries_here: 0,
-            started_over: true, // a helper never starts over alone
-            resume: Resume {
-                validator: self.resume.validator.clone(),
-                total: self.resume.total,
-                source: self.source,
-                offset: from,
-                if_range: true,
-            },
-            restart: false,
-            complete: false,
-            flags: 0,
-            conditional: Vec::new(),
-            received: 0,
-            received_here: 0,
-            recorded: 0,
-            seg: Some(role),
-            segment_done: false,
-            segments_off: false,
-            shown: Some(Box::new((
-                self.status,
-                self.final_headers.clone(),
-                self.flags,
-            ))),
-            events: self.events.clone(),
-            progress: self.progress.clone(),
-            upload_progress: false,
-            upload_size: 0,
-            uploaded: 0,
-            url: self.source_url(),
-            file: self.file.clone(),
-            follow_redirects: self.follow_redirects,
-            is_head: false,
-            timeout: self.timeout,
-            last_activity: Instant::now(),
-            last_progress: None,
-            status: 0,
-            headers: HeaderBuf::default(),
-            lines: Lines::Between,
-            began_sent: true, // the parent's `began` speaks for it
-            final_headers: Headers::empty(),
-            estimated: -1,
-            response_type: ResponseType::Binary,
-            transferred: from,
-            sink: Some(Sink::At {
-                file,
-                at: from,
-                end,
-            }),
-            decoder: None,
-            decoded: Vec::new(),
-            upload: None,
-            failure: None,
-            plain: None,
-        };
-        let mut easy = match spare {
-            Some(mut easy) => {
-                easy.reset();
-                *easy.get_mut() = transfer;
-                easy
-            }
-            None => Easy2::new(transfer),
-        };
-        Transfer::configure_helper(&mut easy)?;
-        Ok(easy)
-    }
-
-    /// Readies a helper whose connection failed to fetch the rest of its
-    /// segment.
-    pub fn next_helper_attempt(easy: &mut Easy2<Transfer>) -> Result<(), Error> {
-        let t = easy.get_mut();
-        let role = t
-            .seg
-            .clone()
-            .ok_or_else(|| Error::new(ErrorKind::Internal, "not a helper"))?;
-        let (from, end) = role.remaining();
-        t.tries_here += 1;
-        t.status = 0;
-        t.headers.clear();
-        t.lines = Lines::Between;
-        t.final_headers = Headers::empty();
-        t.decoder = None;
-        t.failure = None;
-        t.received_here = 0;
-        t.recorded = 0;
-        t.transferred = from;
-        t.resume.offset = from;
-        if let Some(Sink::At { at, end: e, .. }) = &mut t.sink {
-            (*at, *e) = (from, end);
-        }
-        easy.reset();
-        Transfer::configure_helper(easy)
-    }
-
-    fn configure_helper(easy: &mut Easy2<Transfer>) -> Result<(), Error> {
-        let t = easy.get_ref();
-        let (from, end) = t.seg.as_ref().map_or((0, 0), Role::remaining);
-        let mut headers = vec![format!("Range: bytes={from}-{}", end.saturating_sub(1))];
-        if let Some(v) = &t.resume.validator {
-            headers.push(format!("If-Range: {}", String::from_utf8_lossy(v)));
-        }
-        let (req, url) = (t.req.clone(), t.url.clone());
-        configure(easy, &req, true, Some(&url), &headers).map_err(|e| Error::from_curl(&e))
-    }
-
-    /// The helper's checks of its response: a `206` of exactly its range
-    /// of the same file. A `200` or another validator means the file
-    /// changed: the whole download starts over.
-    fn check_segment(&mut self, role: &Role, encoded: bool) -> Result<(), Error> {
-        let (from, end) = (self.transferred, role.remaining().1);
-        let total = crate::lock(&role.shared).total;
-        let range = self
-            .final_headers
-            .get("content-range")
-            .and_then(attempt::content_range);
-        let etag = self.final_headers.get("etag");
-        let same_file = match (&self.resume.validator, etag) {
-            (Some(ours), Some(theirs)) if ours.first() == Some(&b'"') => theirs == &ours[..],
-            _ => true,
-        };
-        let exact = Some(attempt::ContentRange::Range {
-            first: from,
-            last: end - 1,
-            total: Some(total),
-        });
-        if self.status == 206 && range == exact && same_file && !encoded {
-            self.estimated = total as i64;
-            return Ok(());
-        }
-        if (200..300).contains(&self.status) || !same_file {
-            crate::lock(&role.shared).changed = true;
-        }
-        Err(Error::new(
-            ErrorKind::Protocol,
-            format!(
-                "a segment's response (status {}) is not bytes {from}-{} of the file",
-                self.status,
-                end - 1
-            ),
-        ))
-    }
-
-    /// After the parent's response was accepted: splits the rest of the
-    /// file into segments when `segments` asks and the response allows.
-    fn maybe_split(&mut self, encoded: bool) {
-        let wanted = self.req.extra().fetch.segments;
-        if wanted < 2 || self.segments_off || self.seg.is_some() || encoded {
-            return;
-        }
-        let (Some(total), Some(_)) = (self.resume.total, &self.resume.validator) else {
-            return;
-        };
-        let ranges_ok = self
-            .final_headers
-            .get("accept-ranges")
-            .is_some_and(|v| trim_blanks(v).eq_ignore_ascii_case(b"bytes"));
-        if !ranges_ok || self.req.method != "GET" || self.req.extra().body.is_some() {
-            return;
-        }
-        let ranges = segments::split(self.transferred, total, wanted);
-        if ranges.is_empty() {
-            return;
-        }
-        let budget = self.req.extra().fetch.max_retries + ranges.len() as u32;
-        let shared = Arc::new(std::sync::Mutex::new(segments::State::new(
-            self.transferred,
-            total,
-            &ranges,
-            budget,
-        )));
-        self.seg = Some(Role {
-            shared,
-            index: 0,
-            parent: true,
-        });
-        segments::request_helpers(self.id);
-    }
-
     /// A cancel keeps the partial data (`keep_partial`).
     pub fn keeps_partial(&self) -> bool {
         self.req.extra().fetch.keep_partial
-    }
-
-    /// The URL of the current source.
-    fn source_url(&self) -> Arc<CStr> {
-        self.source_url_of(self.source)
-    }
-
-    fn source_url_of(&self, source: usize) -> Arc<CStr> {
-        match source {
-            0 => self.req.url.clone(),
-            n => {
-                let mirror = &self.req.extra().fetch.mirrors[n - 1];
-                Arc::from(std::ffi::CString::new(mirror.as_str()).unwrap_or_default())
-            }
-        }
-    }
-
-    /// How many sources come after the current one.
-    pub fn sources_left(&self) -> usize {
-        self.req.extra().fetch.mirrors.len() - self.source
-    }
-
-    /// The retry policy's view of this request.
-    pub fn tries(&self) -> attempt::Tries {
-        attempt::Tries {
-            here: self.tries_here,
-            max: self.req.extra().fetch.max_retries,
-            sources_left: self.sources_left(),
-            started_over: self.started_over,
-        }
-    }
-
-    /// The backoff before the next retry on this source.
-    pub fn backoff(&self) -> Duration {
-        let fetch = &self.req.extra().fetch;
-        let base = fetch
-            .retry_delay
-            .unwrap_or(crate::request::DEFAULT_RETRY_DELAY);
-        let cap = fetch
-            .retry_max_delay
-            .unwrap_or(crate::request::DEFAULT_RETRY_MAX_DELAY);
-        let retry_after = self
-            .final_headers
-            .get("retry-after")
-            .and_then(|v| attempt::retry_after(v, std::time::SystemTime::now()));
-        retry_after.unwrap_or_else(|| {
-            attempt::backoff(self.tries_here + 1, base, cap, attempt::jitter_random())
-        })
     }
 
     /// An event of this request with the fields every phase shares.
@@ -691,176 +347,16 @@ impl Transfer {
         }
     }
 
-    /// One line from libcurl's header callback: each response's header
-    /// block (a status line, fields, and a line starting with CR or LF
-    /// that ends it) and, after a chunked body, trailer fields, which no
-    /// such line ends. Trailers change nothing: after the final block the
-    /// status, the headers and where the body goes stay as they are.
-    ///
-    /// Unless libcurl starts another response itself, as it does after a
-    /// final block when it sends the request again (a 417 answer to
-    /// `Expect: 100-continue`, which it sends with request bodies over
-    /// 1 MiB on HTTP/1.1 or when the caller adds it; authentication rounds
-    /// need options netdl never sets) or follows a redirect we took for
-    /// final (a `Location` after an empty one). Such a status line may
-    /// look like a trailer (`HTTP/1.1 200 OK: x`), so a status-shaped line
-    /// with a colon or a leading blank after a chunked response opens a
-    /// `Lines::MaybeBlock`: a response only if a line ending a block
-    /// follows. One with neither is surely a status line (libcurl rejects
-    /// trailers without a colon). Two in a row (trailers shaped like status
-    /// lines then a status line with a colon, or such a status line and
-    /// then a field shaped like one) cannot be told apart: the response
-    /// fails.
-    fn on_header_line(&mut self, line: &[u8]) -> Result<(), Error> {
-        self.last_activity = Instant::now();
-        if line.first().is_some_and(|&b| b == b'\r' || b == b'\n') {
-            // How libcurl recognises the end of a block (even "\rX\n").
-            return self.on_block_end();
-        }
-        // NUL is never valid in HTTP: dropped here, once per line.
-        let without_nul: Vec<u8>;
-        let line = if line.contains(&0) {
-            without_nul = line.iter().copied().filter(|&b| b != 0).collect();
-            &without_nul
-        } else {
-            line
-        };
-        let line = trim_crlf(line);
-        let colon = line.iter().position(|&b| b == b':');
-        let folded = line.first().is_some_and(|&b| b == b' ' || b == b'\t');
-        // Neither a field nor a trailer: libcurl rejects those without a
-        // colon unless they start with a blank.
-        let surely_status = colon.is_none() && !folded;
-        if let Some(code) = parse_status(line) {
-            match self.lines {
-                // In a block, a line with a colon is a field, even one
-                // named `HTTP/1.1 200 OK`.
-                Lines::Block if !surely_status => {}
-                Lines::After(after @ After { chunked: true, .. }) if !surely_status => {
-                    self.headers.clear();
-                    self.lines = Lines::MaybeBlock(Some(code), after);
-                    return Ok(());
-                }
-                // A second one: which is the status line (a trailer, then
-                // the status line; or the status line, then a field) cannot
-                // be told, and no server has a reason to send either.
-                Lines::MaybeBlock(_, after) if !surely_status => {
-                    self.lines = Lines::MaybeBlock(None, after);
-                    return Ok(());
-                }
-                _ => {
-                    self.headers.clear();
-                    return self.start_response(code);
-                }
-            }
-        }
-        // libcurl takes a line starting with `HTTP/`, in any case, that it
-        // cannot read as a status line for a 200 (`http/1.1 404`).
-        let lenient = line
-            .get(..5)
-            .is_some_and(|p| p.eq_ignore_ascii_case(b"HTTP/"));
-        match self.lines {
-            Lines::MaybeBlock(..) if lenient && surely_status => return Err(malformed_status()),
-            // A trailer, a field, or the status line libcurl read by
-            // leniency: which cannot be told.
-            Lines::MaybeBlock(_, after) if lenient => {
-                self.lines = Lines::MaybeBlock(None, after);
-                return Ok(());
-            }
-            Lines::Block | Lines::MaybeBlock(..) => {}
-            // Where no trailer can be, the first line of a response.
-            Lines::Between => return Err(malformed_status()),
-            Lines::After(After { chunked, .. }) if lenient && (!chunked || surely_status) => {
-                return Err(malformed_status())
-            }
-            // A trailer (or, after a chunked body, a status line with a
-            // colon that libcurl read by leniency: its block's end fails).
-            Lines::After(_) => return Ok(()),
-        }
-        if folded {
-            // Obsolete line folding: continue the previous value.
-            self.headers.continue_last(trim_blanks(line));
-        } else if let Some(colon) = colon {
-            // Names as libcurl matches them: `Location :` is not Location.
-            self.headers
-                .push(&line[..colon], trim_blanks(&line[colon + 1..]));
-        }
-        Ok(())
-    }
-
-    /// Why a transfer libcurl ended without an error did not succeed: it
-    /// ended before the header block of a final response was complete
-    /// (libcurl takes a connection closed there for the end of a response
-    /// with an empty body).
-    pub fn cut_off(&self) -> Option<Error> {
-        let complete = match self.lines {
-            Lines::After(after) | Lines::MaybeBlock(_, after) => after.last,
-            Lines::Between | Lines::Block => false,
-        };
-        (!complete).then(|| {
-            Error::new(
-                ErrorKind::Network,
-                "the connection ended before the response's header block did",
-            )
-        })
-    }
-
     /// Why a transfer libcurl ended without an error is incomplete: its
     /// compressed body stopped before its compressed stream did.
     pub fn unfinished_body(&self) -> Option<Error> {
         self.decoder.as_ref().and_then(|d| d.finish().err())
     }
 
-    /// The status line of a response: a header block begins.
-    fn start_response(&mut self, code: i32) -> Result<(), Error> {
-        // libcurl sends a request again only after a response whose body
-        // it dropped (a redirect it follows, a 417, an authentication
-        // round). Body bytes already stored would mix two bodies (an
-        // HTTP/2 stream reset with HTTP_1_1_REQUIRED after data is
-        // retried so): fail rather than store them.
-        if self.received_here > 0 {
-            return Err(Error::new(
-                ErrorKind::Protocol,
-                "the server began another response after a body",
-            ));
-        }
-        self.status = code;
-        self.lines = Lines::Block;
-        Ok(())
-    }
-
-    /// The line that ends a header block (never sent after trailers).
-    fn on_block_end(&mut self) -> Result<(), Error> {
-        match self.lines {
-            Lines::Block => {}
-            Lines::MaybeBlock(Some(code), _) => self.start_response(code)?, // a response
-            Lines::MaybeBlock(None, _) => {
-                return Err(Error::new(
-                    ErrorKind::Protocol,
-                    "a response after trailers shaped like status lines",
-                ))
-            }
-            // A block whose first line libcurl took for a status line by
-            // leniency.
-            Lines::Between | Lines::After(_) => return Err(malformed_status()),
-        }
-        self.lines = if is_interim(self.status) {
-            Lines::Between
-        } else {
-            Lines::After(After {
-                // Trailers shaped like a status line can only follow a
-                // chunked HTTP/1.1 body (an HTTP/2 field name has no '/').
-                chunked: self.find_header("transfer-encoding").is_some(),
-                last: !self.follows_redirect(),
-            })
-        };
-        self.on_headers_complete()
-    }
-
     /// The end of a header block. If it is the final response, fixes the
     /// status, headers and estimate, chooses where the body goes and sends
     /// `began`.
-    fn on_headers_complete(&mut self) -> Result<(), Error> {
+    pub(super) fn on_headers_complete(&mut self) -> Result<(), Error> {
         let status = self.status;
         if is_interim(status) {
             return Ok(());
@@ -922,106 +418,15 @@ impl Transfer {
         Ok(())
     }
 
-    /// A download's final response against the data already on disk:
-    /// continues it (a valid 206), finds it complete (a valid 416), or
-    /// empties it to start over (any other 2xx); remembers the validator
-    /// and length of a response that sends the file from its first byte.
-    /// `length`: the Content-Length; `encoded`: a compressed response,
-    /// whose bytes are not the file's (it cannot continue data, nor be
-    /// continued).
-    fn check_continuity(&mut self, length: Option<i64>, encoded: bool) -> Result<(), Error> {
-        if let Some(role) = self.seg.clone().filter(|r| !r.parent) {
-            return self.check_segment(&role, encoded);
-        }
-        if !self.resumable_target() {
-            return Ok(());
-        }
-        let Some(Sink::File(f)) = &mut self.sink else {
-            return Ok(());
-        };
-        let status = self.status;
-        let offset = self.resume.offset;
-        let range = self.final_headers.get("content-range");
-        let etag = self.final_headers.get("etag");
-        if offset > 0 && status == 206 {
-            let checked = match encoded {
-                true => Err(Error::new(ErrorKind::Protocol, "a compressed 206")),
-                false => attempt::check_partial(&self.resume, range, etag),
-            };
-            let total = checked.inspect_err(|_| self.restart = true)?;
-            f.check_total(total)?;
-            self.estimated = total as i64;
-            self.transferred = offset;
-            self.flags |= flags::RESUMED;
-            self.maybe_split(encoded);
-            return Ok(());
-        }
-        if offset > 0 && status == 416 {
-            if attempt::complete_416(&self.resume, range, etag) {
-                self.complete = true;
-                self.estimated = offset as i64;
-                self.transferred = offset;
-                self.flags |= flags::RESUMED;
-                return Ok(());
-            }
-            self.restart = true;
-            return Err(Error::new(
-                ErrorKind::Protocol,
-                format!("a 416 to Range: bytes={offset}- that does not say the file is complete"),
-            ));
-        }
-        if !(200..300).contains(&status) {
-            return Ok(()); // kept for the next attempt
-        }
-        if status == 206 {
-            return Err(Error::new(
-                ErrorKind::Protocol,
-                "a 206 Partial Content to a request for the whole file",
-            ));
-        }
-        if f.written() > 0 {
-            f.restart()?;
-            self.transferred = 0;
-        }
-        let total = length
-            .filter(|_| !encoded)
-            .and_then(|l| u64::try_from(l).ok());
-        let validator = attempt::strong_validator(etag, self.final_headers.get("last-modified"));
-        self.resume = Resume {
-            validator: validator.filter(|_| !encoded),
-            total,
-            source: self.source,
-            offset: 0,
-            if_range: false,
-        };
-        if let Some(total) = total {
-            f.check_total(total)?;
-        }
-        self.maybe_split(encoded);
-        Ok(())
-    }
-
-    /// A download whose response bodies are bytes of its file (not one
-    /// that asked for a range of its own).
-    fn resumable_target(&self) -> bool {
-        matches!(self.sink, Some(Sink::File(_)))
-            && !self
-                .req
-                .extra()
-                .headers
-                .iter()
-                .any(|h| h.get(..6).is_some_and(|n| n.eq_ignore_ascii_case("range:")))
-    }
-
     /// Whether libcurl follows this response to another, as it decides: a
     /// 3xx (304 too) with a `Location` that is not empty.
-    fn follows_redirect(&self) -> bool {
+    pub(super) fn follows_redirect(&self) -> bool {
         self.follow_redirects
             && (300..400).contains(&self.status)
             && self.find_header("Location").is_some_and(|v| !v.is_empty())
     }
 
-    fn find_header(&self, name: &str) -> Option<&[u8]> {
+    pub(super) fn find_header(&self, name: &str) -> Option<&[u8]> {
         self.headers.get(name)
     }
 
@@ -1195,48 +600,6 @@ impl Handler for Transfer {
     }
 }
 
-/// Kept partial data a request continues.
-struct Continued {
-    /// Its file (taken when the sink is made).
-    sink: Option<FileSink>,
-    size: u64,
-    resume: Resume,
-    /// The source whose URL sent the data.
-    resume_source: usize,
-}
-
-/// Opens kept partial data for `req` when it came from one of its URLs;
-/// otherwise (or when it cannot be opened) deletes it.
-fn continue_kept(req: &Request, kept: Kept) -> Option<Continued> {
-    let fetch = &req.extra().fetch;
-    let urls =
-        std::iter::once(req.url.to_bytes()).chain(fetch.mirrors.iter().map(|m| m.as_bytes()));
-    let source = urls.clone().position(|u| u == kept.url);
-    let file = req.file()?;
-    let expect = Expect {
-        size: fetch.expected_size,
-        sha256: fetch.sha256,
-    };
-    let sink = source
-        .and_then(|_| FileSink::continue_from(file, req.id, &kept.data, kept.size, expect).ok());
-    let (Some(sink), Some(source)) = (sink, source) else {
-        let _ = std::fs::remove_file(&kept.data);
-        return None;
-    };
-    Some(Continued {
-        sink: Some(sink),
-        size: kept.size,
-        resume: Resume {
-            validator: Some(kept.validator),
-            total: kept.total,
-            source,
-            offset: 0,
-            if_range: false,
-        },
-        resume_source: source,
-    })
-}
-
 /// The key of a GET that sets no option beyond the per-request ones
 /// `configure` always sets, and maybe a CA file; None otherwise.
 fn plain_get(req: &Request) -> Option<Plain> {
@@ -1267,7 +630,7 @@ fn asks_identity(req: &Request) -> bool {
 /// shares are set too; otherwise it served a plain GET and still has them.
 /// `url`: a mirror's URL instead of the request's; `more`: header lines of
 /// this attempt (`Range`, `If-Range`).
-fn configure(
+pub(super) fn configure(
     easy: &mut Easy2<Transfer>,
     req: &Request,
     fresh: bool,
@@ -1393,93 +756,6 @@ fn check(rc: curl_sys::CURLcode) -> Result<(), curl::Error> {
     }
 }
 
-/// Where the header callback is among the lines libcurl hands it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Lines {
-    /// Before a response's header block: at the start, or after a 1xx.
-    Between,
-    /// In a header block, whose status is `Transfer::status`.
-    Block,
-    /// After the header block of a response: a line is a trailer, or the
-    /// status line of a response libcurl started.
-    After(After),
-    /// After a line that is either a trailer shaped like a status line or
-    /// the status line, with this code, of a response libcurl started:
-    /// the latter only if a line ending a block follows. None after two
-    /// such lines: a block they are in fails.
-    MaybeBlock(Option<i32>, After),
-}
-
-/// What the last complete header block was.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct After {
-    /// It announced a chunked body, so trailers may follow.
-    chunked: bool,
-    /// The final response (not a redirect libcurl follows).
-    last: bool,
-}
-
-fn malformed_status() -> Error {
-    Error::new(ErrorKind::Protocol, "malformed status line")
-}
-
-/// A 1xx that another response follows. libcurl takes a 101 it did not
-/// ask for (netdl never asks for an upgrade) as the final response.
-fn is_interim(status: i32) -> bool {
-    (100..200).contains(&status) && status != 101
-}
-
-/// The status code of a status line: after blanks, `HTTP/1.0` or
-/// `HTTP/1.1`, a blank and three digits (whatever follows, as libcurl
-/// reads it: `HTTP/1.1 2000` is a 200), or `HTTP/2` or `HTTP/3`, a blank,
-/// three digits and a blank. None for any other line, including those
-/// libcurl takes for a 200 by leniency (`http/1.1 404`, `HTTP/2 404`
-/// without the blank).
-fn parse_status(line: &[u8]) -> Option<i32> {
-    let blank = |b: &u8| *b == b' ' || *b == b'\t';
-    let start = line.iter().position(|b| !blank(b)).unwrap_or(line.len());
-    let digits = match line[start..].strip_prefix(b"HTTP/")? {
-        [b'1', b'.', b'0' | b'1', sep, rest @ ..] if blank(sep) => rest.get(..3)?,
-        [b'2' | b'3', sep, rest @ ..] if blank(sep) && rest.get(3).is_some_and(blank) => &rest[..3],
-        _ => return None,
-    };
-    digits.iter().try_fold(0, |code, &d| {
-        d.is_ascii_digit().then(|| code * 10 + i32::from(d - b'0'))
-    })
-}
-
-/// A Content-Length value as libcurl reads it: digits, or a list of the
-/// same digits separated by commas, within blanks. None for anything else
-/// (libcurl fails on it) and for a length over `i64::MAX` (libcurl reads
-/// the body to the connection's end).
-fn content_length(value: &[u8]) -> Option<i64> {
-    let mut lengths = value.split(|&b| b == b',').map(|n| {
-        let n = trim_blanks(n);
-        if n.is_empty() || !n.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        std::str::from_utf8(n).ok()?.parse::<i64>().ok()
-    });
-    let first = lengths.next()??;
-    lengths.all(|n| n == Some(first)).then_some(first)
-}
-
-fn trim_crlf(line: &[u8]) -> &[u8] {
-    let line = line.strip_suffix(b"\n").unwrap_or(line);
-    line.strip_suffix(b"\r").unwrap_or(line)
-}
-
-/// Without leading and trailing spaces and tabs (what libcurl trims).
-fn trim_blanks(s: &[u8]) -> &[u8] {
-    let is_blank = |b: &u8| *b == b' ' || *b == b'\t';
-    let start = s.iter().position(|b| !is_blank(b)).unwrap_or(s.len());
-    let end = s
-        .iter()
-        .rposition(|b| !is_blank(b))
-        .map_or(start, |i| i + 1);
-    &s[start..end]
-}
-
 /// Text is what a script would want as a string: `text/*`, JSON, XML,
 /// JavaScript and form data.
 fn is_text_type(content_type: &[u8]) -> bool {
@@ -1497,49 +773,6 @@ fn is_text_type(content_type: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn status_lines() {
-        assert_eq!(parse_status(b"HTTP/1.1 404 Not Found"), Some(404));
-        assert_eq!(parse_status(b"HTTP/2 404 "), Some(404));
-        assert_eq!(parse_status(b"HTTP/1.1\t404 OK"), Some(404));
-        assert_eq!(parse_status(b"  HTTP/1.0 302"), Some(302));
-        // libcurl reads three digits, whatever follows.
-        assert_eq!(parse_status(b"HTTP/1.1 4040 OK"), Some(404));
-        assert_eq!(parse_status(b"HTTP/1.1 404OK"), Some(404));
-        // Lines libcurl refuses.
-        assert_eq!(parse_status(b"HTTP/1.1"), None);
-        assert_eq!(parse_status(b"HTTP/1.1 40"), None);
-        assert_eq!(parse_status(b"HTTP/1.2 404"), None);
-        assert_eq!(parse_status(b" http/1.1 404"), None);
-        assert_eq!(parse_status(b"X-HTTP/1.1 404"), None);
-        assert_eq!(parse_status(b"HTTP/x: y"), None);
-        // Lines libcurl takes for a 200 by leniency.
-        assert_eq!(parse_status(b"HTTP/2 404"), None);
-        assert_eq!(parse_status(b"http/1.1 404 Not Found"), None);
-        assert_eq!(parse_status(b"HTTP/3 40x "), None);
-    }
-
-    #[test]
-    fn content_lengths() {
-        assert_eq!(content_length(b"42"), Some(42));
-        assert_eq!(content_length(b" 42 \t"), Some(42));
-        assert_eq!(content_length(b"42, 42,42"), Some(42));
-        assert_eq!(content_length(b"42, 43"), None);
-        assert_eq!(content_length(b"+42"), None);
-        assert_eq!(content_length(b""), None);
-        assert_eq!(content_length(b"4 2"), None);
-        assert_eq!(content_length(b"9223372036854775807"), Some(i64::MAX));
-        assert_eq!(content_length(b"9223372036854775808"), None);
-        assert_eq!(content_length(b"18446744073709551615"), None);
-    }
-
-    #[test]
-    fn blanks() {
-        assert_eq!(trim_blanks(b" \t a b\t "), b"a b");
-        assert_eq!(trim_blanks(b"  "), b"");
-        assert_eq!(trim_blanks(b"\x0ca"), b"\x0ca");
-    }
 
     #[test]
     fn text_types() {
@@ -1580,255 +813,5 @@ mod panic_tests {
         assert_eq!(t.failure.as_ref().unwrap().kind, ErrorKind::Internal);
         // The handler keeps working for the next callback.
         assert!(Handler::header(t, b"HTTP/1.1 200 OK\r\n"));
-    }
-}
-
-#[cfg(test)]
-mod header_lines_tests {
-    use super::*;
-    use crate::request::{Options, Request};
-
-    /// A request's handler fed `lines` as libcurl's header callback, and
-    /// `body` bytes after the line at index `body_at` (if any).
-    fn feed(lines: &[&str], body_at: Option<usize>) -> Easy2<Transfer> {
-        let queues = crate::queue::Queues::new();
-        let tx = EventTx::new(queues.default_queue().clone());
-        let dirs = crate::dirs::Dirs::default();
-        let url = "http://127.0.0.1:9/";
-        let req = Request::build(1, url, "GET", Options::default(), None, &dirs).unwrap();
-        let mut easy =
-            Transfer::start(req, tx, &mut HashSet::new(), None, None, Vec::new()).unwrap();
-        let t = easy.get_mut();
-        for (i, line) in lines.iter().enumerate() {
-            if !Handler::header(t, line.as_bytes()) {
-                break;
-            }
-            if body_at == Some(i) {
-                Handler::write(t, b"body").unwrap();
-            }
-        }
-        easy
-    }
-
-    fn names(t: &Transfer) -> Vec<String> {
-        let names = t.final_headers.iter().map(|(n, _)| n.to_vec());
-        names.map(|n| String::from_utf8(n).unwrap()).collect()
-    }
-
-    /// Rule: after the final block, trailers (even shaped like a status
-    /// line) change neither the status nor the headers.
-    #[test]
-    fn trailers_change_nothing() {
-        let mut easy = feed(
-            &[
-                "HTTP/1.1 404 Not Found\r\n",
-                "Transfer-Encoding: chunked\r\n",
-                "\r\n",
-                "HTTP/1.1 200 OK: x\r\n",
-                "X-Checksum: abc\r\n",
-                " HTTP/1.1 200 OK\r\n",
-            ],
-            Some(2),
-        );
-        let t = easy.get_mut();
-        assert_eq!(t.status, 404);
-        assert_eq!(names(t), ["Transfer-Encoding"]);
-        assert!(t.failure.is_none());
-    }
-
-    /// Rule: a block that a status-shaped line opened and a line ending a
-    /// block closes is a response libcurl started (a request sent again
-    /// after a 417): it replaces the final one, whose body libcurl dropped.
-    #[test]
-    fn a_response_libcurl_started_replaces_the_final_one() {
-        let mut easy = feed(
-            &[
-                "HTTP/1.1 417 Expectation Failed\r\n",
-                "Transfer-Encoding: chunked\r\n",
-                "\r\n",
-                "HTTP/1.1 200 OK: trailer\r\n",
-                "HTTP/1.1 201 Created: y\r\n",
-                "HTTP/1.1 500 Oops: a field\r\n",
-                "Content-Length: 4\r\n",
-                "\r\n",
-            ],
-            None,
-        );
-        let t = easy.get_mut();
-        // Which is the status line cannot be told.
-        assert_eq!(t.failure.as_ref().unwrap().kind, ErrorKind::Protocol);
-        assert_eq!(t.status, 417);
-        let mut easy = feed(
-            &[
-                "HTTP/1.1 417 Expectation Failed\r\n",
-                "Transfer-Encoding: chunked\r\n",
-                "\r\n",
-                "X-Trailer: x\r\n",
-                "HTTP/1.1 201 Created: y\r\n",
-                "Content-Length: 4\r\n",
-                "\r\n",
-            ],
-            None,
-        );
-        let t = easy.get_mut();
-        assert_eq!(t.status, 201);
-        assert_eq!(names(t), ["Content-Length"]);
-        let mut easy = feed(
-            &[
-                "HTTP/1.1 417 Expectation Failed\r\n",
-                "Content-Length: 0\r\n",
-                "\r\n",
-                "HTTP/1.1 200 OK\r\n",
-                "HTTP/1.1 404 Not Found: a field\r\n",
-                "\r\n",
-            ],
-            None,
-        );
-        let t = easy.get_mut();
-        assert_eq!(t.status, 200);
-        assert_eq!(names(t), ["HTTP/1.1 404 Not Found"]);
-        assert_eq!(t.estimated, -1);
-        // After a response without a chunked body no trailer can come: a
-        // status line with a colon is one, and its fields are fields.
-        let mut easy = feed(
-            &[
-                "HTTP/1.1 302 Found\r\n",
-                "Location: /next\r\n",
-                "Content-Length: 0\r\n",
-                "\r\n",
-                "HTTP/1.1 200 OK: fine\r\n",
-                "HTTP/1.1 404 Not Found: a field\r\n",
-                "\r\n",
-            ],
-            None,
-        );
-        let t = easy.get_mut();
-        assert_eq!(t.status, 200);
-        assert_eq!(names(t), ["HTTP/1.1 404 Not Found"]);
-    }
-
-    /// Rule: a block whose first line libcurl took for a status line by
-    /// leniency (it reads `http/1.1 404` as a 200) fails the transfer.
-    #[test]
-    fn a_malformed_status_line_fails() {
-        for first in ["http/1.1 404 Not Found\r\n", "HTTP/2 404\r\n"] {
-            let mut easy = feed(&[first, "HTTP/1.1 200 OK: a field\r\n", "\r\n"], None);
-            let t = easy.get_mut();
-            assert_eq!(t.failure.as_ref().unwrap().kind, ErrorKind::Protocol);
-        }
-        // After a trailer shaped like a status line, one with a colon.
-        let mut easy = feed(
-            &[
-                "HTTP/1.1 301 Moved\r\n",
-                "Location: /next\r\n",
-                "Transfer-Encoding: chunked\r\n",
-                "\r\n",
-                "HTTP/1.1 500 Oops: a trailer\r\n",
-                "http/1.1 200 Not: Found\r\n",
-                "\r\n",
-            ],
-            None,
-        );
-        let t = easy.get_mut();
-        assert_eq!(t.failure.as_ref().unwrap().kind, ErrorKind::Protocol);
-    }
-
-    /// Rule: a transfer libcurl ends without an error has failed unless a
-    /// final response's header block was complete (libcurl takes a
-    /// connection closed inside a block for the end of the response).
-    #[test]
-    fn a_transfer_ends_after_a_final_block() {
-        let cut = |lines: &[&str]| feed(lines, None).get_ref().cut_off().is_some();
-        assert!(cut(&[]));
-        assert!(cut(&["HTTP/1.1 404 Not Found\r\n", "X: y\r\n"]));
-        assert!(cut(&["HTTP/1.1 100 Continue\r\n", "\r\n"]));
-        let redirect = ["HTTP/1.1 302 Found\r\n", "Location: /x\r\n", "\r\n"];
-        assert!(cut(&redirect));
-        assert!(cut(&[&redirect[..], &["HTTP/1.1 200 OK: y\r\n"]].concat()));
-        let chunked = [
-            "HTTP/1.1 302 Found\r\n",
-            "Location: /x\r\n",
-            "Transfer-Encoding: chunked\r\n",
-            "\r\n",
-            "HTTP/1.1 200 OK: y\r\n",
-        ];
-        assert!(cut(&chunked));
-        let done = [
-            "HTTP/1.1 200 OK\r\n",
-            "Transfer-Encoding: chunked\r\n",
-            "\r\n",
-        ];
-        assert!(!cut(&done));
-        assert!(!cut(
-            &[&done[..], &["HTTP/1.1 200 OK: trailer\r\n"]].concat()
-        ));
-    }
-
-    /// Rule: a response after body bytes were stored fails the transfer:
-    /// two bodies would mix.
-    #[test]
-    fn a_second_response_after_a_body_fails() {
-        let mut easy = feed(
-            &["HTTP/1.1 200 OK\r\n", "\r\n", "HTTP/1.1 200 OK\r\n"],
-            Some(1),
-        );
-        let t = easy.get_mut();
-        assert_eq!(t.failure.as_ref().unwrap().kind, ErrorKind::Protocol);
-    }
-
-    /// Rule: header blocks as libcurl delimits them: interim 1xx blocks
-    /// are skipped (a 101 is final), a line starting with CR ends a block,
-    /// fields keep their names as sent and blank-trimmed values, folded
-    /// lines continue the last value, a field may be named `HTTP/...`.
-    #[test]
-    fn blocks_as_libcurl_sees_them() {
-        let mut easy = feed(
-            &[
-                "HTTP/1.1 100 Continue\r\n",
-                "\r\n",
-                "HTTP/1.1 103 Early Hints\r\n",
-                "Link: </a>\r\n",
-                "\r\n",
-                "HTTP/1.1 404 Not: Found\r\n",
-                "HTTP/1.1 200 OK: x\r\n",
-                "Location :  /elsewhere \t\r\n",
-                "X-Folded: a\r\n",
-                " b\r\n",
-                "Transfer-Encoding: chunked\r\n",
-                "\rX\n",
-                "HTTP/1.1 200 OK: trailer\r\n",
-            ],
-            None,
-        );
-        let t = easy.get_mut();
-        assert_eq!(t.status, 404);
-        let fields: Vec<(String, String)> = t
-            .final_headers
-            .iter()
-            .map(|(n, v)| {
-                (
-                    String::from_utf8_lossy(n).into(),
-                    String::from_utf8_lossy(v).into(),
-                )
-            })
-            .collect();
-        let want = [
-            ("HTTP/1.1 200 OK", "x"),
-            ("Location ", "/elsewhere"),
-            ("X-Folded", "a b"),
-            ("Transfer-Encoding", "chunked"),
-        ];
-        let want: Vec<(String, String)> = want
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect();
-        assert_eq!(fields, want);
-        // A 101 libcurl did not ask for is the final response.
-        let mut easy = feed(
-            &["HTTP/1.1 101 Switching\r\n", "Upgrade: x\r\n", "\r\n"],
-            None,
-        );
-        let t = easy.get_mut();
-        assert_eq!((t.status, names(t)), (101, vec!["Upgrade".to_string()]));
     }
 }
