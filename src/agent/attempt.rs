@@ -13,6 +13,9 @@
 //!   complete only when its total is N. Anything else starts over once.
 //! - Transient failures are retried with exponential backoff and full
 //!   jitter, or after what `Retry-After` asks; then the next source.
+//!
+//! The rules are free functions (unit-tested below); `impl Transfer` at the
+//! end applies them to a transfer between two attempts.
 
 use std::ffi::CStr;
 use std::io::Seek;
@@ -399,11 +402,8 @@ impl Transfer {
         t.transferred = written;
         let req = t.req.clone();
         easy.reset();
-        let mut req_url = None;
-        if source > 0 {
-            req_url = Some(url);
-        }
-        configure(easy, &req, true, req_url.as_deref(), &range).map_err(|e| Error::from_curl(&e))
+        let mirror = (source > 0).then_some(url);
+        configure(easy, &req, true, mirror.as_deref(), &range).map_err(|e| Error::from_curl(&e))
     }
 
     /// Names this download's partial data to be continued later, when it

@@ -13,6 +13,13 @@
 //! thread that allocates then). What glibc keeps after a burst (1.7 to
 //! 1.9 MiB after 10,000 downloads in `bench/run`) a host can hand back
 //! itself with `malloc_trim(0)`, at a moment it chooses.
+//!
+//! Its parts: `transfer` (one easy handle: its options and callbacks),
+//! `headers` (the header callback's lines), `decode` (gzip and deflate),
+//! `sink` (where a body goes), `attempt` (retries, resume and mirrors:
+//! what happens between two attempts), `segments` (one download over
+//! several connections), `partial` (data kept after a failure) and `saved`
+//! (the validators of files saved with `if_changed`).
 
 mod attempt;
 mod decode;
