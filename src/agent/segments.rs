@@ -204,10 +204,10 @@ pub fn unsplit(t: &mut Transfer) {
 
 /// A transfer's side of a segmented download.
 impl Transfer {
-    /// A helper of this (parent) transfer for segment `index` of `role`'s
-    /// download, writing into `file` (the parent's, another descriptor):
-    /// asks for the segment's remaining range with `If-Range`. `token`:
-    /// its key among the running transfers.
+    /// A helper of this (parent) transfer for the segment `role` names,
+    /// writing into `file` (the parent's file, another descriptor): it asks
+    /// for the segment's remaining range with `If-Range`. `spare`: an
+    /// ended transfer's handle to reuse (reset here).
     pub fn helper(
         &self,
         role: Role,
