@@ -25,6 +25,7 @@ mod attempt;
 mod decode;
 mod headers;
 mod partial;
+mod record;
 mod saved;
 mod segments;
 mod sink;

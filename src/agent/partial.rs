@@ -18,12 +18,11 @@
 use std::collections::HashSet;
 use std::ffi::{OsStr, OsString};
 use std::fs;
-use std::io::Write;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use sha2::{Digest, Sha256};
+use super::record;
 
 /// Kept partial data older than this is deleted.
 pub const MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -67,11 +66,6 @@ pub fn data_path(target: &Path) -> PathBuf {
     parent.join(name)
 }
 
-fn key(target: &Path) -> String {
-    let digest = Sha256::digest(target.as_os_str().as_bytes());
-    super::sink::hex(&digest[..16])
-}
-
 impl Partials {
     pub fn is_loaded(&self) -> bool {
         self.loaded
@@ -94,7 +88,7 @@ impl Partials {
                 let old = e.metadata().and_then(|m| m.modified()).map_or(true, |t| {
                     now.duration_since(t).unwrap_or_default() > MAX_AGE
                 });
-                if name.starts_with('.') {
+                if name.ends_with(".tmp") {
                     let _ = fs::remove_file(e.path()); // a record being written when a process died
                 } else if old {
                     if let Some(kept) = read(&e.path()) {
@@ -117,11 +111,11 @@ impl Partials {
         if self.keys.is_empty() {
             return None; // the usual case: no lookup at all
         }
-        let key = key(target);
+        let record = record::path_for(self.dir.as_ref()?, target);
+        let key = record.file_name()?.to_string_lossy().into_owned();
         if !self.keys.remove(&key) {
             return None;
         }
-        let record = self.dir.as_ref()?.join(&key);
         let kept = read(&record);
         let _ = fs::remove_file(&record);
         let kept = kept?;
@@ -136,85 +130,51 @@ impl Partials {
         Some(kept)
     }
 
-    /// Records `kept` (its data already flushed and named): written to a
-    /// temporary file, then renamed over the record.
+    /// Records `kept` (its data already flushed and named).
     pub fn keep(&mut self, kept: &Kept) -> std::io::Result<()> {
         let Some(dir) = &self.dir else {
             return Err(std::io::Error::other("no caches folder"));
         };
-        fs::create_dir_all(dir)?;
-        let key = key(&kept.target);
-        let temp = dir.join(format!(".{key}.tmp"));
-        let mut f = fs::File::create(&temp)?;
-        f.write_all(&encode(kept))?;
-        drop(f);
-        fs::rename(&temp, dir.join(&key))?;
-        self.keys.insert(key);
+        let path = record::path_for(dir, &kept.target);
+        encode(kept).save(&path)?;
+        if let Some(key) = path.file_name() {
+            self.keys.insert(key.to_string_lossy().into_owned());
+        }
         Ok(())
     }
 }
 
-/// One `name hex-value` line per field (paths may hold any byte).
-fn encode(k: &Kept) -> Vec<u8> {
-    let hex = super::sink::hex;
+fn encode(k: &Kept) -> record::Writer {
     let total = k.total.map_or("-".to_string(), |t| t.to_string());
-    format!(
-        "{MAGIC}\ndata {}\ntarget {}\nurl {}\nvalidator {}\ntotal {total}\nsize {}\nend\n",
-        hex(k.data.as_os_str().as_bytes()),
-        hex(k.target.as_os_str().as_bytes()),
-        hex(&k.url),
-        hex(&k.validator),
-        k.size
-    )
-    .into_bytes()
+    record::Writer::new(MAGIC)
+        .bytes("data", k.data.as_os_str().as_bytes())
+        .bytes("target", k.target.as_os_str().as_bytes())
+        .bytes("url", &k.url)
+        .bytes("validator", &k.validator)
+        .text("total", &total)
+        .text("size", &k.size.to_string())
 }
 
 /// A record, or None for anything damaged or of another version.
 fn read(path: &Path) -> Option<Kept> {
-    let text = fs::read(path).ok()?;
-    decode(&text)
+    decode(&fs::read(path).ok()?)
 }
 
 fn decode(text: &[u8]) -> Option<Kept> {
-    let text = std::str::from_utf8(text).ok()?;
-    let mut lines = text.lines();
-    if lines.next()? != MAGIC {
-        return None;
-    }
-    let mut field = |name: &str| -> Option<String> {
-        let (n, v) = lines.next()?.split_once(' ')?;
-        (n == name).then(|| v.to_string())
-    };
-    let unhex = |s: String| -> Option<Vec<u8>> {
-        if s.len() % 2 != 0 {
-            return None;
-        }
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-            .collect()
-    };
+    let mut r = record::Reader::new(text, MAGIC)?;
     let path = |b: Vec<u8>| PathBuf::from(OsString::from_vec(b));
-    let data = path(unhex(field("data")?)?);
-    let target = path(unhex(field("target")?)?);
-    let url = unhex(field("url")?)?;
-    let validator = unhex(field("validator")?)?;
-    let total = match field("total")?.as_str() {
-        "-" => None,
-        t => Some(t.parse().ok()?),
+    let kept = Kept {
+        data: path(r.bytes("data")?),
+        target: path(r.bytes("target")?),
+        url: r.bytes("url")?,
+        validator: r.bytes("validator")?,
+        total: match r.text("total")? {
+            "-" => None,
+            t => Some(t.parse().ok()?),
+        },
+        size: r.parse("size")?,
     };
-    let size = field("size")?.parse().ok()?;
-    if lines.next()? != "end" {
-        return None; // cut short
-    }
-    Some(Kept {
-        data,
-        target,
-        url,
-        validator,
-        total,
-        size,
-    })
+    r.end().map(|()| kept)
 }
 
 #[cfg(test)]
@@ -236,16 +196,13 @@ mod tests {
     #[test]
     fn records_round_trip() {
         let k = kept(Path::new("/tmp"));
-        assert_eq!(decode(&encode(&k)), Some(k.clone()));
-        let no_total = Kept { total: None, ..k };
-        assert_eq!(decode(&encode(&no_total)), Some(no_total.clone()));
-        let bytes = encode(&no_total);
-        for cut in 0..bytes.len() - 1 {
-            // A record cut short is never taken for a whole one.
-            assert_eq!(decode(&bytes[..cut]), None, "{cut}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r");
+        for k in [k.clone(), Kept { total: None, ..k }] {
+            encode(&k).save(&path).unwrap();
+            assert_eq!(read(&path), Some(k));
         }
-        assert_eq!(decode(b"netdl-partial 2\n"), None);
-        assert_eq!(decode(b"\xff\xfe"), None);
+        assert_eq!(decode(b"netdl-partial 2\nend\n"), None);
     }
 
     #[test]
@@ -280,7 +237,7 @@ mod tests {
         // Older than MAX_AGE: deleted at load, with its data.
         fs::write(&k.data, [7u8; 40]).unwrap();
         p.keep(&k).unwrap();
-        let record = caches.join("partial").join(key(&k.target));
+        let record = record::path_for(&caches.join("partial"), &k.target);
         let old = SystemTime::now() - MAX_AGE - Duration::from_secs(60);
         fs::File::options()
             .write(true)

@@ -10,20 +10,16 @@
 //! one tick of the file system's coarse clock).
 
 use std::fs;
-use std::io::Write;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
-use super::sink::hex;
+use super::record;
 
 const MAGIC: &str = "netdl-saved 1";
 
 fn record_path(caches: &Path, target: &Path) -> PathBuf {
-    let digest = Sha256::digest(target.as_os_str().as_bytes());
-    caches.join("saved").join(hex(&digest[..16]))
+    record::path_for(&caches.join("saved"), target)
 }
 
 /// The file's inode, size and modification time (nanoseconds), as a
@@ -87,11 +83,7 @@ pub fn record(
         size,
         mtime,
     };
-    let dir = path.parent().unwrap_or(caches);
-    fs::create_dir_all(dir)?;
-    let temp = path.with_extension("tmp");
-    fs::File::create(&temp)?.write_all(&encode(&rec))?;
-    fs::rename(&temp, &path)
+    encode(&rec).save(&path)
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -104,62 +96,37 @@ struct Record {
     mtime: i128,
 }
 
-fn encode(r: &Record) -> Vec<u8> {
-    let opt = |v: &Option<String>| v.as_deref().map_or("-".to_string(), |v| hex(v.as_bytes()));
-    format!(
-        "{MAGIC}\ntarget {}\netag {}\nlast-modified {}\ninode {}\nsize {}\nmtime {}\nend\n",
-        hex(r.target.as_os_str().as_bytes()),
-        opt(&r.etag),
-        opt(&r.last_modified),
-        r.ino,
-        r.size,
-        r.mtime
-    )
-    .into_bytes()
+fn encode(r: &Record) -> record::Writer {
+    let opt = |v: &Option<String>| {
+        v.as_deref()
+            .map_or("-".to_string(), |v| record::hex(v.as_bytes()))
+    };
+    record::Writer::new(MAGIC)
+        .bytes("target", r.target.as_os_str().as_bytes())
+        .text("etag", &opt(&r.etag))
+        .text("last-modified", &opt(&r.last_modified))
+        .text("inode", &r.ino.to_string())
+        .text("size", &r.size.to_string())
+        .text("mtime", &r.mtime.to_string())
 }
 
 fn decode(text: &[u8]) -> Option<Record> {
-    let text = std::str::from_utf8(text).ok()?;
-    let mut lines = text.lines();
-    if lines.next()? != MAGIC {
-        return None;
-    }
-    let mut field = |name: &str| -> Option<String> {
-        let (n, v) = lines.next()?.split_once(' ')?;
-        (n == name).then(|| v.to_string())
-    };
-    let unhex = |s: &str| -> Option<Vec<u8>> {
-        if s.len() % 2 != 0 {
-            return None;
-        }
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-            .collect()
-    };
-    let opt = |s: String| -> Option<Option<String>> {
-        match s.as_str() {
+    let mut r = record::Reader::new(text, MAGIC)?;
+    let opt = |s: &str| -> Option<Option<String>> {
+        match s {
             "-" => Some(None),
-            v => String::from_utf8(unhex(v)?).ok().map(Some),
+            v => String::from_utf8(record::unhex(v)?).ok().map(Some),
         }
     };
-    let target = PathBuf::from(std::ffi::OsString::from_vec(unhex(&field("target")?)?));
-    let etag = opt(field("etag")?)?;
-    let last_modified = opt(field("last-modified")?)?;
-    let ino = field("inode")?.parse().ok()?;
-    let size = field("size")?.parse().ok()?;
-    let mtime = field("mtime")?.parse().ok()?;
-    if lines.next()? != "end" {
-        return None;
-    }
-    Some(Record {
-        target,
-        etag,
-        last_modified,
-        ino,
-        size,
-        mtime,
-    })
+    let rec = Record {
+        target: PathBuf::from(std::ffi::OsString::from_vec(r.bytes("target")?)),
+        etag: opt(r.text("etag")?)?,
+        last_modified: opt(r.text("last-modified")?)?,
+        ino: r.parse("inode")?,
+        size: r.parse("size")?,
+        mtime: r.parse("mtime")?,
+    };
+    r.end().map(|()| rec)
 }
 
 #[cfg(test)]
@@ -202,10 +169,8 @@ mod tests {
             size: 3,
             mtime: 5,
         };
-        let bytes = encode(&rec);
-        assert_eq!(decode(&bytes), Some(rec));
-        for cut in 0..bytes.len() - 1 {
-            assert_eq!(decode(&bytes[..cut]), None);
-        }
+        let path = dir.path().join("r");
+        encode(&rec).save(&path).unwrap();
+        assert_eq!(decode(&fs::read(&path).unwrap()), Some(rec));
     }
 }

@@ -35,7 +35,7 @@ use super::sink::Sink;
 use super::transfer::{configure, Transfer};
 use super::{Agent, Waiting};
 use crate::error::{Error, ErrorKind};
-use crate::event::{HeaderBuf, Headers, ResponseType};
+use crate::event::Headers;
 use crate::lock;
 
 /// The smallest segment: a file is split only into parts of at least this.
@@ -215,13 +215,14 @@ impl Transfer {
         spare: Option<Easy2<Transfer>>,
     ) -> Result<Easy2<Transfer>, Error> {
         let (from, end) = role.remaining();
+        let sink = Sink::At {
+            file,
+            at: from,
+            end,
+        };
         let transfer = Transfer {
-            id: self.id,
-            user_data: self.user_data,
-            req: self.req.clone(),
             attempt: self.attempt,
             source: self.source,
-            tries_here: 0,
             started_over: true, // a helper never starts over alone
             resume: Resume {
                 validator: self.resume.validator.clone(),
@@ -230,51 +231,17 @@ impl Transfer {
                 offset: from,
                 if_range: true,
             },
-            restart: false,
-            complete: false,
-            flags: 0,
-            conditional: Vec::new(),
-            received: 0,
-            received_here: 0,
-            recorded: 0,
             seg: Some(role),
-            segment_done: false,
-            segments_off: false,
             shown: Some(Box::new((
                 self.status,
                 self.final_headers.clone(),
                 self.flags,
             ))),
-            events: self.events.clone(),
             progress: self.progress.clone(),
-            upload_progress: false,
-            upload_size: 0,
-            uploaded: 0,
             url: self.source_url(),
-            file: self.file.clone(),
-            follow_redirects: self.follow_redirects,
-            is_head: false,
-            timeout: self.timeout,
-            last_activity: Instant::now(),
-            last_progress: None,
-            status: 0,
-            headers: HeaderBuf::default(),
-            lines: Lines::Between,
             began_sent: true, // the parent's `began` speaks for it
-            final_headers: Headers::empty(),
-            estimated: -1,
-            response_type: ResponseType::Binary,
             transferred: from,
-            sink: Some(Sink::At {
-                file,
-                at: from,
-                end,
-            }),
-            decoder: None,
-            decoded: Vec::new(),
-            upload: None,
-            failure: None,
-            plain: None,
+            ..Transfer::new(self.req.clone(), self.events.clone(), sink)
         };
         let mut easy = match spare {
             Some(mut easy) => {
@@ -590,18 +557,21 @@ impl Agent {
         }
     }
 
+    /// Stops download `id`'s helpers and takes its own transfer, parked or
+    /// running, out of the multi handle.
+    fn take_parent(&mut self, id: u64) -> Option<Easy2<Transfer>> {
+        self.drop_helpers(id);
+        match self.parked.remove(&id) {
+            Some(easy) => Some(easy),
+            None => (self.running.remove(&id)).and_then(|h| self.multi.remove2(h).ok()),
+        }
+    }
+
     /// The download failed in a segment beyond what it may: it ends (or
     /// is retried whole, by its own policy) with the data up to the first
     /// gap.
     fn fail_segmented(&mut self, id: u64, err: Error) {
-        self.drop_helpers(id);
-        let easy = match self.parked.remove(&id) {
-            Some(easy) => Some(easy),
-            None => self
-                .running
-                .remove(&id)
-                .and_then(|h| self.multi.remove2(h).ok()),
-        };
+        let easy = self.take_parent(id);
         if let Some(mut easy) = easy {
             unsplit(easy.get_mut());
             self.conclude(id, easy, Some(err));
@@ -611,14 +581,7 @@ impl Agent {
     /// A segment saw another file: the download starts over on one
     /// connection.
     fn restart_unsegmented(&mut self, id: u64) {
-        self.drop_helpers(id);
-        let easy = match self.parked.remove(&id) {
-            Some(easy) => Some(easy),
-            None => self
-                .running
-                .remove(&id)
-                .and_then(|h| self.multi.remove2(h).ok()),
-        };
+        let easy = self.take_parent(id);
         let Some(mut easy) = easy else { return };
         let t = easy.get_mut();
         if let Some(role) = t.seg.take() {

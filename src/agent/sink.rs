@@ -378,7 +378,11 @@ impl FileSink {
             if got != want {
                 return Err(Error::new(
                     ErrorKind::Integrity,
-                    format!("SHA-256 {} does not match {}", hex(&got), hex(&want)),
+                    format!(
+                        "SHA-256 {} does not match {}",
+                        super::record::hex(&got),
+                        super::record::hex(&want)
+                    ),
                 ));
             }
         }
@@ -589,9 +593,4 @@ fn too_large(limit: u64) -> Error {
         ErrorKind::TooLarge,
         format!("response body is larger than the limit of {limit} bytes"),
     )
-}
-
-/// Lower-case hexadecimal.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -133,6 +133,58 @@ pub(super) struct Plain {
 }
 
 impl Transfer {
+    /// A transfer of `req` into `sink` with everything else as at its
+    /// start: no attempt made, no response yet.
+    pub(super) fn new(req: Arc<Request>, events: EventTx, sink: Sink) -> Transfer {
+        Transfer {
+            id: req.id,
+            user_data: req.user_data,
+            attempt: 1,
+            source: 0,
+            tries_here: 0,
+            started_over: false,
+            resume: Resume::default(),
+            restart: false,
+            complete: false,
+            flags: 0,
+            conditional: Vec::new(),
+            received: 0,
+            received_here: 0,
+            recorded: 0,
+            seg: None,
+            segment_done: false,
+            segments_off: false,
+            shown: None,
+            events,
+            progress: req.progress.then(Arc::default),
+            upload_progress: false,
+            upload_size: 0,
+            uploaded: 0,
+            url: req.url.clone(),
+            file: req.file().cloned(),
+            follow_redirects: req.follow_redirects,
+            is_head: req.method == "HEAD",
+            timeout: req.timeout,
+            last_activity: Instant::now(),
+            last_progress: None,
+            status: 0,
+            headers: HeaderBuf::default(),
+            lines: Lines::Between,
+            began_sent: false,
+            final_headers: Headers::empty(),
+            estimated: -1,
+            response_type: ResponseType::Binary,
+            transferred: 0,
+            sink: Some(sink),
+            decoder: None,
+            decoded: Vec::new(),
+            upload: None,
+            failure: None,
+            plain: None,
+            req,
+        }
+    }
+
     /// Builds the easy handle for `req`; creates directories and the
     /// temporary file of a download.
     /// `known_dirs`: folders already made, so they are not made again.
@@ -152,14 +204,11 @@ impl Transfer {
         conditional: Vec<String>,
     ) -> Result<Easy2<Transfer>, Error> {
         let mut continued = kept.and_then(|k| continue_kept(&req, k));
-        let (sink, file) = match &req.target {
-            Target::Memory { limit } => (
-                Sink::Memory {
-                    buf: Vec::new(),
-                    limit: *limit,
-                },
-                None,
-            ),
+        let sink = match &req.target {
+            Target::Memory { limit } => Sink::Memory {
+                buf: Vec::new(),
+                limit: *limit,
+            },
             Target::File { file, limit } => {
                 let fetch = &req.extra().fetch;
                 let expect = Expect {
@@ -172,7 +221,7 @@ impl Transfer {
                         .with_limit(*limit)
                         .with_expect(expect),
                 };
-                (Sink::File(sink), Some(file.clone()))
+                Sink::File(sink)
             }
         };
         let upload = match &req.extra().body {
@@ -191,51 +240,11 @@ impl Transfer {
         };
         let req = Arc::new(req);
         let mut transfer = Transfer {
-            id: req.id,
-            user_data: req.user_data,
-            req: req.clone(),
-            attempt: 1,
-            source: 0,
-            tries_here: 0,
-            started_over: false,
-            resume: Resume::default(),
-            restart: false,
-            complete: false,
-            flags: 0,
-            conditional: Vec::new(),
-            received: 0,
-            received_here: 0,
-            recorded: 0,
-            seg: None,
-            segment_done: false,
-            segments_off: false,
-            shown: None,
-            events,
-            progress: req.progress.then(Arc::default),
             upload_progress: req.upload_progress,
             upload_size,
-            uploaded: 0,
-            url: req.url.clone(),
-            file,
-            follow_redirects: req.follow_redirects,
-            is_head: req.method == "HEAD",
-            timeout: req.timeout,
-            last_activity: Instant::now(),
-            last_progress: None,
-            status: 0,
-            headers: HeaderBuf::default(),
-            lines: Lines::Between,
-            began_sent: false,
-            final_headers: Headers::empty(),
-            estimated: -1,
-            response_type: ResponseType::Binary,
-            transferred: 0,
-            sink: Some(sink),
-            decoder: None,
-            decoded: Vec::new(),
             upload,
-            failure: None,
             plain: plain_get(&req),
+            ..Transfer::new(req.clone(), events, sink)
         };
         // The request asks for the rest of kept data.
         let mut range = Vec::new();
