@@ -700,10 +700,12 @@ bool net_cancel(net_id id);
  * net_poll (or `net_wait`, or `net_shutdown`) call. Events not fitting in
  * `capacity` stay queued for the next call.
  *
- * Call it once per frame from one thread (the game's main thread); every
- * event is delivered through it, never from a netdl thread. A call with
- * nothing pending costs about 15 ns; no call allocates or makes a system
- * call while transfers run. Each event delivered is a copy of its
+ * Call it once per frame from one thread (the game's main thread), or when
+ * `net_event_fd` is readable; every event is delivered through it, never
+ * from a netdl thread. A call with nothing pending costs about 15 ns; no
+ * call allocates or makes a system call while transfers run (except, once
+ * `net_event_fd` was asked for, the read that clears it when a call
+ * leaves the queue empty). Each event delivered is a copy of its
  * prebuilt view: about 25 ns, up to 100 ns when other threads keep the
  * caches busy. `capacity` bounds the time one call takes.
  *
@@ -780,6 +782,61 @@ size_t net_queue_wait(struct net_queue *q,
                       struct net_event *out,
                       size_t capacity,
                       uint32_t timeout_ms);
+
+/**
+ * A file descriptor that is readable exactly while the default queue has
+ * events waiting, for hosts built on `poll` / `epoll` / `select` loops
+ * (libuv, asyncio, a server's event loop, a tool) instead of frames.
+ * Watch it for reading; when it is readable, drain with `net_poll` (or
+ * `net_wait`). `net_queue_event_fd` gives the same for another queue.
+ *
+ * Level-style, as the host sees it:
+ * - Events arriving make it readable (one write by the network thread when
+ *   the fd is not readable already, not one per event).
+ * - A poll or wait that leaves the queue empty makes it unreadable (it
+ *   reads the fd, nonblocking), whatever its capacity; one that leaves
+ *   events behind (it filled `capacity`) leaves it readable.
+ * - So a level-triggered loop may poll once per wake-up, with any
+ *   capacity: whatever it leaves wakes it again. Edge-triggered
+ *   (`EPOLLET`): after each wake-up, poll until a call returns less than
+ *   its capacity; such a call always leaves the fd unreadable, so the next
+ *   event makes a new edge.
+ * - Races only add wake-ups, never lose one: events that arrive between
+ *   the wake-up and the poll are handed out by that poll, and events that
+ *   arrive just after it emptied the queue make the fd readable again.
+ *   A poll after a wake-up returns 0 only when another call polled the
+ *   queue since, or every event waiting was of a request cancelled
+ *   meanwhile (`net_cancel`): a loop that polls only on wake-ups and
+ *   cancels nothing never wakes up for nothing.
+ *
+ * Owned by netdl: never read, write or close it (reading it yourself
+ * would lose a wake-up). Made on the first call (an `eventfd(2)` with
+ * `EFD_NONBLOCK | EFD_CLOEXEC`; a program that never asks pays nothing);
+ * every later call returns the same descriptor. Valid until
+ * `net_shutdown`, which closes it: take it out of your loop before.
+ *
+ * Returns -1 when there is no fd, with `errno` set: `ESHUTDOWN` after
+ * `net_shutdown`; `EMFILE`, `ENFILE` or `ENOMEM` when `eventfd(2)` fails
+ * (a later call tries again).
+ *
+ * Thread-safety: any thread.
+ */
+int net_event_fd(void);
+
+/**
+ * `net_event_fd` for the queue `q` (NULL: the default queue, as
+ * `net_event_fd`): readable exactly while `q` has events waiting, cleared
+ * by the `net_queue_poll` / `net_queue_wait` that leaves `q` empty. Each
+ * queue has its own fd, independent of the others. Valid until
+ * `net_queue_destroy(q)` or `net_shutdown`, which close it. Returns -1
+ * as `net_event_fd`.
+ *
+ * Thread-safety: any thread.
+ *
+ * # Safety
+ * `q` is NULL or a live queue from `net_queue_create`.
+ */
+int net_queue_event_fd(struct net_queue *q);
 
 /**
  * Sets where `dir` lives for requests started from now on. `path` must be

@@ -239,6 +239,21 @@ impl Client {
         q.release_held();
     }
 
+    /// The wake-up fd of `queue` (None: the default queue): readable
+    /// exactly while events wait in it, cleared by the poll that leaves it
+    /// empty (`net_queue_event_fd`). Made on the first call, the same fd
+    /// after; owned by the queue, closed by `destroy_queue` or `shutdown`.
+    /// Fails after `shutdown` (`ESHUTDOWN`) or when the eventfd cannot be
+    /// made.
+    pub fn event_fd(&self, queue: Option<&Queue>) -> std::io::Result<std::os::fd::RawFd> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(std::io::Error::from_raw_os_error(libc::ESHUTDOWN));
+        }
+        queue
+            .map_or(self.queues.default_queue(), |q| &q.0)
+            .event_fd()
+    }
+
     /// The C poll of `queue` (None: the default queue): see
     /// `EventQueue::poll_c`. The events the previous call handed out go
     /// back to the network thread to be freed there.

@@ -18,8 +18,15 @@
 //!   poll allocates.
 //! - [`Queues`]: the default queue and the ones created since, found by a
 //!   small number that a queued request carries.
+//! - The wake-up fd (`net_queue_event_fd`): an eventfd a queue makes when
+//!   first asked, readable exactly while events wait. `deliver` writes it
+//!   when events arrive and it is not signalled yet; a poll that leaves
+//!   nothing behind reads it. Both happen under `incoming`'s lock, with the
+//!   emptiness checked under it, so no wake-up is lost.
 
 use std::collections::VecDeque;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -61,8 +68,8 @@ pub struct EventQueue {
     pub number: u32,
     /// Set by `close`: events delivered from then on are dropped.
     closed: AtomicBool,
-    /// Events delivered and not yet taken by a poll.
-    incoming: Mutex<Pending>,
+    /// Events delivered and not yet taken by a poll, and the wake-up fd.
+    incoming: Mutex<Incoming>,
     /// Set when events arrive (a poll checks it without the lock).
     ready: AtomicBool,
     arrived: Condvar,
@@ -72,10 +79,22 @@ pub struct EventQueue {
     inbox: Mutex<Inbox>,
     /// `inbox.pending` is not empty (read without the lock by a poll).
     has_pending: AtomicBool,
+    /// The wake-up fd holds 1 (is readable). Written only under
+    /// `incoming`'s lock; a poll reads it without the lock as a hint
+    /// (always false when no fd was asked for: that poll's only cost).
+    signalled: AtomicBool,
     /// What the last C poll handed out: valid until the next one.
     held: Mutex<Batch>,
     spare_tx: Sender<Batch>,
     spare_rx: Receiver<Batch>,
+}
+
+/// What senders append to, under the lock that also guards the wake-up fd.
+#[derive(Debug, Default)]
+struct Incoming {
+    events: Pending,
+    /// Made by the first `event_fd` call; closed by `close`.
+    wake: Option<WakeFd>,
 }
 
 /// What a poll and `cancel` decide under one lock.
@@ -108,6 +127,7 @@ impl EventQueue {
             waiters: AtomicUsize::new(0),
             inbox: Mutex::default(),
             has_pending: AtomicBool::new(false),
+            signalled: AtomicBool::new(false),
             held: Mutex::default(),
             spare_tx,
             spare_rx,
@@ -143,8 +163,58 @@ impl EventQueue {
             ids
         };
         self.has_pending.store(false, Ordering::Release);
-        self.take_incoming(&mut Pending::new());
+        // Dropped (the events, and the fd closed) after the lock: nobody
+        // can reach them any more.
+        let (_events, _wake) = {
+            let mut incoming = lock(&self.incoming);
+            self.ready.store(false, Ordering::Release);
+            self.signalled.store(false, Ordering::Relaxed);
+            (std::mem::take(&mut incoming.events), incoming.wake.take())
+        };
         ids
+    }
+
+    /// The wake-up fd (made on the first call; the same one after): an
+    /// eventfd readable exactly while events wait, owned by the queue
+    /// until `close`. Fails after `close` (`ESHUTDOWN`) or when the
+    /// eventfd cannot be made (its error; a later call tries again).
+    pub fn event_fd(&self) -> io::Result<RawFd> {
+        let inbox = lock(&self.inbox);
+        if inbox.closed {
+            return Err(io::Error::from_raw_os_error(libc::ESHUTDOWN));
+        }
+        let mut incoming = lock(&self.incoming);
+        if let Some(wake) = &incoming.wake {
+            return Ok(wake.raw());
+        }
+        let wake = incoming.wake.insert(WakeFd::new()?);
+        let raw = wake.raw();
+        if !inbox.pending.is_empty() || !incoming.events.is_empty() {
+            self.signal(&incoming);
+        }
+        Ok(raw)
+    }
+
+    /// Makes the wake-up fd readable, if there is one and it is not yet
+    /// (called with `incoming` locked, events in it).
+    fn signal(&self, incoming: &Incoming) {
+        if let Some(wake) = &incoming.wake {
+            if !self.signalled.load(Ordering::Relaxed) {
+                self.signalled.store(true, Ordering::Relaxed);
+                wake.write_one();
+            }
+        }
+    }
+
+    /// Makes the wake-up fd unreadable (called with `incoming` locked and
+    /// found empty, and nothing pending).
+    fn unsignal(&self, incoming: &Incoming) {
+        if let Some(wake) = &incoming.wake {
+            if self.signalled.load(Ordering::Relaxed) {
+                self.signalled.store(false, Ordering::Relaxed);
+                wake.read_all();
+            }
+        }
     }
 
     /// Frees the events the last C poll handed out (their pointers die).
@@ -153,7 +223,7 @@ impl EventQueue {
     }
 
     /// Appends events for the poller (any thread; the network thread once
-    /// per turn). A closed queue drops them.
+    /// per turn) and signals the wake-up fd. A closed queue drops them.
     fn deliver(&self, events: impl Iterator<Item = Box<Sealed>>) {
         if self.closed.load(Ordering::Acquire) {
             // Dropped; the iterator is consumed all the same: it is this
@@ -162,8 +232,9 @@ impl EventQueue {
             return;
         }
         let mut incoming = lock(&self.incoming);
-        incoming.extend(events);
+        incoming.events.extend(events);
         self.ready.store(true, Ordering::Release);
+        self.signal(&incoming);
         drop(incoming);
         if self.waiters.load(Ordering::SeqCst) > 0 {
             self.arrived.notify_all();
@@ -179,13 +250,14 @@ impl EventQueue {
     fn take_incoming(&self, into: &mut Pending) {
         let mut incoming = lock(&self.incoming);
         self.ready.store(false, Ordering::Release);
-        std::mem::swap(&mut *incoming, into);
+        std::mem::swap(&mut incoming.events, into);
     }
 
     /// Moves up to `max` events into `out` without blocking; returns how
     /// many were added. `deliver(i, ev)` sees each one as it is added (the
     /// `i`-th of this call), while it is still in cache: the C layer copies
-    /// its view out there rather than in a second pass.
+    /// its view out there rather than in a second pass. When it leaves
+    /// nothing behind, the wake-up fd is cleared.
     pub fn poll_into(
         &self,
         out: &mut Batch,
@@ -193,7 +265,9 @@ impl EventQueue {
         mut deliver: impl FnMut(usize, &Sealed),
     ) -> usize {
         if max == 0
-            || (!self.ready.load(Ordering::Acquire) && !self.has_pending.load(Ordering::Acquire))
+            || (!self.ready.load(Ordering::Acquire)
+                && !self.has_pending.load(Ordering::Acquire)
+                && !self.signalled.load(Ordering::Relaxed))
         {
             return 0;
         }
@@ -203,20 +277,27 @@ impl EventQueue {
             self.take_incoming(&mut inbox.pending);
         }
         let first = out.len();
-        out.reserve(max.min(inbox.pending.len()));
-        while out.len() - first < max {
-            // Start loading an event a few places ahead: the one written
-            // last on another core is rarely in this core's cache.
-            if let Some(ahead) = inbox.pending.get(PREFETCH_AHEAD) {
-                ahead.prefetch();
-            }
-            let Some(mut ev) = inbox.pending.pop_front() else {
+        loop {
+            hand_out(inbox, out, first, max, &mut deliver);
+            // Without a signalled wake-up fd, that is all. With one, it is
+            // cleared if nothing is left, as seen under the lock `deliver`
+            // signals under; events that came meanwhile are taken while
+            // there is room (so a poll returning less than `max` always
+            // leaves it cleared: an edge-triggered loop sees the next
+            // event's edge).
+            if !inbox.pending.is_empty() || !self.signalled.load(Ordering::Relaxed) {
                 break;
-            };
-            if accept(&mut inbox.live, &mut ev) {
-                deliver(out.len() - first, &ev);
-                out.push(ev);
             }
+            let mut incoming = lock(&self.incoming);
+            if incoming.events.is_empty() {
+                self.unsignal(&incoming);
+                break;
+            }
+            if out.len() - first == max {
+                break; // the fd stays readable: events wait
+            }
+            self.ready.store(false, Ordering::Release);
+            std::mem::swap(&mut incoming.events, &mut inbox.pending);
         }
         if inbox.pending.is_empty() && inbox.pending.capacity() > 4096 {
             inbox.pending = Pending::new(); // after a burst
@@ -248,7 +329,7 @@ impl EventQueue {
             let incoming = lock(&self.incoming);
             let _ = self
                 .arrived
-                .wait_timeout_while(incoming, left, |q| q.is_empty());
+                .wait_timeout_while(incoming, left, |q| q.events.is_empty());
             self.waiters.fetch_sub(1, Ordering::SeqCst);
         }
     }
@@ -303,6 +384,33 @@ pub fn free_batch(mut batch: Batch, home: &Sender<Batch>) {
     batch.clear();
     batch.reserve(SPARE_CAPACITY); // grown here, not in a frame
     let _ = home.try_send(batch); // full: enough are spare
+}
+
+/// Moves events from `inbox.pending` to `out` until this poll (whose
+/// first event is `out[first]`) has handed out `max`, or nothing is
+/// pending; `deliver` sees each one as it is handed out.
+fn hand_out(
+    inbox: &mut Inbox,
+    out: &mut Batch,
+    first: usize,
+    max: usize,
+    deliver: &mut impl FnMut(usize, &Sealed),
+) {
+    out.reserve((max - (out.len() - first)).min(inbox.pending.len()));
+    while out.len() - first < max {
+        // Start loading an event a few places ahead: the one written
+        // last on another core is rarely in this core's cache.
+        if let Some(ahead) = inbox.pending.get(PREFETCH_AHEAD) {
+            ahead.prefetch();
+        }
+        let Some(mut ev) = inbox.pending.pop_front() else {
+            break;
+        };
+        if accept(&mut inbox.live, &mut ev) {
+            deliver(out.len() - first, &ev);
+            out.push(ev);
+        }
+    }
 }
 
 /// Decides whether an event is handed out: only for live ids; `ended`
@@ -460,6 +568,43 @@ impl EventTx {
     }
 }
 
+/// A queue's wake-up fd: an eventfd that holds 1 while it is signalled.
+#[derive(Debug)]
+struct WakeFd(OwnedFd);
+
+impl WakeFd {
+    fn new() -> io::Result<WakeFd> {
+        // SAFETY: eventfd takes no pointer; it returns a new descriptor or -1.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a new descriptor that nothing else owns.
+        Ok(WakeFd(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+
+    fn raw(&self) -> RawFd {
+        self.0.as_raw_fd()
+    }
+
+    /// Adds 1 to the counter: the fd becomes readable. It cannot fail
+    /// here (the counter is 0 or 1, far from overflowing).
+    fn write_one(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes the 8 bytes of `one`, which lives across the call.
+        let _ = unsafe { libc::write(self.raw(), (&one as *const u64).cast(), 8) };
+    }
+
+    /// Resets the counter to 0: the fd is no longer readable. Nonblocking:
+    /// a counter already at 0 gives EAGAIN, which is fine.
+    fn read_all(&self) {
+        let mut count: u64 = 0;
+        // SAFETY: reads at most 8 bytes into `count`, which lives across
+        // the call.
+        let _ = unsafe { libc::read(self.raw(), (&mut count as *mut u64).cast(), 8) };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -516,5 +661,65 @@ mod tests {
         queues.remove(&b);
         assert!(queues.get(b.number).is_none());
         assert!(queues.get(DEFAULT_QUEUE).is_some());
+    }
+
+    /// Whether `fd` is readable right now.
+    fn readable(fd: RawFd) -> bool {
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, for the duration of the call.
+        let n = unsafe { libc::poll(&mut p, 1, 0) };
+        assert!(n >= 0, "poll: {}", io::Error::last_os_error());
+        n == 1 && p.revents & libc::POLLIN != 0
+    }
+
+    /// Rule: the wake-up fd is readable exactly while events wait, also
+    /// when events arrive in the middle of a poll: a poll with room takes
+    /// them and leaves the fd cleared (so a poll returning less than its
+    /// capacity always does), one without room leaves it readable. A fd
+    /// asked for after events arrived is readable at once; a closed queue
+    /// makes none.
+    #[test]
+    fn wake_fd_follows_the_queue_through_a_poll() {
+        let queues = Queues::new();
+        let q = queues.create();
+        for id in 1..=10 {
+            assert!(q.admit(id));
+        }
+        q.send_now(ended(1));
+        let fd = q.event_fd().unwrap();
+        assert_eq!(q.event_fd().unwrap(), fd, "the same fd every call");
+        assert!(readable(fd), "asked for with an event waiting");
+        // Event 2 arrives while the poll hands out event 1: taken too.
+        let mut out = Batch::new();
+        let n = q.poll_into(&mut out, 10, |i, _| {
+            if i == 0 {
+                q.send_now(ended(2));
+            }
+        });
+        assert_eq!(n, 2);
+        assert!(!readable(fd));
+        // The same with no room left for it: it waits, and so does the fd.
+        q.send_now(ended(3));
+        let n = q.poll_into(&mut out, 1, |_, _| q.send_now(ended(4)));
+        assert_eq!(n, 1);
+        assert!(readable(fd));
+        assert_eq!(q.poll_into(&mut out, 1, |_, _| {}), 1);
+        assert!(!readable(fd), "the last event handed out clears it");
+        assert_eq!(q.poll_into(&mut out, 1, |_, _| {}), 0);
+        assert!(!readable(fd));
+        // An event of a forgotten (cancelled) id keeps it readable until a
+        // poll drops the event.
+        q.send_now(ended(5));
+        assert!(q.forget(5));
+        assert!(readable(fd));
+        assert_eq!(q.poll_into(&mut out, 1, |_, _| {}), 0);
+        assert!(!readable(fd));
+        q.close();
+        let err = q.event_fd().unwrap_err();
+        assert_eq!(err.raw_os_error(), Some(libc::ESHUTDOWN));
     }
 }

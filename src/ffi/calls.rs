@@ -11,7 +11,7 @@
 //! - "Static": valid for the life of the process.
 //! - "Thread-safety: any thread": may be called from any thread at once.
 
-use std::ffi::{c_char, CStr};
+use std::ffi::{c_char, c_int, CStr};
 use std::path::Path;
 use std::time::Duration;
 
@@ -173,10 +173,12 @@ pub extern "C" fn net_cancel(id: net_id) -> bool {
 /// net_poll (or `net_wait`, or `net_shutdown`) call. Events not fitting in
 /// `capacity` stay queued for the next call.
 ///
-/// Call it once per frame from one thread (the game's main thread); every
-/// event is delivered through it, never from a netdl thread. A call with
-/// nothing pending costs about 15 ns; no call allocates or makes a system
-/// call while transfers run. Each event delivered is a copy of its
+/// Call it once per frame from one thread (the game's main thread), or when
+/// `net_event_fd` is readable; every event is delivered through it, never
+/// from a netdl thread. A call with nothing pending costs about 15 ns; no
+/// call allocates or makes a system call while transfers run (except, once
+/// `net_event_fd` was asked for, the read that clears it when a call
+/// leaves the queue empty). Each event delivered is a copy of its
 /// prebuilt view: about 25 ns, up to 100 ns when other threads keep the
 /// caches busy. `capacity` bounds the time one call takes.
 ///
@@ -288,6 +290,81 @@ pub unsafe extern "C" fn net_queue_wait(
     let timeout = Duration::from_millis(timeout_ms.into());
     // SAFETY: forwarded contract.
     unsafe { poll(q, out, capacity, Some(timeout)) }
+}
+
+/// A file descriptor that is readable exactly while the default queue has
+/// events waiting, for hosts built on `poll` / `epoll` / `select` loops
+/// (libuv, asyncio, a server's event loop, a tool) instead of frames.
+/// Watch it for reading; when it is readable, drain with `net_poll` (or
+/// `net_wait`). `net_queue_event_fd` gives the same for another queue.
+///
+/// Level-style, as the host sees it:
+/// - Events arriving make it readable (one write by the network thread when
+///   the fd is not readable already, not one per event).
+/// - A poll or wait that leaves the queue empty makes it unreadable (it
+///   reads the fd, nonblocking), whatever its capacity; one that leaves
+///   events behind (it filled `capacity`) leaves it readable.
+/// - So a level-triggered loop may poll once per wake-up, with any
+///   capacity: whatever it leaves wakes it again. Edge-triggered
+///   (`EPOLLET`): after each wake-up, poll until a call returns less than
+///   its capacity; such a call always leaves the fd unreadable, so the next
+///   event makes a new edge.
+/// - Races only add wake-ups, never lose one: events that arrive between
+///   the wake-up and the poll are handed out by that poll, and events that
+///   arrive just after it emptied the queue make the fd readable again.
+///   A poll after a wake-up returns 0 only when another call polled the
+///   queue since, or every event waiting was of a request cancelled
+///   meanwhile (`net_cancel`): a loop that polls only on wake-ups and
+///   cancels nothing never wakes up for nothing.
+///
+/// Owned by netdl: never read, write or close it (reading it yourself
+/// would lose a wake-up). Made on the first call (an `eventfd(2)` with
+/// `EFD_NONBLOCK | EFD_CLOEXEC`; a program that never asks pays nothing);
+/// every later call returns the same descriptor. Valid until
+/// `net_shutdown`, which closes it: take it out of your loop before.
+///
+/// Returns -1 when there is no fd, with `errno` set: `ESHUTDOWN` after
+/// `net_shutdown`; `EMFILE`, `ENFILE` or `ENOMEM` when `eventfd(2)` fails
+/// (a later call tries again).
+///
+/// Thread-safety: any thread.
+#[no_mangle]
+pub extern "C" fn net_event_fd() -> c_int {
+    guard!(-1, { event_fd(None) })
+}
+
+/// `net_event_fd` for the queue `q` (NULL: the default queue, as
+/// `net_event_fd`): readable exactly while `q` has events waiting, cleared
+/// by the `net_queue_poll` / `net_queue_wait` that leaves `q` empty. Each
+/// queue has its own fd, independent of the others. Valid until
+/// `net_queue_destroy(q)` or `net_shutdown`, which close it. Returns -1
+/// as `net_event_fd`.
+///
+/// Thread-safety: any thread.
+///
+/// # Safety
+/// `q` is NULL or a live queue from `net_queue_create`.
+#[no_mangle]
+pub unsafe extern "C" fn net_queue_event_fd(q: *mut net_queue) -> c_int {
+    // SAFETY: NULL or a live queue (caller's contract).
+    let queue = unsafe { q.as_ref() }.map(|q| &q.queue);
+    guard!(-1, { event_fd(queue) })
+}
+
+/// The wake-up fd of `queue` (None: the default queue), or -1 with
+/// `errno` set.
+fn event_fd(queue: Option<&Queue>) -> c_int {
+    let made = match client() {
+        Some(client) => client.event_fd(queue),
+        None => Err(std::io::Error::from_raw_os_error(libc::ESHUTDOWN)),
+    };
+    made.unwrap_or_else(|e| {
+        let code = e.raw_os_error().unwrap_or(libc::EIO);
+        // SAFETY: `__errno_location` returns this thread's errno, valid
+        // for writing for the life of the thread.
+        unsafe { *libc::__errno_location() = code };
+        -1
+    })
 }
 
 /// The four polls: ends the life of the events the queue's previous poll
