@@ -109,6 +109,50 @@ fn example_resilient_runs() {
     assert!(std::fs::read(dir.path().join("out/pack.bin")).unwrap() == data);
 }
 
+/// Rule: examples-c/epoll.c, driven only by epoll on `net_event_fd` (no
+/// sleep, no frame loop), downloads 100 files byte for byte, printing each
+/// one's `ended` line once, woken at most once per event (no progress:
+/// one event per file).
+#[test]
+fn example_epoll_runs() {
+    const FILES: usize = 100;
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("epoll");
+    compile(&[&root().join("examples-c/epoll.c")], &exe);
+    let out_dir = dir.path().join("out");
+    let size = |i: usize| 1 + (i * 7919) % 50_000;
+    let urls = (0..FILES).map(|i| server.url(&format!("/bytes/{}?seed={i}", size(i))));
+    let out = run(&exe).arg(&out_dir).args(urls).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut lines: Vec<&str> = stdout.lines().collect();
+    let summary = lines.pop().unwrap();
+    let wakeups: usize = summary
+        .strip_prefix(&format!("done files={FILES} failed=0 wakeups="))
+        .unwrap_or_else(|| panic!("{summary}"))
+        .parse()
+        .unwrap();
+    assert!((1..=FILES).contains(&wakeups), "{summary}");
+    lines.sort();
+    let mut expected: Vec<String> = (0..FILES)
+        .map(|i| format!("ended {i} status=200 bytes={}", size(i)))
+        .collect();
+    expected.sort();
+    assert_eq!(lines, expected);
+    for i in 0..FILES {
+        let saved = std::fs::read(out_dir.join(format!("{i}.bin"))).unwrap();
+        assert!(
+            saved == support::body(size(i), i as u64),
+            "file {i} differs"
+        );
+    }
+}
+
 /// Rule: the ABI checks in tests/c/abi_test.c all pass (NULLs, invalid
 /// UTF-8, enum ranges, reserved fields, calls after net_shutdown).
 #[test]
