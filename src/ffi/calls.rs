@@ -230,8 +230,8 @@ pub extern "C" fn net_queue_create() -> *mut net_queue {
 }
 
 /// Destroys a queue made by `net_queue_create`: cancels its live requests
-/// silently (as `net_cancel`), drops its pending events and frees the
-/// events its last poll handed out. Other queues, and requests of other
+/// silently (as `net_cancel`), drops its pending events, frees the events
+/// its last poll handed out and closes its `net_queue_event_fd`. Other queues, and requests of other
 /// queues, are not touched. NULL is allowed and does nothing.
 ///
 /// Thread-safety: any thread, but no other call may use `q` at the same
@@ -497,7 +497,8 @@ pub extern "C" fn net_set_limits(max_transfers: u32, max_per_host: u32) -> bool 
 
 /// Stops every transfer, deletes their temporary files, joins the network
 /// thread (promptly, even with slow transfers in flight) and frees all
-/// memory, including the last polled events of every queue. No event is
+/// memory, including the last polled events of every queue, and closes
+/// every queue's `net_queue_event_fd` (`net_event_fd` too). No event is
 /// delivered after it; every later call returns 0 / false / NULL, except
 /// `net_queue_destroy`, which still frees its queue. Calling it again
 /// does nothing.
