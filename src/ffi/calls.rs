@@ -231,8 +231,9 @@ pub extern "C" fn net_queue_create() -> *mut net_queue {
 
 /// Destroys a queue made by `net_queue_create`: cancels its live requests
 /// silently (as `net_cancel`), drops its pending events, frees the events
-/// its last poll handed out and closes its `net_queue_event_fd`. Other queues, and requests of other
-/// queues, are not touched. NULL is allowed and does nothing.
+/// its last poll handed out and closes its `net_queue_event_fd`. Other
+/// queues, and requests of other queues, are not touched. NULL is allowed
+/// and does nothing.
 ///
 /// Thread-safety: any thread, but no other call may use `q` at the same
 /// time or afterwards (nor a `net_params` naming it).
