@@ -598,15 +598,7 @@ fn cancel_and_other_urls() {
         opts.fetch.keep_partial = keep;
         let id = t.download(&url, "f.bin", opts);
         // Cancel once the first mebibyte is in.
-        let deadline = Instant::now() + Duration::from_secs(20);
-        'wait: loop {
-            assert!(Instant::now() < deadline, "no progress");
-            for ev in t.client.wait(Duration::from_millis(50)) {
-                if ev.id == id && ev.bytes_transferred >= MIB as i64 {
-                    break 'wait;
-                }
-            }
-        }
+        t.wait_for_bytes(id, MIB as i64);
         assert!(t.client.cancel(id));
         // The cancel is handled on the network thread: a request after it
         // ends after it.

@@ -81,6 +81,25 @@ impl TestClient {
         }
     }
 
+    /// Waits until an event of `id` reports at least `bytes` transferred
+    /// (events polled meanwhile are dropped); fails the test after 20 s.
+    pub fn wait_for_bytes(&self, id: u64, bytes: i64) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            assert!(
+                Instant::now() < deadline,
+                "{id}: {bytes} bytes never reported"
+            );
+            let events = self.client.wait(Duration::from_millis(20));
+            if events
+                .iter()
+                .any(|e| e.id == id && e.bytes_transferred >= bytes)
+            {
+                return;
+            }
+        }
+    }
+
     /// The `ended` event of `id` (other events of `id` are skipped).
     pub fn ended(&self, id: u64) -> Event {
         self.events_until_ended(id, Duration::from_secs(20))
