@@ -456,7 +456,8 @@ typedef struct net_event {
 /**
  * More body bytes arrived. Only when `net_params.progress` is set; at
  * most about 10 per second per request, at least one every 500 ms while
- * bytes flow.
+ * bytes flow, and the bytes that came before a pause are reported within
+ * about 100 ms of the pause.
  */
 #define NET_PHASE_PROGRESS 1
 

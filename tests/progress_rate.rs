@@ -74,3 +74,42 @@ fn slow_download_reports_regularly() {
     }
     assert!(times.len() >= 3, "{times:?}");
 }
+
+/// Rule: bytes that arrive and are followed by a stall are reported
+/// anyway: the count a progress event reports reaches what is on disk
+/// within about one progress interval, without waiting for more data. A
+/// raw server sends 300 kB, 30 ms later 300 kB more (inside the 100 ms
+/// after the first progress event), then nothing.
+#[test]
+fn a_stall_does_not_hide_the_last_bytes() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/s.bin", listener.local_addr().unwrap());
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = conn.read(&mut buf).unwrap();
+        let head = "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n";
+        conn.write_all(head.as_bytes()).unwrap();
+        conn.write_all(&[1u8; 300_000]).unwrap();
+        std::thread::sleep(Duration::from_millis(30)); // the link's pace
+        conn.write_all(&[2u8; 300_000]).unwrap();
+        let _ = stop_rx.recv(); // then silence until the test ends
+    });
+    let t = TestClient::new();
+    let id = t.download(&url, "s.bin", opts_progress());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = 0;
+    while seen < 600_000 {
+        assert!(Instant::now() < deadline, "the count stayed at {seen}");
+        for ev in t.client.wait(Duration::from_millis(50)) {
+            assert_eq!((ev.id, ev.phase == Phase::Ended), (id, false));
+            seen = seen.max(ev.bytes_transferred);
+        }
+    }
+    assert_eq!(seen, 600_000);
+    assert!(t.client.cancel(id));
+    drop(stop_tx);
+    server.join().unwrap();
+}

@@ -666,7 +666,8 @@ impl Agent {
         }
     }
 
-    /// Fails transfers that moved no byte for longer than their timeout.
+    /// Fails transfers that moved no byte for longer than their timeout,
+    /// and sends the progress events owed since their last bytes.
     /// libcurl's low-speed check averages over its window and fires late,
     /// so the time of the last byte is tracked here instead.
     fn expire_idle(&mut self, now: Instant) {
@@ -683,10 +684,13 @@ impl Agent {
             // Ended as libcurl ends a transfer: it may be retried.
             self.finish(id, Some(Error::new(ErrorKind::Timeout, msg)));
         }
+        for h in self.running.values_mut() {
+            h.get_mut().pay_progress(now);
+        }
     }
 
-    /// How long to sleep: until libcurl's next timer or the next
-    /// inactivity deadline, whichever is first; not at all when queued
+    /// How long to sleep: until libcurl's next timer, the next inactivity
+    /// deadline or owed progress event, whichever is first; not at all when queued
     /// requests can start (transfers that just ended freed their slots).
     fn wait_time(&self) -> Duration {
         let free = self.running.len() < self.limits.transfers;
@@ -707,7 +711,9 @@ impl Agent {
             .values()
             .map(|h| {
                 let t = h.get_ref();
-                (t.last_activity + t.timeout).saturating_duration_since(now)
+                let idle = t.last_activity + t.timeout;
+                let due = t.progress_deadline().map_or(idle, |p| p.min(idle));
+                due.saturating_duration_since(now)
             })
             .fold(curl, Duration::min)
             .min(retry)

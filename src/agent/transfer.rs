@@ -81,6 +81,8 @@ pub struct Transfer {
     /// Splitting is off: a segment saw another file, so the download
     /// started over on one connection.
     pub segments_off: bool,
+    /// A progress event is owed (`progress_deadline`).
+    pub(super) progress_owed: bool,
     /// A helper's events show its download's response, not its own.
     pub(super) shown: Option<Box<(i32, Headers, u32)>>,
     pub(super) events: EventTx,
@@ -154,6 +156,7 @@ impl Transfer {
             seg: None,
             segment_done: false,
             segments_off: false,
+            progress_owed: false,
             shown: None,
             events,
             progress: req.progress.then(Arc::default),
@@ -499,11 +502,35 @@ impl Transfer {
             || self
                 .last_progress
                 .is_none_or(|t| now.duration_since(t) >= PROGRESS_INTERVAL);
-        if due && slot.claim() {
+        if !due {
+            // Sent when due (`pay_progress`) if no byte comes before.
+            self.progress_owed = true;
+        } else if slot.claim() {
             self.last_progress = Some(now);
+            self.progress_owed = false;
             let mut ev = self.progress_event(Phase::Progress);
             ev.progress = Some(slot.clone());
             self.send(ev);
+        } else {
+            self.progress_owed = false; // the queued event reports the newest count
+        }
+    }
+
+    /// When a progress event is owed: bytes arrived after the last one
+    /// within its interval, and none since (a stall must not leave the
+    /// last count unreported).
+    pub fn progress_deadline(&self) -> Option<Instant> {
+        let last = self.last_progress.filter(|_| self.progress_owed)?;
+        Some(last + PROGRESS_INTERVAL)
+    }
+
+    /// Sends the owed progress event once its interval has passed.
+    pub fn pay_progress(&mut self, now: Instant) {
+        if self.progress_deadline().is_some_and(|d| d <= now) {
+            if let Some(slot) = &self.progress {
+                let n = slot.transferred.load(Ordering::Acquire);
+                self.report_progress(now, n, false);
+            }
         }
     }
 

@@ -22,7 +22,8 @@ pub type net_phase = u32;
 pub const NET_PHASE_BEGAN: net_phase = 0;
 /// More body bytes arrived. Only when `net_params.progress` is set; at
 /// most about 10 per second per request, at least one every 500 ms while
-/// bytes flow.
+/// bytes flow, and the bytes that came before a pause are reported within
+/// about 100 ms of the pause.
 pub const NET_PHASE_PROGRESS: net_phase = 1;
 /// The request is over, successfully or not. Exactly once per id, unless
 /// the id was cancelled.
