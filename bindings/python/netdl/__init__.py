@@ -17,7 +17,21 @@ The library is $NETDL_LIB (its full path) if set, else libnetdl.so.0 in
 the `lib` folder of the prefix this package is installed in, of
 sys.prefix, then on the linker path (see `library_path`). It is one
 process-wide instance: shutdown() is final.
+
+asyncio (no thread, no sleep: the queue's event fd is watched with the
+running loop's add_reader while something awaits):
+
+    ev = await netdl.download_async(url, "pack.bin")   # the ended event
+    ev = await asyncio.wait_for(netdl.request_async(url), 10)  # a cancel calls net_cancel
+    async for ev in netdl.aevents(rid): ...            # rid's events, until it ended
+
+Async consumers come first: an event of an id that download_async /
+request_async / aevents(ids) is waiting for, and every event while an
+aevents() without ids runs, goes to them; poll()/wait()/events() get the
+rest (also those a loop's reader took from the library meanwhile).
 """
+import asyncio
+import collections
 import ctypes
 import enum
 import math
@@ -25,14 +39,15 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, AsyncIterator, Deque, Dict, Iterator, List, Optional, Set, Tuple, Union
 
 from . import _ffi
 
 __all__ = [
     "Dir", "ErrorCode", "BodyType", "Progress", "EventFlag", "Headers", "Event",
     "DOCUMENTS", "TEMPORARY", "CACHES", "APPLICATION_SUPPORT", "RESOURCE",
-    "download", "request", "cancel", "poll", "wait", "events", "set_directory",
+    "download", "request", "cancel", "poll", "wait", "events", "download_async",
+    "request_async", "aevents", "set_directory",
     "get_directory", "set_app_name", "set_limits", "shutdown", "error_name", "library_path",
 ]
 
@@ -362,15 +377,34 @@ def _params(*, headers=None, body=None, body_file=None, body_file_dir: int = Dir
     return p, keep
 
 
-def _start(call, p: "_ffi.NetParams", user_data) -> int:
+def _start(call, p: "_ffi.NetParams", user_data, waiter: Optional["_Waiter"] = None) -> int:
     # Registered under the lock that delivery takes, so no poll can see the
-    # id's events before it is known; shutdown() destroys the queue under it.
+    # id's events before it is known (nor before its waiter is);
+    # shutdown() destroys the queue under it.
     with _lock:
         p.queue = _queue
         rid = call()
         if rid:
             _live[rid] = user_data
+            if waiter is not None:
+                waiter.ids.add(rid)
+                _by_id.setdefault(rid, []).append(waiter)
     return rid
+
+
+def _download_args(url, filename, method, base_dir, options):
+    """download()'s and download_async()'s net_params, what it points into
+    (keep it alive until the call returned) and the call."""
+    p, keep = _params(**options)
+    args = (_cstr(url, "url"), _cstr(method, "method"), _cstr(filename, "filename"))
+    return p, keep, lambda: _lib.net_download(args[0], args[1], ctypes.byref(p), args[2], base_dir)
+
+
+def _request_args(url, method, options):
+    """As _download_args, for request() and request_async()."""
+    p, keep = _params(**options)
+    args = (_cstr(url, "url"), _cstr(method, "method"))
+    return p, keep, lambda: _lib.net_request(args[0], args[1], ctypes.byref(p))
 
 
 def download(url: str, filename: str, *, method: str = "GET", base_dir: int = Dir.DOCUMENTS,
@@ -412,10 +446,8 @@ def download(url: str, filename: str, *, method: str = "GET", base_dir: int = Di
                         once (at most 16; 0 or 1: one), when the server allows ranges
                         and each part is at least 4 MiB
     """
-    p, keep = _params(**options)  # keep: what p points into, alive until we return
-    args = (_cstr(url, "url"), _cstr(method, "method"), _cstr(filename, "filename"))
-    return _start(lambda: _lib.net_download(args[0], args[1], ctypes.byref(p), args[2], base_dir),
-                  p, user_data)
+    p, keep, call = _download_args(url, filename, method, base_dir, options)
+    return _start(call, p, user_data)
 
 
 def request(url: str, method: str = "GET", *, user_data: Any = None, **options) -> int:
@@ -423,18 +455,18 @@ def request(url: str, method: str = "GET", *, user_data: Any = None, **options) 
     `body`. Options as download()'s (max_body defaults to 64 MiB here); the
     library rejects the download-only ones (expected_size, sha256, compress,
     keep_partial, if_changed, segments > 1) with an INVALID_ARGUMENT event."""
-    p, keep = _params(**options)  # keep: what p points into, alive until we return
-    args = (_cstr(url, "url"), _cstr(method, "method"))
-    return _start(lambda: _lib.net_request(args[0], args[1], ctypes.byref(p)), p, user_data)
+    p, keep, call = _request_args(url, method, options)
+    return _start(call, p, user_data)
 
 
 def cancel(id: int) -> bool:
     """True if the request was still live; no event of it is delivered afterwards.
-    Never blocks."""
+    Never blocks. A download_async()/request_async() awaiting it raises
+    asyncio.CancelledError; an aevents() naming it stops waiting for it."""
     with _lock:
         live = bool(_lib.net_cancel(id))
         if live:
-            _live.pop(id, None)
+            _forget_id(id)
     return live
 
 
@@ -469,8 +501,13 @@ def _fetch(wait_ms: Optional[int]) -> int:
     return _lib.net_queue_wait(_queue, _buf, _BATCH, wait_ms)
 
 
-def _take(wait_ms: Optional[int]) -> List[Event]:
-    """Every pending event, copied (under _poll_lock)."""
+def _take(wait_ms: Optional[int], for_loop: bool = False) -> List[Event]:
+    """Every pending event, copied (under _poll_lock). Those an async
+    consumer wants go to it (_route); the others are returned, after those
+    a loop's reader left in _backlog; or, for a loop's reader (for_loop),
+    added to _backlog."""
+    if _backlog and not for_loop:
+        wait_ms = None  # events are waiting already
     raw = []
     n = _fetch(wait_ms)
     while True:
@@ -478,19 +515,25 @@ def _take(wait_ms: Optional[int]) -> List[Event]:
         if n < _BATCH:
             break
         n = _fetch(None)
-    kept = []
+    out: List[Event] = []
     with _lock:
+        if not for_loop:
+            out.extend(_backlog)
+            _backlog.clear()
         for f in raw:
             if f["id"] not in _live:
                 continue  # cancelled meanwhile, or not started by this module
             user = _live.pop(f["id"]) if f["phase"] == "ended" else _live[f["id"]]
-            kept.append((f, user))
-    return [Event(user_data=user, **f) for f, user in kept]
+            ev = Event(user_data=user, **f)
+            if not _route(ev):
+                (_backlog if for_loop else out).append(ev)
+    return out
 
 
 def poll() -> List[Event]:
     """Every pending event; never blocks. While another thread is taking
-    events (or waiting in wait()), returns [] at once: that thread gets them."""
+    events (or waiting in wait()), returns [] at once: that thread gets them.
+    Events an async consumer waits for go to it instead (see aevents())."""
     if not _poll_lock.acquire(blocking=False):
         return []
     try:
@@ -536,6 +579,327 @@ def events(*ids: int, timeout: float = 30.0) -> Iterator[Event]:
             yield ev
 
 
+# --- asyncio ---------------------------------------------------------------
+#
+# A loop that awaits anything of this module watches the queue's event fd
+# (net_queue_event_fd) with add_reader: once per loop, added by the first
+# await and removed when the last one finishes. Its callback takes every
+# pending event and routes it: to the async consumers of the event
+# (_Waiter, _Stream), on their loop's thread; what none of them wants is
+# kept in _backlog for poll()/wait(). Whoever takes an event from the
+# library (a reader or a poll()/wait() on any thread) routes it the same
+# way. All of this state is guarded by _lock.
+
+_SHUT = "netdl.shutdown() was called"
+_SHUTDOWN = object()  # handed to every async consumer by shutdown()
+
+
+@dataclass(frozen=True)
+class _Cancelled:
+    """Handed to the consumers of an id that cancel() stopped."""
+    id: int
+
+
+class _Waiter:
+    """One download_async() / request_async(): the future its ended event resolves."""
+
+    def __init__(self, loop):
+        self.loop, self.thread, self.ids = loop, threading.get_ident(), set()
+        self.fut = loop.create_future()
+
+    def deliver(self, item) -> None:  # on the loop's thread
+        if self.fut.done():
+            return
+        if item is _SHUTDOWN:
+            self.fut.set_exception(RuntimeError(_SHUT))
+        elif isinstance(item, _Cancelled):
+            self.fut.cancel()
+        elif item.phase == "ended":
+            self.fut.set_result(item)
+
+
+class _Stream:
+    """One aevents(): what it was handed and has not yielded yet."""
+
+    def __init__(self, loop, ids):
+        self.loop, self.thread, self.ids = loop, threading.get_ident(), set(ids)
+        self.pending: Deque[Any] = collections.deque()
+        self.wakeup: Optional[asyncio.Future] = None
+
+    def deliver(self, item) -> None:  # on the loop's thread
+        if isinstance(item, _Cancelled):  # no event of it after cancel(), not even one handed over
+            self.pending = collections.deque(
+                e for e in self.pending if not (isinstance(e, Event) and e.id == item.id))
+        self.pending.append(item)
+        if self.wakeup is not None and not self.wakeup.done():
+            self.wakeup.set_result(None)
+
+
+class _LoopState:
+    def __init__(self):
+        self.thread = threading.get_ident()
+        self.count = 0  # awaits in progress on the loop
+
+
+_by_id: Dict[int, List[Any]] = {}  # id -> its _Waiter and the _Streams naming it
+_watchers: List[_Stream] = []  # aevents() without ids: every event
+_backlog: Deque[Event] = collections.deque()  # taken by a reader, wanted by no async consumer
+_loops: Dict[Any, _LoopState] = {}  # loops with the reader added
+_fd = -1  # net_queue_event_fd(_queue), asked by the first await
+
+
+def _send(sub, item) -> None:
+    """(under _lock) Hands `item` to an async consumer on its loop's thread."""
+    try:
+        if threading.get_ident() == sub.thread:
+            sub.deliver(item)
+        else:
+            sub.loop.call_soon_threadsafe(sub.deliver, item)
+    except RuntimeError:  # its loop was closed while it waited
+        _forget_loop(sub.loop)
+
+
+def _route(ev: Event) -> bool:
+    """(under _lock) Hands `ev` to the download_async() and aevents(ids) of
+    its id and to every aevents() without ids. False if there is none."""
+    subs = _by_id.pop(ev.id, []) if ev.phase == "ended" else list(_by_id.get(ev.id, ()))
+    subs += _watchers
+    for sub in subs:
+        _send(sub, ev)
+    return bool(subs)
+
+
+def _forget_id(rid: int) -> None:
+    """(under _lock) After net_cancel(rid) returned true: no event of it
+    reaches anyone from now on."""
+    _live.pop(rid, None)
+    kept = [ev for ev in _backlog if ev.id != rid]
+    _backlog.clear()
+    _backlog.extend(kept)
+    subs = {id(s): s for s in _by_id.pop(rid, []) + _watchers}
+    for sub in subs.values():
+        _send(sub, _Cancelled(rid))
+
+
+def _forget_loop(loop) -> None:
+    """(under _lock) `loop` was closed while consumers on it waited (their
+    tasks will never run again): drops them and cancels the requests its
+    download_async() / request_async() started. Its reader went with its
+    selector."""
+    _loops.pop(loop, None)
+    _watchers[:] = [s for s in _watchers if s.loop is not loop]
+    owned = []
+    for rid, subs in list(_by_id.items()):
+        owned += [rid for s in subs if s.loop is loop and isinstance(s, _Waiter)]
+        subs[:] = [s for s in subs if s.loop is not loop]
+        if not subs:
+            del _by_id[rid]
+    for rid in owned:
+        if _lib.net_cancel(rid):
+            _forget_id(rid)
+
+
+def _unsubscribe(sub) -> None:
+    """(under _lock)"""
+    if sub in _watchers:
+        _watchers.remove(sub)
+    for rid in sub.ids:
+        subs = _by_id.get(rid, [])
+        if sub in subs:
+            subs.remove(sub)
+            if not subs:
+                del _by_id[rid]
+
+
+def _on_readable() -> None:
+    """A loop's reader: events wait in the queue. Takes them all (_take
+    polls until a poll returns less than its capacity, which leaves the fd
+    unreadable) and routes them. Never blocks the loop: while another
+    thread takes events, that thread routes them (the fd stays readable
+    until it has, so this may run again first)."""
+    if not _poll_lock.acquire(blocking=False):
+        return
+    try:
+        if not _closed:
+            _take(None, for_loop=True)
+    finally:
+        _poll_lock.release()
+
+
+def _attach(loop) -> None:
+    """One more await on `loop` (its thread): the first adds the reader."""
+    global _fd
+    with _lock:
+        if _closed:
+            raise RuntimeError(_SHUT)
+        for other in [other for other in _loops if other.is_closed()]:
+            _forget_loop(other)
+        state = _loops.get(loop)
+        if state is None:
+            if _fd < 0:
+                fd = _lib.net_queue_event_fd(_queue)
+                if fd < 0:
+                    err = ctypes.get_errno()
+                    raise OSError(err, f"netdl: no event fd: {os.strerror(err)}")
+                _fd = fd
+            loop.add_reader(_fd, _on_readable)
+            state = _loops[loop] = _LoopState()
+        state.count += 1
+
+
+def _detach(loop) -> None:
+    """One await on `loop` finished: the last removes the reader."""
+    with _lock:
+        state = _loops.get(loop)
+        if state is None:
+            return  # shutdown() or _forget_loop took it out already
+        state.count -= 1
+        if state.count == 0:
+            del _loops[loop]
+            loop.remove_reader(_fd)
+
+
+def _unhook_loops() -> None:
+    """shutdown(): takes the reader out of every loop before the fd is
+    closed; on another thread's running loop through call_soon_threadsafe,
+    waiting up to 1 s for it."""
+    with _lock:
+        hooked = list(_loops.items())
+        _loops.clear()
+    for loop, state in hooked:
+        if state.thread == threading.get_ident() or loop.is_closed():
+            loop.remove_reader(_fd)
+            continue
+        done = threading.Event()
+
+        def remove(loop=loop, done=done):
+            loop.remove_reader(_fd)
+            done.set()
+        try:
+            loop.call_soon_threadsafe(remove)
+        except RuntimeError:
+            continue  # closed meanwhile: its selector is gone
+        done.wait(1.0)
+
+
+async def _await_end(p: "_ffi.NetParams", call, user_data) -> Event:
+    loop = asyncio.get_running_loop()
+    waiter = _Waiter(loop)
+    _attach(loop)
+    try:
+        rid = _start(call, p, user_data, waiter)
+        if not rid:
+            raise RuntimeError(_SHUT)
+        try:
+            return await waiter.fut
+        except BaseException:  # cancelled (task.cancel, wait_for's timeout), or shut down
+            cancel(rid)  # returns False, and there is nothing to undo, if it had ended
+            raise
+        finally:
+            with _lock:
+                _unsubscribe(waiter)
+    finally:
+        _detach(loop)
+
+
+async def download_async(url: str, filename: str, *, method: str = "GET",
+                         base_dir: int = Dir.DOCUMENTS, user_data: Any = None,
+                         **options) -> Event:
+    """download() for asyncio: returns its `ended` event (a failure is an
+    event with is_error set, as in download(); bad arguments raise
+    ValueError or TypeError). Same arguments as download().
+
+    Cancelling the awaiting task (task.cancel(), asyncio.wait_for's
+    timeout, asyncio.timeout) cancels the download (net_cancel: no partial
+    file stays) and raises CancelledError; so does netdl.cancel(id) of its
+    id. A cancel that comes after the download ended leaves its file.
+    Its began/progress events (progress=True) go to an aevents() without
+    ids, if one runs; use download() and aevents(id) to follow one
+    download's progress. RuntimeError after shutdown(), which also ends
+    every await in progress with it."""
+    p, keep, call = _download_args(url, filename, method, base_dir, options)
+    return await _await_end(p, call, user_data)
+
+
+async def request_async(url: str, method: str = "GET", *, user_data: Any = None,
+                        **options) -> Event:
+    """request() for asyncio: returns its `ended` event, whose `body` is the
+    response body. As download_async() otherwise."""
+    p, keep, call = _request_args(url, method, options)
+    return await _await_end(p, call, user_data)
+
+
+def _subscribe(stream: _Stream) -> Optional[Set[int]]:
+    """(under _lock) Registers an aevents() and hands it what _backlog holds
+    for it. Returns the ids it waits to end (None: none, it runs until
+    stopped): those live, and those whose ended event it was just handed."""
+    if not stream.ids:
+        _watchers.append(stream)
+        stream.pending.extend(_backlog)
+        _backlog.clear()
+        return None
+    mine = [ev for ev in _backlog if ev.id in stream.ids]
+    rest = [ev for ev in _backlog if ev.id not in stream.ids]
+    _backlog.clear()
+    _backlog.extend(rest)
+    stream.pending.extend(mine)
+    left = {ev.id for ev in mine if ev.phase == "ended"}
+    for rid in stream.ids:
+        if rid in _live:
+            _by_id.setdefault(rid, []).append(stream)
+            left.add(rid)
+    return left
+
+
+async def aevents(*ids: int) -> AsyncIterator[Event]:
+    """The async twin of events(): yields the events of `ids` as they come,
+    until each of them ended (or was cancelled with netdl.cancel). An id
+    that is not live (it ended and its events were taken, it was cancelled,
+    or this module did not start it) is not waited for.
+
+    Without ids: yields every event of this module's queue, those of
+    download_async() / request_async() too (they still get their ended
+    event), until the loop stops iterating or shutdown() is called.
+
+        rid = netdl.download(url, "pack.bin", progress=True)
+        async for ev in netdl.aevents(rid):
+            print(ev.phase, ev.bytes_transferred)
+
+    While it runs, the events it yields are its own: poll(), wait() and
+    events() do not get them (nor do other aevents() naming other ids).
+    Events taken before it started are not replayed, except those a loop's
+    reader was keeping for poll(). Time limits: asyncio.timeout(). To stop
+    early and unsubscribe at once (rather than when the generator is
+    collected), iterate under contextlib.aclosing(netdl.aevents(...))."""
+    if _closed:
+        return
+    loop = asyncio.get_running_loop()
+    stream = _Stream(loop, ids)
+    _attach(loop)
+    try:
+        with _lock:
+            left = _subscribe(stream)
+        while left is None or left:
+            if not stream.pending:
+                stream.wakeup = loop.create_future()
+                await stream.wakeup
+                continue
+            item = stream.pending.popleft()
+            if item is _SHUTDOWN:
+                return
+            if isinstance(item, _Cancelled):
+                if left is not None:
+                    left.discard(item.id)
+                continue
+            if left is not None and item.phase == "ended":
+                left.discard(item.id)
+            yield item
+    finally:
+        with _lock:
+            _unsubscribe(stream)
+        _detach(loop)
+
+
 # --- Settings --------------------------------------------------------------
 
 def set_directory(base_dir: int, path) -> None:
@@ -563,12 +927,21 @@ def set_limits(max_transfers: int, max_per_host: int) -> None:
 
 def shutdown() -> None:
     """Stops everything and frees the library's memory. Final for the process:
-    threads in wait() return [] (within 0.2 s)."""
+    threads in wait() return [] (within 0.2 s), download_async() and
+    request_async() raise RuntimeError, aevents() stop; the reader is taken
+    out of every loop first."""
     global _closed, _queue
     _closed = True
+    _unhook_loops()  # before the fd closes
     with _poll_lock:  # no copy may read the batch net_shutdown frees
         _lib.net_shutdown()
         with _lock:
             _lib.net_queue_destroy(_queue)
             _queue = None
             _live.clear()
+            subs = {id(s): s for s in _watchers + [s for ss in _by_id.values() for s in ss]}
+            _by_id.clear()
+            _watchers.clear()
+            _backlog.clear()
+            for sub in subs.values():
+                _send(sub, _SHUTDOWN)

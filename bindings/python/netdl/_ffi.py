@@ -109,6 +109,8 @@ _SIGNATURES = {
     "net_queue_poll": (ctypes.c_size_t, [ctypes.c_void_p, ctypes.POINTER(NetEvent), ctypes.c_size_t]),
     "net_queue_wait": (ctypes.c_size_t, [ctypes.c_void_p, ctypes.POINTER(NetEvent), ctypes.c_size_t,
                                          ctypes.c_uint32]),
+    "net_event_fd": (ctypes.c_int, []),
+    "net_queue_event_fd": (ctypes.c_int, [ctypes.c_void_p]),
     "net_set_directory": (ctypes.c_bool, [ctypes.c_uint32, ctypes.c_char_p]),
     "net_get_directory": (ctypes.c_size_t, [ctypes.c_uint32, ctypes.c_char_p, ctypes.c_size_t]),
     "net_set_app_name": (ctypes.c_bool, [ctypes.c_char_p]),
@@ -155,7 +157,7 @@ def load() -> Tuple[ctypes.CDLL, str]:
     env = os.environ.get("NETDL_LIB")
     if env:
         try:
-            return _bind(ctypes.CDLL(env)), env
+            return _bind(ctypes.CDLL(env, use_errno=True)), env
         except OSError as e:
             raise OSError(f"netdl: cannot load NETDL_LIB={env!r}: {e}") from None
     tried = []
@@ -164,13 +166,13 @@ def load() -> Tuple[ctypes.CDLL, str]:
             tried.append(f"{path} (no such file)")
             continue
         try:
-            return _bind(ctypes.CDLL(path)), path
+            return _bind(ctypes.CDLL(path, use_errno=True)), path
         except OSError as e:
             tried.append(f"{path} ({e})")
     found = ctypes.util.find_library("netdl")
     if found:
         try:
-            return _bind(ctypes.CDLL(found)), found
+            return _bind(ctypes.CDLL(found, use_errno=True)), found
         except OSError as e:
             tried.append(f"{found}, from ctypes.util.find_library ({e})")
     else:
