@@ -651,6 +651,8 @@ _fd = -1  # net_queue_event_fd(_queue), asked by the first await
 def _send(sub, item) -> None:
     """(under _lock) Hands `item` to an async consumer on its loop's thread."""
     try:
+        if sub.loop.is_closed():
+            raise RuntimeError("closed")
         if threading.get_ident() == sub.thread:
             sub.deliver(item)
         else:
@@ -865,10 +867,10 @@ async def aevents(*ids: int) -> AsyncIterator[Event]:
         async for ev in netdl.aevents(rid):
             print(ev.phase, ev.bytes_transferred)
 
-    While it runs, the events it yields are its own: poll(), wait() and
-    events() do not get them (nor do other aevents() naming other ids).
-    Events taken before it started are not replayed, except those a loop's
-    reader was keeping for poll(). Time limits: asyncio.timeout(). To stop
+    An event goes to every async consumer that wants it (two aevents()
+    naming one id both yield its events); poll(), wait() and events() get
+    only the events no async consumer wants. Events taken before it
+    started are not replayed, except those a loop's reader kept for poll(). Time limits: asyncio.timeout(). To stop
     early and unsubscribe at once (rather than when the generator is
     collected), iterate under contextlib.aclosing(netdl.aevents(...))."""
     if _closed:

@@ -34,10 +34,11 @@ class SpyLoop(asyncio.SelectorEventLoop):
         return super().remove_reader(fd)
 
 
-def run(main):
-    """Runs main() on a SpyLoop; returns its result and the loop (closed)."""
+def run(main, timeout=20):
+    """Runs main() on a SpyLoop (failing after `timeout` s rather than
+    hanging); returns its result and the loop (closed)."""
     with asyncio.Runner(loop_factory=SpyLoop) as runner:
-        result = runner.run(main())
+        result = runner.run(asyncio.wait_for(main(), timeout))
         return result, runner.get_loop()
 
 
@@ -161,7 +162,7 @@ def test_cancelling_the_task_cancels_the_download(server, docs, cancels):
             await until(lambda e: e.id == marker.id)
         return mid, seen
 
-    mid, seen = asyncio.run(main())
+    (mid, seen), _ = run(main)
     phases = [e.phase for e in seen if e.id == mid.id]
     assert phases[0] == "began" and set(phases[1:]) == {"progress"}
     assert netdl.cancel(mid.id) is False and mid.id not in netdl._live
@@ -180,7 +181,7 @@ def test_wait_for_timeout_cancels_the_download(server, docs, cancels):
             await until(lambda e: e.id == marker.id)
         return seen, marker
 
-    seen, marker = asyncio.run(main())
+    (seen, marker), _ = run(main)
     [(rid, live)] = cancels
     assert live and rid not in netdl._live
     assert seen == [marker]  # nothing of the cancelled download
@@ -199,7 +200,7 @@ def test_cancel_of_an_awaited_id_raises_cancelled_error(server, docs):
                 await task
         return began
 
-    began = asyncio.run(main())
+    began, _ = run(main)
     assert began.id not in netdl._live and settled()
     assert not (docs / "slow.bin").exists()
 
@@ -220,6 +221,23 @@ def test_aevents_yields_began_progress_ended(server, docs):
     assert evs[-1].ok and (docs / "p.bin").read_bytes() == pattern(50000)
     assert loop.calls == [("add", netdl._fd), ("remove", netdl._fd)]
     assert settled()
+
+
+def test_aevents_stops_at_a_cancel_of_its_id(server, docs):
+    rid = netdl.download(server + SLOW, "slow.bin", progress=True)
+
+    async def main():
+        got = []
+        async for ev in netdl.aevents(rid):
+            got.append(ev)
+            if ev.phase == "progress":
+                assert netdl.cancel(rid) is True
+        return got
+
+    got, _ = run(main)
+    assert [e.phase for e in got][:2] == ["began", "progress"] and got[-1].phase == "progress"
+    assert {e.id for e in got} == {rid} and rid not in netdl._live and settled()
+    assert not (docs / "slow.bin").exists()
 
 
 def test_aevents_of_several_ids_and_of_ids_not_live(server, docs):
@@ -296,11 +314,29 @@ def test_a_loop_that_ends_with_a_download_running_cancels_it(server, docs, cance
         await asyncio.sleep(0)  # one loop step: it is awaiting
         assert len(netdl._loops) == 1
 
-    _, loop = run(main)  # asyncio.run's end cancels the task
+    _, loop = run(main)  # closing the loop cancels the task (as asyncio.run does)
     [(rid, live)] = cancels
     assert live and rid not in netdl._live
     assert loop.calls == [("add", netdl._fd), ("remove", netdl._fd)]
     assert settled() and not (docs / "left.bin").exists()
+
+
+def test_a_loop_closed_while_awaiting_is_forgotten(server, docs, cancels):
+    import select
+    loop = asyncio.new_event_loop()
+    task = loop.create_task(netdl.download_async(server + SLOW, "left.bin", progress=True))
+    loop.run_until_complete(asyncio.sleep(0))  # one loop step: it is awaiting
+    assert netdl._loops[loop].count == 1
+    loop.close()  # with the task pending: never to run again
+    assert task.done() is False
+    # Its first event finds the loop closed: the download is cancelled.
+    fd = netdl._lib.net_queue_event_fd(netdl._queue)
+    assert select.select([fd], [], [], 10)[0] == [fd]
+    assert netdl.poll() == []
+    [(rid, live)] = cancels
+    assert live and rid not in netdl._live and settled()
+    assert not (docs / "left.bin").exists()
+    task._log_destroy_pending = False  # pending for good, on purpose: no warning when collected
 
 
 def test_shutdown_ends_awaits_and_takes_the_reader_out_first(server, tmp_path):
