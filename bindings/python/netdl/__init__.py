@@ -446,7 +446,8 @@ def download(url: str, filename: str, *, method: str = "GET", base_dir: int = Di
                         once (at most 16; 0 or 1: one), when the server allows ranges
                         and each part is at least 4 MiB
     """
-    p, keep, call = _download_args(url, filename, method, base_dir, options)  # keep: alive until the call returned
+    # keep: what p points into, alive until the call returned
+    p, keep, call = _download_args(url, filename, method, base_dir, options)
     return _start(call, p, user_data)
 
 
@@ -455,7 +456,8 @@ def request(url: str, method: str = "GET", *, user_data: Any = None, **options) 
     `body`. Options as download()'s (max_body defaults to 64 MiB here); the
     library rejects the download-only ones (expected_size, sha256, compress,
     keep_partial, if_changed, segments > 1) with an INVALID_ARGUMENT event."""
-    p, keep, call = _request_args(url, method, options)  # keep: alive until the call returned
+    # keep: what p points into, alive until the call returned
+    p, keep, call = _request_args(url, method, options)
     return _start(call, p, user_data)
 
 
@@ -819,7 +821,8 @@ async def download_async(url: str, filename: str, *, method: str = "GET",
     ids, if one runs; use download() and aevents(id) to follow one
     download's progress. RuntimeError after shutdown(), which also ends
     every await in progress with it."""
-    p, keep, call = _download_args(url, filename, method, base_dir, options)  # keep: alive until the call returned
+    # keep: what p points into, alive until the call returned
+    p, keep, call = _download_args(url, filename, method, base_dir, options)
     return await _await_end(p, call, user_data)
 
 
@@ -827,7 +830,8 @@ async def request_async(url: str, method: str = "GET", *, user_data: Any = None,
                         **options) -> Event:
     """request() for asyncio: returns its `ended` event, whose `body` is the
     response body. As download_async() otherwise."""
-    p, keep, call = _request_args(url, method, options)  # keep: alive until the call returned
+    # keep: what p points into, alive until the call returned
+    p, keep, call = _request_args(url, method, options)
     return await _await_end(p, call, user_data)
 
 
