@@ -874,9 +874,10 @@ async def aevents(*ids: int) -> AsyncIterator[Event]:
     An event goes to every async consumer that wants it (two aevents()
     naming one id both yield its events); poll(), wait() and events() get
     only the events no async consumer wants. Events taken before it
-    started are not replayed, except those a loop's reader kept for poll(). Time limits: asyncio.timeout(). To stop
-    early and unsubscribe at once (rather than when the generator is
-    collected), iterate under contextlib.aclosing(netdl.aevents(...))."""
+    started are not replayed, except those a loop's reader kept for poll().
+    Time limits: asyncio.timeout(). To stop early and unsubscribe at once
+    (rather than when the generator is collected), iterate under
+    contextlib.aclosing(netdl.aevents(...))."""
     if _closed:
         return
     loop = asyncio.get_running_loop()

@@ -260,7 +260,8 @@ def test_refused_connection_is_an_error_event(docs):
         url = f"http://127.0.0.1:{s.getsockname()[1]}/x"
 
         async def main():
-            return await asyncio.gather(netdl.request_async(url), netdl.download_async(url, "r.bin"))
+            return await asyncio.gather(netdl.request_async(url),
+                                        netdl.download_async(url, "r.bin"))
 
         ends, _ = run(main)
     for end in ends:
@@ -296,7 +297,8 @@ def test_an_await_resolves_when_another_thread_takes_its_event(server, docs):
         time.sleep(0.001)
 
     async def main():
-        return await asyncio.gather(*(netdl.request_async(f"{server}/bytes/{n}") for n in range(1, 51)))
+        return await asyncio.gather(*(netdl.request_async(f"{server}/bytes/{n}")
+                                      for n in range(1, 51)))
 
     try:
         ends, _ = run(main)
