@@ -150,6 +150,10 @@ pub unsafe fn options(params: *const net_params) -> Result<Options, Error> {
     Ok(opts)
 }
 
+/// The sizes of earlier `net_options` versions, which later fields extend
+/// (none yet: 0.2 is the first).
+const OLDER_OPTIONS_SIZES: [usize; 0] = [];
+
 /// Copies a `net_options` (NULL: every default) by its extension rule:
 /// only the `size` bytes the caller has are read; bytes of a newer,
 /// larger struct must be zero.
@@ -165,10 +169,13 @@ unsafe fn fetch(o: *const net_options) -> Result<Fetch, Error> {
     // SAFETY: `size` is the first field, and any caller's struct has it.
     let size = unsafe { o.cast::<u32>().read_unaligned() } as usize;
     let known = std::mem::size_of::<net_options>();
-    if size < std::mem::size_of::<u32>() {
-        return Err(Error::invalid(
-            "net_options.size is too small; set it to sizeof(net_options) (net_options_init())",
-        ));
+    // A smaller struct is read only when it is a whole older version (a
+    // size between two would cut a field in half). This is the first.
+    if size < known && !OLDER_OPTIONS_SIZES.contains(&size) {
+        return Err(Error::invalid(format!(
+            "net_options.size {size} is not the size of any net_options ({known} here); \
+             set it to sizeof(net_options) (net_options_init())"
+        )));
     }
     if size > known {
         // SAFETY: the caller promises `size` readable bytes.

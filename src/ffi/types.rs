@@ -230,7 +230,8 @@ pub struct net_params {
 /// smaller struct and every field it does not know keeps its default;
 /// later versions only append fields. A `size` larger than this netdl
 /// knows is accepted when the bytes it does not know are all zero, and
-/// rejected with `NET_ERROR_INVALID_ARGUMENT` otherwise. Initialise with
+/// rejected with `NET_ERROR_INVALID_ARGUMENT` otherwise; so is a `size`
+/// that is no version's size (0, or one that cuts a field). Initialise with
 /// `net_options o = net_options_init();` (or zero-fill it and set `size`):
 /// every zero field means its default.
 ///

@@ -148,6 +148,34 @@ int main(int argc, char **argv) {
     memset(&p, 0, sizeof p);
     p.reserved32 = 1;
     expect_error(net_request(url, NULL, &p), NET_ERROR_INVALID_ARGUMENT, "reserved32");
+    /* net_options' extension rule: a size that is no version's size, or a
+     * larger struct whose bytes past this header's are not zero, are
+     * refused; a larger one with a zero tail is read as this one. */
+    struct {
+        net_options o;
+        unsigned char newer[16];
+    } ext;
+    memset(&ext, 0, sizeof ext);
+    memset(&p, 0, sizeof p);
+    p.options = &ext.o;
+    expect_error(net_request(url, NULL, &p), NET_ERROR_INVALID_ARGUMENT, "options size 0");
+    ext.o.size = 32;
+    expect_error(net_request(url, NULL, &p), NET_ERROR_INVALID_ARGUMENT, "options size 32");
+    ext.o.size = (uint32_t)sizeof ext;
+    ext.newer[7] = 1;
+    expect_error(net_request(url, NULL, &p), NET_ERROR_INVALID_ARGUMENT, "unknown newer field");
+    ext.newer[7] = 0;
+    ext.o.max_retries = 101;
+    expect_error(net_request(url, NULL, &p), NET_ERROR_INVALID_ARGUMENT, "max_retries 101");
+    ext.o.max_retries = 0;
+    {
+        net_event e = ended(net_request(url, NULL, &p));
+        CHECK(!e.is_error && e.status == 200 && e.attempt == 1 && e.flags == 0);
+    }
+    ext.o = net_options_init();
+    CHECK(ext.o.size == sizeof(net_options) && ext.o.max_retries == 0 && ext.o.sha256 == NULL);
+    ext.o.reserved8 = 1;
+    expect_error(net_request(url, NULL, &p), NET_ERROR_INVALID_ARGUMENT, "options reserved8");
     memset(&p, 0, sizeof p);
     p.progress_of = 2;
     expect_error(net_request(url, NULL, &p), NET_ERROR_INVALID_ARGUMENT, "progress_of");
