@@ -671,27 +671,27 @@ impl Agent {
     /// libcurl's low-speed check averages over its window and fires late,
     /// so the time of the last byte is tracked here instead.
     fn expire_idle(&mut self, now: Instant) {
-        let expired: Vec<(u64, Duration)> = self
-            .running
-            .iter()
-            .filter_map(|(id, h)| {
-                let t = h.get_ref();
-                (now.duration_since(t.last_activity) >= t.timeout).then_some((*id, t.timeout))
-            })
-            .collect();
+        // One pass: owed progress is paid, stalled transfers are noted.
+        let mut expired = Vec::new();
+        for (id, h) in self.running.iter_mut() {
+            let t = h.get_mut();
+            if now.duration_since(t.last_activity) >= t.timeout {
+                expired.push((*id, t.timeout));
+            } else {
+                t.pay_progress(now);
+            }
+        }
         for (id, timeout) in expired {
             let msg = format!("no data received for {} s", timeout.as_secs_f64());
             // Ended as libcurl ends a transfer: it may be retried.
             self.finish(id, Some(Error::new(ErrorKind::Timeout, msg)));
         }
-        for h in self.running.values_mut() {
-            h.get_mut().pay_progress(now);
-        }
     }
 
     /// How long to sleep: until libcurl's next timer, the next inactivity
-    /// deadline or owed progress event, whichever is first; not at all when queued
-    /// requests can start (transfers that just ended freed their slots).
+    /// deadline or owed progress event, whichever is first; not at all when
+    /// queued requests can start (transfers that just ended freed their
+    /// slots).
     fn wait_time(&self) -> Duration {
         let free = self.running.len() < self.limits.transfers;
         if free && !self.backlog.is_empty() {

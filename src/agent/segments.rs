@@ -51,9 +51,9 @@ pub fn split(offset: u64, total: u64, wanted: u32) -> Vec<(u64, u64)> {
     if n < 2 {
         return Vec::new();
     }
-    (0..n)
-        .map(|i| (offset + rest * i / n, offset + rest * (i + 1) / n))
-        .collect()
+    // In u128: an announced length may be near u64::MAX.
+    let at = |i: u64| offset + (u128::from(rest) * u128::from(i) / u128::from(n)) as u64;
+    (0..n).map(|i| (at(i), at(i + 1))).collect()
 }
 
 /// What the parent and its helpers share.
@@ -622,6 +622,10 @@ mod tests {
         assert_eq!(r.last().unwrap().1, 9 * M + 5);
         assert!(r.windows(2).all(|w| w[0].1 == w[1].0));
         assert!(r.iter().all(|(a, b)| b - a >= M));
+        // A hostile length does not overflow.
+        let r = split(0, u64::MAX, 16);
+        assert_eq!((r.len(), r[15].1), (16, u64::MAX));
+        assert!(r.windows(2).all(|w| w[0].1 == w[1].0 && w[0].0 < w[0].1));
     }
 
     #[test]
