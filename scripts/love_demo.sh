@@ -13,16 +13,9 @@ files=build/love-demo-files
 python3 examples/love/sample_files.py "$files"
 
 # The loopback server, paced to 1 MB/s per file so the bars are visible.
-url_file=$(mktemp)
-python3 scripts/loopback_server.py --dir "$files" --rate 1000000 > "$url_file" &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -f "$url_file"' EXIT
-for _ in $(seq 100); do
-    [ -s "$url_file" ] && break
-    sleep 0.05
-done
-base=$(head -n1 "$url_file")
-[ -n "$base" ] || { echo "love-demo: the loopback server did not start" >&2; exit 1; }
+. scripts/loopback.sh
+trap stop_loopback EXIT
+start_loopback "$files" 1000000 love-demo
 
 urls=()
 while read -r _ name; do

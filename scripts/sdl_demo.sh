@@ -61,15 +61,9 @@ fi
 read -r -a names <<< "$names"
 
 work=$(mktemp -d)
-python3 scripts/loopback_server.py --dir "$files" --rate "$rate" > "$work/url" &
-server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 100); do
-    [ -s "$work/url" ] && break
-    sleep 0.05
-done
-base=$(head -n1 "$work/url")
-[ -n "$base" ] || { echo "sdl-demo: the loopback server did not start" >&2; exit 1; }
+. scripts/loopback.sh
+trap 'stop_loopback; rm -rf "$work"' EXIT
+start_loopback "$files" "$rate" sdl-demo
 
 urls=()
 for name in "${names[@]}"; do urls+=("$base/files/$name"); done

@@ -37,7 +37,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::http::{head, Recorded};
+use super::http::{head, reset, Recorded};
 use super::{Server, Shared};
 
 /// The `Last-Modified` of `Asset::new`.
@@ -529,34 +529,4 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
     enc.write_all(data).unwrap();
     enc.finish().unwrap()
-}
-
-/// Resets the connection (RST): SO_LINGER 0, then a disconnect. The socket
-/// has other handles (the server's list), so closing this one would not
-/// send the RST; connect() with AF_UNSPEC disconnects at once.
-fn reset(raw: &TcpStream) {
-    use std::os::fd::AsRawFd;
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: an all-zero sockaddr is valid plain data; AF_UNSPEC is set below.
-    let mut unspec: libc::sockaddr = unsafe { std::mem::zeroed() };
-    unspec.sa_family = libc::AF_UNSPEC as libc::sa_family_t;
-    // SAFETY: a valid socket, and option/address values of the sizes given.
-    unsafe {
-        libc::setsockopt(
-            raw.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        );
-        libc::connect(
-            raw.as_raw_fd(),
-            &unspec,
-            std::mem::size_of::<libc::sockaddr>() as libc::socklen_t,
-        );
-    }
-    let _ = raw.shutdown(Shutdown::Both);
 }

@@ -23,7 +23,7 @@ use std::io::{self, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use super::http::{full, head, Recorded};
+use super::http::{full, head, reset, Recorded};
 use super::{body, Shared};
 
 const BIN: &str = "application/octet-stream";
@@ -291,26 +291,6 @@ fn chunked_with_trailer<W: Write>(
     }
     write!(io, "0\r\n{trailer}\r\n\r\n")?;
     io.flush()
-}
-
-/// Closes with RST instead of FIN: SO_LINGER with a zero timeout.
-fn reset(raw: &TcpStream) {
-    use std::os::fd::AsRawFd;
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: a valid socket and a correctly sized option value.
-    unsafe {
-        libc::setsockopt(
-            raw.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        );
-    }
-    let _ = raw.shutdown(std::net::Shutdown::Both);
 }
 
 /// gzip with stored (uncompressed) deflate blocks: valid, and simple.
