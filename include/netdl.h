@@ -32,6 +32,11 @@
 #include <stdint.h>
 
 /**
+ * Longest `net_options.tag`, in bytes.
+ */
+#define NET_MAX_TAG 1024
+
+/**
  * The most segments `net_options.segments` asks for.
  */
 #define NET_MAX_SEGMENTS 16
@@ -205,6 +210,38 @@ typedef struct net_options {
    * and the atomic replacement of the target hold as for any download.
    */
   uint32_t segments;
+  /**
+   * Higher starts first (default 0; negative values are lower): queued
+   * requests start highest priority first, in submission order within
+   * one priority. Under a bandwidth cap (`net_set_max_speed`) running
+   * transfers share it by priority. Changed later with
+   * `net_set_priority`.
+   */
+  int32_t priority;
+  /**
+   * Downloads: record the download in the journal (in
+   * `NET_DIR_APPLICATION_SUPPORT`) so that `net_restore` in a later
+   * process (after a kill, a crash or `net_shutdown`) continues it from
+   * the data on disk. Its data is written to `.NAME.netdl-partial`
+   * beside the target from the start. Not with a request body.
+   */
+  net_bool persist;
+  /**
+   * Must be zero.
+   */
+  uint8_t reserved24[3];
+  /**
+   * Largest average receive rate of this request in bytes per second
+   * (0: none), on top of the global cap of `net_set_max_speed`.
+   */
+  uint64_t max_speed;
+  /**
+   * A string of the application's choosing (at most 1024 bytes, NULL:
+   * none), echoed in every event's `tag`. It survives in the journal
+   * (`persist`), where `user_data` cannot: after `net_restore` it is how
+   * the application recognises its downloads.
+   */
+  const char *tag;
 } net_options;
 
 /**
@@ -443,9 +480,14 @@ typedef struct net_event {
    */
   int64_t bytes_received;
   /**
+   * `net_options.tag` of the request (restored from the journal after
+   * `net_restore`); NULL when it has none.
+   */
+  const char *tag;
+  /**
    * Zero. Future fields come from here.
    */
-  uint64_t reserved[6];
+  uint64_t reserved[5];
 } net_event;
 
 /**
@@ -624,6 +666,12 @@ typedef struct net_event {
  * `Range` request: `bytes_transferred` started where that data ended.
  */
 #define NET_EVENT_RESUMED 2
+
+/**
+ * The request was started by `net_restore` from the journal of an
+ * earlier process (every event of it carries this bit and its `tag`).
+ */
+#define NET_EVENT_RESTORED 4
 
 #ifdef __cplusplus
 extern "C" {
@@ -888,6 +936,74 @@ bool net_set_app_name(const char *name);
  * Thread-safety: any thread.
  */
 bool net_set_limits(uint32_t max_transfers, uint32_t max_per_host);
+
+/**
+ * Pauses every transfer at once, for an application going to the
+ * background: from the moment the network thread sees it (within
+ * microseconds) no byte moves; running transfers are taken off their
+ * connections (the sockets may be closed) and keep their data; queued
+ * requests and retries do not start; inactivity timeouts do not run.
+ * No event is produced while suspended, except the `ended` events of
+ * requests cancelled (none, as always) or failing for local reasons. New
+ * requests may be started; they wait. Idempotent; never blocks.
+ *
+ * Thread-safety: any thread.
+ */
+void net_suspend(void);
+
+/**
+ * Ends `net_suspend`: every download continues where its data ends (by a
+ * `Range` request when its connection was closed, as a retry would, but
+ * without counting as one), in-memory requests that were interrupted start
+ * again from the beginning, and queued requests start. Idempotent; never
+ * blocks.
+ *
+ * Thread-safety: any thread.
+ */
+void net_resume(void);
+
+/**
+ * Starts again every download of the journal (`net_options.persist`)
+ * that an earlier process left unfinished (it was killed, crashed or
+ * called `net_shutdown`), continuing from its data on disk, and returns
+ * how many it started. Each gets a new id; every one of its events has
+ * `NET_EVENT_RESTORED` in `flags` and its `tag`, and the first is a
+ * `NET_PHASE_BEGAN` even when `progress` is off, so the application
+ * learns the id (events go to the default queue; `user_data` is NULL).
+ * A download another live process is running is left to it; calling it
+ * twice starts nothing twice. A journal record that cannot be read
+ * (truncated, damaged, written by a newer netdl) is moved aside into
+ * `netdl-journal/damaged/` with a line on stderr, and never stops the
+ * others. Call it after `net_set_app_name` / `net_set_directory`: the
+ * journal is in `NET_DIR_APPLICATION_SUPPORT`. Reads the journal on the
+ * calling thread (a few small files). Returns 0 after `net_shutdown`.
+ *
+ * Thread-safety: any thread.
+ */
+size_t net_restore(void);
+
+/**
+ * Changes the priority of a request (`net_options.priority`): a queued
+ * one moves to its new place (after the requests already queued with that
+ * priority); for a running one it changes only its share of a bandwidth
+ * cap. Returns true when the request is queued or running, false for
+ * unknown, finished or cancelled ids and after `net_shutdown`. A queued
+ * request is found by walking the queue: O(queued requests).
+ *
+ * Thread-safety: any thread.
+ */
+bool net_set_priority(net_id id, int32_t priority);
+
+/**
+ * Caps the receive rate of all transfers together, in bytes per second
+ * (0: no cap, the default). Over any 10 s the average stays within 5 % of
+ * the cap; running transfers share it by priority (see the README,
+ * "Bandwidth caps"), each also within its own `net_options.max_speed`. A
+ * change applies within a second, to running transfers too.
+ *
+ * Thread-safety: any thread.
+ */
+void net_set_max_speed(uint64_t bytes_per_second);
 
 /**
  * Stops every transfer, deletes their temporary files, joins the network

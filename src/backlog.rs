@@ -145,6 +145,12 @@ impl Backlog {
         true
     }
 
+    /// Moves a queued request to `priority`: false when it is not queued.
+    pub fn set_priority(&self, id: u64, priority: i32) -> bool {
+        let _ = (id, priority);
+        false // TODO(priorities)
+    }
+
     /// Moves requests into `out`, oldest first, until `running` plus the
     /// ones moved reach the transfer limit; returns the limits.
     pub fn pop(&self, running: usize, out: &mut Vec<Request>) -> Limits {

@@ -335,6 +335,60 @@ impl Client {
         Ok(())
     }
 
+    /// Pauses every transfer (`net_suspend`).
+    pub fn suspend(&self) {
+        self.send(Command::Suspend(true));
+    }
+
+    /// Ends `suspend` (`net_resume`).
+    pub fn resume(&self) {
+        self.send(Command::Suspend(false));
+    }
+
+    /// Caps all transfers together at `bytes_per_second` (0: no cap).
+    pub fn set_max_speed(&self, bytes_per_second: u64) {
+        self.send(Command::MaxSpeed(bytes_per_second));
+    }
+
+    /// Changes a queued or running request's priority: false when `id` is
+    /// neither.
+    pub fn set_priority(&self, id: u64, priority: i32) -> bool {
+        if self.backlog.set_priority(id, priority) {
+            return true;
+        }
+        if !self.queues.any(|q| q.is_live(id)) {
+            return false;
+        }
+        self.send(Command::Priority(id, priority));
+        true
+    }
+
+    /// Starts again the downloads of the journal no live process runs;
+    /// returns how many (`net_restore`).
+    pub fn restore(&self) -> usize {
+        if self.is_shut_down() {
+            return 0;
+        }
+        let Ok(support) = self.directory(BaseDir::ApplicationSupport) else {
+            return 0;
+        };
+        let mut started = 0;
+        for (url, method, opts, filename, base_dir) in crate::journal::adopt(&support) {
+            if self.download(&url, &method, opts, &filename, base_dir) != 0 {
+                started += 1;
+            }
+        }
+        started
+    }
+
+    /// Sends a command to the network thread and wakes it.
+    fn send(&self, cmd: Command) {
+        if !self.is_shut_down() {
+            let _ = self.commands.send(cmd);
+            self.wake();
+        }
+    }
+
     pub fn is_shut_down(&self) -> bool {
         self.closed.load(Ordering::Acquire)
     }

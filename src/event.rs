@@ -239,6 +239,8 @@ pub struct Event {
     pub flags: u32,
     /// Body bytes that came from the network, over all attempts.
     pub bytes_received: i64,
+    /// `net_options.tag` of the request.
+    pub tag: Option<Arc<CStr>>,
     pub(crate) progress: Option<Arc<ProgressSlot>>,
 }
 
@@ -248,6 +250,8 @@ pub mod flags {
     pub const UNCHANGED: u32 = crate::ffi::types::NET_EVENT_UNCHANGED;
     /// The attempt continued data received earlier.
     pub const RESUMED: u32 = crate::ffi::types::NET_EVENT_RESUMED;
+    /// Started by `net_restore`.
+    pub const RESTORED: u32 = crate::ffi::types::NET_EVENT_RESTORED;
 }
 
 impl Event {
@@ -270,6 +274,10 @@ impl Event {
                 .to_string_lossy()
                 .into_owned(),
         )
+    }
+    /// `net_options.tag` of the request.
+    pub fn tag(&self) -> Option<String> {
+        Some(self.tag.as_ref()?.to_string_lossy().into_owned())
     }
     /// The first header with this name (ASCII case-insensitive).
     pub fn header(&self, name: &str) -> Option<String> {
@@ -304,6 +312,7 @@ pub(crate) fn failed(
         attempt: 1,
         flags: 0,
         bytes_received: 0,
+        tag: None,
         progress: None,
     }
 }

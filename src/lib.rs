@@ -29,6 +29,7 @@ pub mod dirs;
 pub mod error;
 pub mod event;
 pub mod ffi;
+mod journal;
 mod live;
 pub mod queue;
 pub mod request;

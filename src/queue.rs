@@ -150,6 +150,12 @@ impl EventQueue {
         lock(&self.inbox).live.remove(id)
     }
 
+    /// Whether `id` is live here (its `ended` event not handed out, not
+    /// cancelled).
+    pub fn is_live(&self, id: u64) -> bool {
+        lock(&self.inbox).live.contains(id)
+    }
+
     /// Closes the queue: no id becomes live again, every pending event is
     /// dropped; returns the ids that were live (to be stopped).
     pub fn close(&self) -> Vec<u64> {

@@ -104,6 +104,29 @@ pub struct Fetch {
     pub segments: u32,
     /// `None`: the environment's; `Some("")`: none.
     pub proxy: Option<String>,
+    /// Higher starts first, and takes more of a bandwidth cap.
+    pub priority: i32,
+    /// Bytes per second at most (0: no cap of its own).
+    pub max_speed: u64,
+    /// Downloads: recorded in the journal, restored by `net_restore`.
+    pub persist: bool,
+    /// Echoed in every event; kept in the journal.
+    pub tag: Option<Arc<CStr>>,
+    /// Started by `net_restore` (not settable from C).
+    pub restored: bool,
+}
+
+/// A tag as events carry it: at most `NET_MAX_TAG` bytes, no NUL.
+pub fn check_tag(tag: &str) -> Result<Arc<CStr>, Error> {
+    let max = crate::ffi::types::NET_MAX_TAG;
+    if tag.len() > max {
+        return Err(Error::invalid(format!(
+            "tag is {} bytes long; the limit is {max}",
+            tag.len()
+        )));
+    }
+    let c = CString::new(tag).map_err(|_| Error::invalid("tag contains NUL"))?;
+    Ok(Arc::from(c))
 }
 
 /// 64 hexadecimal digits (either case) as 32 bytes.
@@ -166,6 +189,7 @@ impl Fetch {
             (self.expected_size.is_some(), "expected_size"),
             (self.sha256.is_some(), "sha256"),
             (self.segments > 1, "segments"),
+            (self.persist, "persist"),
         ];
         if !download {
             if let Some((_, name)) = file_only.iter().find(|(set, _)| *set) {
@@ -350,6 +374,11 @@ impl Request {
             Some(t) => t,
             None => DEFAULT_TIMEOUT,
         };
+        if opts.fetch.persist && opts.body.is_some() {
+            return Err(Error::invalid(
+                "net_options.persist applies to downloads without a request body",
+            ));
+        }
         let (body, default_type) = match opts.body {
             None => (None, BodyType::Text),
             Some(Body::Bytes(b)) => (Some(ResolvedBody::Bytes(b)), BodyType::Text),
@@ -426,6 +455,11 @@ impl Request {
                 mirrors: Vec::new(),
                 segments: 0,
                 proxy: None,
+                priority: 0,
+                max_speed: 0,
+                persist: false,
+                tag: None,
+                restored: false,
             },
         };
         self.extra.as_deref().unwrap_or(&NONE)

@@ -24,6 +24,7 @@
 mod attempt;
 mod decode;
 mod headers;
+mod pace;
 mod partial;
 mod record;
 mod saved;
@@ -78,6 +79,12 @@ pub enum Command {
     /// short. The emptied batch goes back to its queue through the sender.
     Recycle(Batch, crossbeam_channel::Sender<Batch>),
     Shutdown,
+    /// `net_suspend` (true) and `net_resume` (false).
+    Suspend(bool),
+    /// `net_set_max_speed`: bytes per second for all transfers (0: none).
+    MaxSpeed(u64),
+    /// `net_set_priority` of a request that left the backlog.
+    Priority(u64, i32),
     /// Unit tests only: make the loop panic.
     #[cfg(test)]
     Panic,
@@ -207,6 +214,10 @@ struct Agent {
     dirs: Arc<Mutex<Dirs>>,
     /// Partial data kept by failed downloads, found with the first one.
     partials: partial::Partials,
+    /// Bandwidth caps.
+    pace: pace::Pace,
+    /// `net_suspend`: nothing runs.
+    suspended: bool,
 }
 
 impl Agent {
@@ -240,6 +251,8 @@ impl Agent {
             stopping: false,
             dirs,
             partials: partial::Partials::default(),
+            pace: pace::Pace::default(),
+            suspended: false,
         }
     }
 
@@ -360,9 +373,22 @@ impl Agent {
                 self.busy = true; // linger again once idle
             }
             Command::Shutdown => {}
+            Command::Suspend(on) => self.suspend(on),
+            Command::MaxSpeed(bps) => self.pace.set_max_speed(bps),
+            Command::Priority(id, priority) => self.set_priority(id, priority),
             #[cfg(test)]
             Command::Panic => panic!("test: the network thread panics"),
         }
+    }
+
+    /// `net_set_priority` of a request that left the backlog.
+    fn set_priority(&mut self, id: u64, priority: i32) {
+        let _ = (id, priority); // TODO(pace)
+    }
+
+    /// `net_suspend` / `net_resume`.
+    fn suspend(&mut self, on: bool) {
+        self.suspended = on; // TODO
     }
 
     /// Starts requests from the backlog while slots are free; applies

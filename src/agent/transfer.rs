@@ -326,9 +326,18 @@ impl Transfer {
             body: None,
             response_type: self.response_type,
             attempt: self.attempt,
-            flags,
+            flags: flags | self.restored_flag(),
             bytes_received: self.received as i64,
+            tag: self.req.extra().fetch.tag.clone(),
             progress: None,
+        }
+    }
+
+    /// `NET_EVENT_RESTORED` for a request `net_restore` started.
+    fn restored_flag(&self) -> u32 {
+        match self.req.extra().fetch.restored {
+            true => flags::RESTORED,
+            false => 0,
         }
     }
 

@@ -496,6 +496,93 @@ pub extern "C" fn net_set_limits(max_transfers: u32, max_per_host: u32) -> bool 
     })
 }
 
+/// Pauses every transfer at once, for an application going to the
+/// background: from the moment the network thread sees it (within
+/// microseconds) no byte moves; running transfers are taken off their
+/// connections (the sockets may be closed) and keep their data; queued
+/// requests and retries do not start; inactivity timeouts do not run.
+/// No event is produced while suspended, except the `ended` events of
+/// requests cancelled (none, as always) or failing for local reasons. New
+/// requests may be started; they wait. Idempotent; never blocks.
+///
+/// Thread-safety: any thread.
+#[no_mangle]
+pub extern "C" fn net_suspend() {
+    guard!((), {
+        if let Some(c) = client() {
+            c.suspend()
+        }
+    })
+}
+
+/// Ends `net_suspend`: every download continues where its data ends (by a
+/// `Range` request when its connection was closed, as a retry would, but
+/// without counting as one), in-memory requests that were interrupted start
+/// again from the beginning, and queued requests start. Idempotent; never
+/// blocks.
+///
+/// Thread-safety: any thread.
+#[no_mangle]
+pub extern "C" fn net_resume() {
+    guard!((), {
+        if let Some(c) = client() {
+            c.resume()
+        }
+    })
+}
+
+/// Starts again every download of the journal (`net_options.persist`)
+/// that an earlier process left unfinished (it was killed, crashed or
+/// called `net_shutdown`), continuing from its data on disk, and returns
+/// how many it started. Each gets a new id; every one of its events has
+/// `NET_EVENT_RESTORED` in `flags` and its `tag`, and the first is a
+/// `NET_PHASE_BEGAN` even when `progress` is off, so the application
+/// learns the id (events go to the default queue; `user_data` is NULL).
+/// A download another live process is running is left to it; calling it
+/// twice starts nothing twice. A journal record that cannot be read
+/// (truncated, damaged, written by a newer netdl) is moved aside into
+/// `netdl-journal/damaged/` with a line on stderr, and never stops the
+/// others. Call it after `net_set_app_name` / `net_set_directory`: the
+/// journal is in `NET_DIR_APPLICATION_SUPPORT`. Reads the journal on the
+/// calling thread (a few small files). Returns 0 after `net_shutdown`.
+///
+/// Thread-safety: any thread.
+#[no_mangle]
+pub extern "C" fn net_restore() -> usize {
+    guard!(0, { client().map_or(0, |c| c.restore()) })
+}
+
+/// Changes the priority of a request (`net_options.priority`): a queued
+/// one moves to its new place (after the requests already queued with that
+/// priority); for a running one it changes only its share of a bandwidth
+/// cap. Returns true when the request is queued or running, false for
+/// unknown, finished or cancelled ids and after `net_shutdown`. A queued
+/// request is found by walking the queue: O(queued requests).
+///
+/// Thread-safety: any thread.
+#[no_mangle]
+pub extern "C" fn net_set_priority(id: net_id, priority: i32) -> bool {
+    guard!(false, {
+        client().is_some_and(|c| c.set_priority(id, priority))
+    })
+}
+
+/// Caps the receive rate of all transfers together, in bytes per second
+/// (0: no cap, the default). Over any 10 s the average stays within 5 % of
+/// the cap; running transfers share it by priority (see the README,
+/// "Bandwidth caps"), each also within its own `net_options.max_speed`. A
+/// change applies within a second, to running transfers too.
+///
+/// Thread-safety: any thread.
+#[no_mangle]
+pub extern "C" fn net_set_max_speed(bytes_per_second: u64) {
+    guard!((), {
+        if let Some(c) = client() {
+            c.set_max_speed(bytes_per_second)
+        }
+    })
+}
+
 /// Stops every transfer, deletes their temporary files, joins the network
 /// thread (promptly, even with slow transfers in flight) and frees all
 /// memory, including the last polled events of every queue, and closes

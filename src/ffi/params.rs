@@ -150,9 +150,9 @@ pub unsafe fn options(params: *const net_params) -> Result<Options, Error> {
     Ok(opts)
 }
 
-/// The sizes of earlier `net_options` versions, which later fields extend
-/// (none yet: 0.2 is the first).
-const OLDER_OPTIONS_SIZES: [usize; 0] = [];
+/// The sizes of earlier `net_options` versions, which later fields extend:
+/// 0.2's (64 bytes: up to `segments`).
+const OLDER_OPTIONS_SIZES: [usize; 1] = [64];
 
 /// Copies a `net_options` (NULL: every default) by its extension rule:
 /// only the `size` bytes the caller has are read; bytes of a newer,
@@ -200,8 +200,10 @@ unsafe fn fetch(o: *const net_options) -> Result<Fetch, Error> {
             size.min(known),
         )
     };
-    if n.reserved8 != 0 {
-        return Err(Error::invalid("net_options.reserved8 must be zero"));
+    if n.reserved8 != 0 || n.reserved24 != [0; 3] {
+        return Err(Error::invalid(
+            "net_options.reserved8 and reserved24 must be zero",
+        ));
     }
     let ms = |v: u32| (v != 0).then(|| Duration::from_millis(v.into()));
     let mut f = Fetch {
@@ -213,8 +215,15 @@ unsafe fn fetch(o: *const net_options) -> Result<Fetch, Error> {
         if_changed: n.if_changed != 0,
         expected_size: (n.expected_size != 0).then_some(n.expected_size),
         segments: n.segments,
+        priority: n.priority,
+        persist: n.persist != 0,
+        max_speed: n.max_speed,
         ..Fetch::default()
     };
+    // SAFETY: `tag` follows the string rules of `net_options`.
+    if let Some(tag) = unsafe { opt_str_arg(n.tag, "net_options.tag") }? {
+        f.tag = Some(crate::request::check_tag(tag)?);
+    }
     // SAFETY: `sha256` and `proxy` follow the string rules of `net_options`.
     if let Some(hex) = unsafe { opt_str_arg(n.sha256, "net_options.sha256") }? {
         f.sha256 = Some(crate::request::parse_sha256(hex)?);

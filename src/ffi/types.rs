@@ -123,6 +123,12 @@ pub const NET_EVENT_UNCHANGED: net_event_flags = 1;
 /// kept from an earlier download of the same URL to the same file) with a
 /// `Range` request: `bytes_transferred` started where that data ended.
 pub const NET_EVENT_RESUMED: net_event_flags = 2;
+/// The request was started by `net_restore` from the journal of an
+/// earlier process (every event of it carries this bit and its `tag`).
+pub const NET_EVENT_RESTORED: net_event_flags = 4;
+
+/// Longest `net_options.tag`, in bytes.
+pub const NET_MAX_TAG: usize = 1024;
 
 /// The most segments `net_options.segments` asks for.
 pub const NET_MAX_SEGMENTS: u32 = 16;
@@ -311,6 +317,30 @@ pub struct net_options {
     /// of segments times in all); progress is the sum. Resume, integrity
     /// and the atomic replacement of the target hold as for any download.
     pub segments: u32,
+    // Fields appended after `segments` (a caller built against the first
+    // `net_options` passes size 64 and gets their defaults).
+    /// Higher starts first (default 0; negative values are lower): queued
+    /// requests start highest priority first, in submission order within
+    /// one priority. Under a bandwidth cap (`net_set_max_speed`) running
+    /// transfers share it by priority. Changed later with
+    /// `net_set_priority`.
+    pub priority: i32,
+    /// Downloads: record the download in the journal (in
+    /// `NET_DIR_APPLICATION_SUPPORT`) so that `net_restore` in a later
+    /// process (after a kill, a crash or `net_shutdown`) continues it from
+    /// the data on disk. Its data is written to `.NAME.netdl-partial`
+    /// beside the target from the start. Not with a request body.
+    pub persist: net_bool,
+    /// Must be zero.
+    pub reserved24: [u8; 3],
+    /// Largest average receive rate of this request in bytes per second
+    /// (0: none), on top of the global cap of `net_set_max_speed`.
+    pub max_speed: u64,
+    /// A string of the application's choosing (at most 1024 bytes, NULL:
+    /// none), echoed in every event's `tag`. It survives in the journal
+    /// (`persist`), where `user_data` cannot: after `net_restore` it is how
+    /// the application recognises its downloads.
+    pub tag: *const c_char,
 }
 
 /// One event. Filled in by `net_poll` / `net_wait` (or `net_queue_poll` /
@@ -381,6 +411,9 @@ pub struct net_event {
     /// Body bytes that came from the network for this request, over all its
     /// attempts (`bytes_transferred` also counts data resumed from disk).
     pub bytes_received: i64,
+    /// `net_options.tag` of the request (restored from the journal after
+    /// `net_restore`); NULL when it has none.
+    pub tag: *const c_char,
     /// Zero. Future fields come from here.
-    pub reserved: [u64; 6],
+    pub reserved: [u64; 5],
 }

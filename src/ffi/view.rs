@@ -37,6 +37,8 @@ pub struct Sealed {
     /// The error message (`c.error` points into it; the kind is in
     /// `c.error_code`); boxed, as errors are rare and the box is one word.
     error: Option<Box<CString>>,
+    /// `c.tag` points into it.
+    tag: Option<Arc<CStr>>,
 }
 
 // SAFETY: the raw pointers in `c` only point into data owned by this value
@@ -61,6 +63,7 @@ impl Sealed {
             attempt,
             flags,
             bytes_received,
+            tag,
             progress,
         } = event;
         let code = error.as_ref().map_or(NET_ERROR_NONE, |e| e.kind.code());
@@ -98,7 +101,8 @@ impl Sealed {
             attempt,
             flags,
             bytes_received,
-            reserved: [0; 6],
+            tag: opt_ptr(tag.as_deref()),
+            reserved: [0; 5],
         };
         Box::new(Sealed {
             c,
@@ -108,6 +112,7 @@ impl Sealed {
             file,
             body,
             error,
+            tag,
         })
     }
 
@@ -143,6 +148,7 @@ impl Sealed {
             attempt: c.attempt,
             flags: c.flags,
             bytes_received: c.bytes_received,
+            tag: self.tag,
             progress: None,
         }
     }
