@@ -22,6 +22,7 @@ use crate::backlog::{Backlog, Limits};
 use crate::dirs::{BaseDir, Dirs};
 use crate::error::{Error, ErrorKind};
 use crate::event::{failed, Event};
+use crate::journal::Journal;
 use crate::ffi::view::Sealed;
 use crate::queue::{Batch, EventQueue, Queue, Queues};
 use crate::request::{FilePath, Options, Request};
@@ -39,6 +40,8 @@ pub struct Client {
     next_id: AtomicU64,
     /// Shared with the network thread (it reads the caches folder).
     dirs: Arc<Mutex<Dirs>>,
+    /// Persisted downloads (shared with the network thread).
+    journal: Arc<Journal>,
     thread: Mutex<Option<JoinHandle<()>>>,
     closed: AtomicBool,
 }
@@ -50,8 +53,14 @@ impl Client {
         let queues = Arc::new(Queues::new());
         let backlog = Arc::new(Backlog::new(agent::DEFAULT_LIMITS));
         let dirs = Arc::new(Mutex::new(Dirs::default()));
-        let (thread, waker) =
-            agent::spawn(command_rx, backlog.clone(), queues.clone(), dirs.clone()).map_err(
+        let journal = Arc::new(Journal::new(dirs.clone()));
+        let shared = agent::Shared {
+            backlog: backlog.clone(),
+            queues: queues.clone(),
+            dirs: dirs.clone(),
+            journal: journal.clone(),
+        };
+        let (thread, waker) = agent::spawn(command_rx, shared).map_err(
                 |e| {
                     Error::new(
                         ErrorKind::Internal,
@@ -66,6 +75,7 @@ impl Client {
             queues,
             next_id: AtomicU64::new(1),
             dirs,
+            journal,
             thread: Mutex::new(Some(thread)),
             closed: AtomicBool::new(false),
         })
@@ -138,18 +148,32 @@ impl Client {
             Request::build(id, url, method, opts, download, &dirs)
         };
         match built {
-            Ok(req) => match self.backlog.push(req) {
-                Ok(()) => self.wake(),
-                // The request comes back: report it.
-                Err(req) => {
-                    let err = Error::new(ErrorKind::Internal, "the network thread has stopped");
-                    let file = req.file().cloned();
-                    queue.send_now(failed(id, user_data, req.url, file, err));
+            Ok(req) => {
+                if req.extra().fetch.persist {
+                    self.journal.put(id, &req, None);
                 }
-            },
+                self.enqueue(queue, req)
+            }
             Err(err) => {
                 let file = download.map(|(f, d)| FilePath::unresolved(f, d));
                 queue.send_now(failed(id, user_data, lossy_cstr(url), file, err));
+            }
+        }
+    }
+
+    /// Queues a built request for the network thread.
+    fn enqueue(&self, queue: &EventQueue, req: Request) {
+        let (id, user_data, persist) = (req.id, req.user_data, req.extra().fetch.persist);
+        match self.backlog.push(req) {
+            Ok(()) => self.wake(),
+            // The request comes back: report it.
+            Err(req) => {
+                if persist {
+                    self.journal.remove(id);
+                }
+                let err = Error::new(ErrorKind::Internal, "the network thread has stopped");
+                let file = req.file().cloned();
+                queue.send_now(failed(id, user_data, req.url, file, err));
             }
         }
     }
@@ -206,7 +230,9 @@ impl Client {
     /// dropped from the backlog; one that left it is the network thread's
     /// to stop (the caller wakes it).
     fn stop(&self, id: u64) {
-        if !self.backlog.cancel(id) {
+        if self.backlog.cancel(id) {
+            self.journal.remove(id); // if it was persisted
+        } else {
             let _ = self.commands.send(Command::Cancel(id));
         }
     }
@@ -364,19 +390,45 @@ impl Client {
     }
 
     /// Starts again the downloads of the journal no live process runs;
-    /// returns how many (`net_restore`).
+    /// returns how many (`net_restore`). Each one's record moves into this
+    /// client's journal under its new id before it is queued; its first
+    /// event, a `began`, is queued at once.
     pub fn restore(&self) -> usize {
-        if self.is_shut_down() {
-            return 0;
-        }
-        let Ok(support) = self.directory(BaseDir::ApplicationSupport) else {
-            return 0;
-        };
+        let queue = self.queues.default_queue().clone();
         let mut started = 0;
-        for (url, method, opts, filename, base_dir) in crate::journal::adopt(&support) {
-            if self.download(&url, &method, opts, &filename, base_dir) != 0 {
-                started += 1;
+        for mut r in self.journal.adopt() {
+            let Some(id) = self.new_id(&queue) else {
+                break; // shut down meanwhile
+            };
+            if !self.journal.take_over(&r, id) {
+                queue.forget(id); // another process took it first
+                continue;
             }
+            let kept = r.kept.take();
+            let built = {
+                let dirs = lock(&self.dirs);
+                let download = Some((r.filename.as_str(), r.base_dir));
+                Request::build(id, &r.url, &r.method, r.opts, download, &dirs)
+            };
+            let mut req = match built {
+                Ok(req) => req,
+                Err(err) => {
+                    // A record this netdl wrote is valid: only a changed
+                    // folder setting gets here.
+                    self.journal.remove(id);
+                    let file = Some(FilePath::unresolved(&r.filename, r.base_dir));
+                    queue.send_now(failed(id, 0, lossy_cstr(&r.url), file, err));
+                    started += 1;
+                    continue;
+                }
+            };
+            let kept = crate::journal::usable(kept, req.file().and_then(|f| f.path()));
+            queue.send_now(crate::event::restored(&req, kept.as_ref()));
+            if let Some(extra) = req.extra.as_mut() {
+                extra.kept = kept;
+            }
+            self.enqueue(&queue, req);
+            started += 1;
         }
         started
     }
@@ -408,6 +460,8 @@ impl Client {
         if let Some(thread) = lock(&self.thread).take() {
             let _ = thread.join();
         }
+        // The network thread recorded the persisted downloads it stopped.
+        self.journal.close();
         for q in self.queues.all() {
             q.close(); // what the thread sent before it stopped
             q.release_held();

@@ -287,6 +287,20 @@ impl Event {
     }
 }
 
+/// The `began` event `net_restore` queues for a download it restored:
+/// before any response (status 0), with the data it continues.
+pub(crate) fn restored(req: &crate::request::Request, kept: Option<&crate::agent::Kept>) -> Event {
+    let err = Error::new(crate::error::ErrorKind::Internal, "");
+    let mut ev = failed(req.id, 0, req.url.clone(), req.file().cloned(), err);
+    ev.error = None;
+    ev.phase = Phase::Began;
+    ev.bytes_transferred = kept.map_or(0, |k| k.size as i64);
+    ev.bytes_estimated = kept.and_then(|k| k.total).map_or(-1, |t| t as i64);
+    ev.flags = flags::RESTORED;
+    ev.tag = req.extra().fetch.tag.clone();
+    ev
+}
+
 /// An `ended` event for a request that never started (or failed before a
 /// response): no status, no headers.
 pub(crate) fn failed(

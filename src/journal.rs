@@ -1,15 +1,570 @@
-//! The journal of persisted downloads (`net_options.persist`).
+//! The journal of persisted downloads (`net_options.persist`): what a later
+//! process needs to finish them after this one was killed.
+//!
+//! Layout, in `NET_DIR_APPLICATION_SUPPORT/netdl-journal/`:
+//! - `OWNER.lock`: held (`flock`) by the live process (client) that owns
+//!   the folder `OWNER/`; OWNER is `PID-NANOS`.
+//! - `OWNER/ID`: one record per persisted download of that owner (the
+//!   request, its options, and what its data on disk is), a text record
+//!   (`agent::record`) replaced atomically: temporary file, `fsync`,
+//!   rename, `fsync` of the folder. The data file is flushed
+//!   (`fdatasync`) before a record claims its bytes, as Android's
+//!   DownloadManager does: after a crash the data holds at least what the
+//!   record says.
+//! - `damaged/`: records that could not be read, moved aside.
+//!
+//! Records are written by a thread of their own (never the game's thread,
+//! never the network thread, which only sends snapshots, at most
+//! `EVERY` apart per download). A record goes when its download ends.
+//! `adopt` takes the records of owners whose lock is free (their process
+//! is gone): each moves into the adopting owner's folder under its new id
+//! (a rename, so two processes never both take one) before its download
+//! is queued again.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write as _;
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::dirs::BaseDir;
-use crate::request::Options;
+use crossbeam_channel::{Receiver, Sender};
 
-/// What `net_restore` starts again: url, method, options, filename, base.
-pub type Restored = (String, String, Options, String, BaseDir);
+use crate::agent::{partial_data_path, record, Kept};
+use crate::dirs::{BaseDir, Dirs};
+use crate::lock;
+use crate::request::{Fetch, Options, Request, Target};
 
-/// Takes the records of dead processes under `support`.
-pub fn adopt(support: &Path) -> Vec<Restored> {
-    let _ = support;
-    Vec::new() // TODO
+/// The first line of a record of this version.
+const MAGIC: &str = "netdl-journal 1";
+/// The first line of a record of any version.
+const FAMILY: &str = "netdl-journal ";
+/// The journal's folder in the application-support folder.
+const FOLDER: &str = "netdl-journal";
+/// A running download's record is rewritten at most this often.
+pub const EVERY: Duration = Duration::from_millis(250);
+
+/// This client's journal: created with the first persisted download or
+/// `net_restore`.
+#[derive(Debug)]
+pub struct Journal {
+    dirs: Arc<Mutex<Dirs>>,
+    owner: OnceLock<Option<Owner>>,
+}
+
+#[derive(Debug)]
+struct Owner {
+    /// `netdl-journal/OWNER`.
+    dir: PathBuf,
+    /// `OWNER.lock`, locked while this lives.
+    _lock: File,
+    tx: Sender<Msg>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+enum Msg {
+    /// Record `text` for download `id`, after flushing its data file.
+    Put(u64, String, Option<PathBuf>),
+    Remove(u64),
+    /// Answered once everything sent before is on disk.
+    Sync(Sender<()>),
+    /// Write what came before, then end.
+    Stop,
+}
+
+/// A download `adopt` found: what `net_restore` queues again.
+#[derive(Debug)]
+pub struct Restored {
+    pub url: String,
+    pub method: String,
+    pub opts: Options,
+    pub filename: String,
+    pub base_dir: BaseDir,
+    /// Its data, checked: at least `size` bytes are there.
+    pub kept: Option<Kept>,
+    /// The record, until `take_over` moves it.
+    record: PathBuf,
+}
+
+impl Journal {
+    pub fn new(dirs: Arc<Mutex<Dirs>>) -> Journal {
+        Journal {
+            dirs,
+            owner: OnceLock::new(),
+        }
+    }
+
+    /// The owner, made on first use; None when the folder cannot be made
+    /// (persisted downloads then run unrecorded; said once on stderr).
+    fn owner(&self) -> Option<&Owner> {
+        self.owner
+            .get_or_init(|| {
+                let root = self.root()?;
+                match Owner::create(&root) {
+                    Ok(o) => Some(o),
+                    Err(e) => {
+                        eprintln!(
+                            "netdl: cannot create the download journal in {}: {e}; \
+                             persisted downloads will not survive this process",
+                            root.display()
+                        );
+                        None
+                    }
+                }
+            })
+            .as_ref()
+    }
+
+    fn root(&self) -> Option<PathBuf> {
+        let support = lock(&self.dirs).path(BaseDir::ApplicationSupport).ok()?;
+        Some(support.join(FOLDER))
+    }
+
+    /// Records download `id` (`kept`: its data so far; the data file is
+    /// flushed before the record is written). Returns at once.
+    pub fn put(&self, id: u64, req: &Request, kept: Option<&Kept>) {
+        if let Some(o) = self.owner() {
+            let data = kept.map(|k| k.data.clone());
+            let _ = o.tx.send(Msg::Put(id, encode(req, kept), data));
+        }
+    }
+
+    /// Forgets download `id` (it ended). Returns at once.
+    pub fn remove(&self, id: u64) {
+        if let Some(Some(o)) = self.owner.get() {
+            let _ = o.tx.send(Msg::Remove(id));
+        }
+    }
+
+    /// Waits until everything sent before is on disk.
+    pub fn sync(&self) {
+        if let Some(Some(o)) = self.owner.get() {
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            if o.tx.send(Msg::Sync(tx)).is_ok() {
+                let _ = rx.recv();
+            }
+        }
+    }
+
+    /// Writes what is pending and stops the thread; the records stay for
+    /// a later `net_restore`, and the lock goes with the client.
+    pub fn close(&self) {
+        if let Some(Some(o)) = self.owner.get() {
+            let _ = o.tx.send(Msg::Stop);
+            if let Some(t) = lock(&o.thread).take() {
+                let _ = t.join();
+            }
+        }
+    }
+
+    /// The downloads of owners no live process holds, oldest owner
+    /// first; damaged records are moved aside (with a line on stderr).
+    /// Owners left empty are removed.
+    pub fn adopt(&self) -> Vec<Restored> {
+        let Some(root) = self.root() else {
+            return Vec::new();
+        };
+        let ours = self.owner().map(|o| o.dir.clone());
+        let Ok(entries) = fs::read_dir(&root) else {
+            return Vec::new();
+        };
+        let mut owners: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "lock"))
+            .collect();
+        owners.sort();
+        let mut found = Vec::new();
+        for lock_path in owners {
+            let dir = lock_path.with_extension("");
+            if Some(&dir) == ours.as_ref() {
+                continue;
+            }
+            let Some(lock_file) = try_lock(&lock_path) else {
+                continue; // a live process owns it
+            };
+            let mut records: Vec<PathBuf> = fs::read_dir(&dir)
+                .map(|r| r.flatten().map(|e| e.path()).collect())
+                .unwrap_or_default();
+            records.sort();
+            for path in records {
+                let name = path.file_name().unwrap_or_default().to_string_lossy();
+                if name.ends_with(".tmp") {
+                    // Being written when its process died: the record
+                    // before it is the one that counts.
+                    let _ = fs::remove_file(&path);
+                    continue;
+                }
+                match fs::read(&path).map_err(|e| e.to_string()).and_then(|t| decode(&t)) {
+                    Ok(mut r) => {
+                        r.record = path;
+                        found.push(r);
+                    }
+                    Err(why) => set_aside(&root, &path, &why),
+                }
+            }
+            // Gone once its records are taken (`take_over`); a later
+            // adopter removes what is left.
+            if fs::remove_dir(&dir).is_ok() || !dir.exists() {
+                let _ = fs::remove_file(&lock_path);
+            }
+            drop(lock_file);
+        }
+        // One download per target: the newest record wins.
+        let mut by_target: BTreeMap<Vec<u8>, Restored> = BTreeMap::new();
+        for r in found {
+            let key = r.kept.as_ref().map_or_else(
+                || format!("{:?}/{}", r.base_dir, r.filename).into_bytes(),
+                |k| k.target.as_os_str().as_bytes().to_vec(),
+            );
+            if let Some(old) = by_target.insert(key, r) {
+                let _ = fs::remove_file(&old.record);
+            }
+        }
+        by_target.into_values().collect()
+    }
+
+    /// Moves an adopted record into this owner's folder as download `id`'s
+    /// (before the download is queued, so no newer record is replaced).
+    pub fn take_over(&self, r: &Restored, id: u64) -> bool {
+        let Some(o) = self.owner() else { return false };
+        let ok = fs::rename(&r.record, o.dir.join(id.to_string())).is_ok();
+        if let Some(parent) = r.record.parent() {
+            let _ = fs::remove_dir(parent); // its owner is empty now
+            let mut lock = parent.as_os_str().to_owned();
+            lock.push(".lock");
+            if !parent.exists() {
+                let _ = fs::remove_file(PathBuf::from(lock));
+            }
+        }
+        ok
+    }
+}
+
+impl Owner {
+    fn create(root: &Path) -> std::io::Result<Owner> {
+        fs::create_dir_all(root)?;
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        let name = format!("{}-{nanos}", std::process::id());
+        let lock_path = root.join(format!("{name}.lock"));
+        let lock = try_lock(&lock_path).ok_or_else(|| {
+            std::io::Error::other(format!("cannot lock {}", lock_path.display()))
+        })?;
+        let dir = root.join(name);
+        fs::create_dir_all(&dir)?;
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let writer_dir = dir.clone();
+        let thread = std::thread::Builder::new()
+            .name("netdl-journal".into())
+            .spawn(move || write_loop(&writer_dir, &rx))?;
+        Ok(Owner {
+            dir,
+            _lock: lock,
+            tx,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+}
+
+/// The lock file at `path` (created if missing), locked; None when another
+/// open file holds it.
+fn try_lock(path: &Path) -> Option<File> {
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .ok()?;
+    // SAFETY: `f` is an open descriptor for the duration of the call.
+    let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    (rc == 0).then_some(f)
+}
+
+/// Moves a record that cannot be read into `damaged/`, saying so.
+fn set_aside(root: &Path, path: &Path, why: &str) {
+    let aside = root.join("damaged");
+    let mut name = OsString::from(
+        path.parent()
+            .and_then(|p| p.file_name())
+            .unwrap_or_default(),
+    );
+    name.push("-");
+    name.push(path.file_name().unwrap_or_default());
+    let to = aside.join(name);
+    let moved = fs::create_dir_all(&aside).and_then(|()| fs::rename(path, &to));
+    match moved {
+        Ok(()) => eprintln!(
+            "netdl: journal record {} is {why}; moved to {} (its download is not restored)",
+            path.display(),
+            to.display()
+        ),
+        Err(e) => {
+            let _ = fs::remove_file(path);
+            eprintln!(
+                "netdl: journal record {} is {why}; deleted (cannot move it aside: {e})",
+                path.display()
+            );
+        }
+    }
+}
+
+/// The journal thread: writes what arrives, newest record per download,
+/// each batch followed by one `fsync` of the folder.
+fn write_loop(dir: &Path, rx: &Receiver<Msg>) {
+    let mut stop = false;
+    while let (false, Ok(first)) = (stop, rx.recv()) {
+        let mut batch = vec![first];
+        batch.extend(rx.try_iter());
+        let mut last: BTreeMap<u64, Option<(String, Option<PathBuf>)>> = BTreeMap::new();
+        let mut waiting = Vec::new();
+        for msg in batch {
+            match msg {
+                Msg::Stop => stop = true,
+                Msg::Put(id, text, data) => {
+                    last.insert(id, Some((text, data)));
+                }
+                Msg::Remove(id) => {
+                    last.insert(id, None);
+                }
+                Msg::Sync(tx) => waiting.push(tx),
+            }
+        }
+        for (id, op) in last {
+            let path = dir.join(id.to_string());
+            match op {
+                Some((text, data)) => {
+                    // Data first: a record never claims bytes a crash can
+                    // lose. Data gone: the download ended meanwhile.
+                    let synced = data.as_deref().is_none_or(|d| {
+                        File::open(d).and_then(|f| f.sync_data()).is_ok()
+                    });
+                    if synced {
+                        let _ = save_durable(&path, text.as_bytes());
+                    }
+                }
+                None => {
+                    let _ = fs::remove_file(&path);
+                }
+            }
+        }
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        for tx in waiting {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Writes `path` atomically and durably: temporary file, `fsync`, rename.
+fn save_durable(path: &Path, text: &[u8]) -> std::io::Result<()> {
+    let mut temp = path.as_os_str().to_owned();
+    temp.push(".tmp");
+    let temp = PathBuf::from(temp);
+    let mut f = File::create(&temp)?;
+    f.write_all(text)?;
+    f.sync_all()?;
+    fs::rename(&temp, path)
+}
+
+/// `-` for none.
+fn opt_bytes(v: Option<&[u8]>) -> String {
+    v.map_or_else(|| "-".into(), record::hex)
+}
+
+fn opt_num(v: Option<u64>) -> String {
+    v.map_or_else(|| "-".into(), |n| n.to_string())
+}
+
+/// A persisted download's record.
+fn encode(req: &Request, kept: Option<&Kept>) -> String {
+    let extra = req.extra();
+    let f = &extra.fetch;
+    let (file, limit) = match &req.target {
+        Target::File { file, limit } => (Some(file), *limit),
+        Target::Memory { .. } => (None, None),
+    };
+    let join = |v: &[String]| v.join("\n").into_bytes();
+    let ms = |d: Option<Duration>| opt_num(d.map(|d| d.as_millis() as u64));
+    record::Writer::new(MAGIC)
+        .bytes("url", req.url.to_bytes())
+        .text("method", &req.method)
+        .bytes("headers", &join(&extra.headers))
+        .bytes("filename", file.map_or(&b""[..], |f| f.filename().to_bytes()))
+        .text("base_dir", &file.map_or(0, |f| f.dir as u32).to_string())
+        .text("timeout_ms", &(req.timeout.as_millis() as u64).to_string())
+        .text("progress", &u8::from(req.progress).to_string())
+        .text("follow", &u8::from(req.follow_redirects).to_string())
+        .text("max_redirects", &req.max_redirects.to_string())
+        .text("max_body", &opt_num(limit))
+        .text(
+            "ca_file",
+            &opt_bytes(extra.ca_file.as_ref().map(|p| p.as_os_str().as_bytes())),
+        )
+        .text("max_retries", &f.max_retries.to_string())
+        .text("retry_delay_ms", &ms(f.retry_delay))
+        .text("retry_max_delay_ms", &ms(f.retry_max_delay))
+        .text("compress", &u8::from(f.compress).to_string())
+        .text("keep_partial", &u8::from(f.keep_partial).to_string())
+        .text("if_changed", &u8::from(f.if_changed).to_string())
+        .text("expected_size", &opt_num(f.expected_size))
+        .text("sha256", &opt_bytes(f.sha256.as_ref().map(|h| &h[..])))
+        .bytes("mirrors", &join(&f.mirrors))
+        .text("segments", &f.segments.to_string())
+        .text("proxy", &opt_bytes(f.proxy.as_ref().map(|p| p.as_bytes())))
+        .text("priority", &f.priority.to_string())
+        .text("max_speed", &f.max_speed.to_string())
+        .text("tag", &opt_bytes(f.tag.as_ref().map(|t| t.to_bytes())))
+        .text("data", &opt_bytes(kept.map(|k| k.data.as_os_str().as_bytes())))
+        .text("target", &opt_bytes(kept.map(|k| k.target.as_os_str().as_bytes())))
+        .text("source", &opt_bytes(kept.map(|k| &k.url[..])))
+        .text("validator", &opt_bytes(kept.map(|k| &k.validator[..])))
+        .text("total", &opt_num(kept.and_then(|k| k.total)))
+        .text("size", &opt_num(kept.map(|k| k.size)))
+        .finish()
+}
+
+/// A record read back, or why it cannot be.
+fn decode(text: &[u8]) -> Result<Restored, String> {
+    let first = text.split(|&b| b == b'\n').next().unwrap_or_default();
+    if let Some(v) = first.strip_prefix(FAMILY.as_bytes()) {
+        let v = std::str::from_utf8(v).ok().and_then(|v| v.parse::<u32>().ok());
+        if v.is_some_and(|v| v > 1) {
+            return Err("from a newer version of netdl".into());
+        }
+    }
+    read(text).ok_or_else(|| "damaged (truncated or not a journal record)".into())
+}
+
+fn read(text: &[u8]) -> Option<Restored> {
+    let mut r = record::Reader::new(text, MAGIC)?;
+    let string = |b: Vec<u8>| String::from_utf8(b).ok();
+    let lines = |b: Vec<u8>| -> Option<Vec<String>> {
+        let s = String::from_utf8(b).ok()?;
+        Some(s.split('\n').filter(|l| !l.is_empty()).map(String::from).collect())
+    };
+    let url = string(r.bytes("url")?)?;
+    let method = r.text("method")?.to_string();
+    let headers = lines(r.bytes("headers")?)?;
+    let filename = string(r.bytes("filename")?)?;
+    let base_dir = *BaseDir::ALL.get(r.parse::<usize>("base_dir")?)?;
+    let timeout = Duration::from_millis(r.parse("timeout_ms")?);
+    let flag = |r: &mut record::Reader<'_>, name: &str| r.parse::<u8>(name).map(|v| v != 0);
+    let progress = flag(&mut r, "progress")?;
+    let follow = flag(&mut r, "follow")?;
+    let max_redirects = r.parse("max_redirects")?;
+    let max_body = opt(r.text("max_body")?)?;
+    let ca_file = opt_hex(r.text("ca_file")?)?.map(|b| PathBuf::from(OsString::from_vec(b)));
+    let mut fetch = Fetch {
+        max_retries: r.parse("max_retries")?,
+        retry_delay: opt(r.text("retry_delay_ms")?)?.map(Duration::from_millis),
+        retry_max_delay: opt(r.text("retry_max_delay_ms")?)?.map(Duration::from_millis),
+        compress: flag(&mut r, "compress")?,
+        keep_partial: flag(&mut r, "keep_partial")?,
+        if_changed: flag(&mut r, "if_changed")?,
+        expected_size: opt(r.text("expected_size")?)?,
+        sha256: match opt_hex(r.text("sha256")?)? {
+            Some(h) => Some(h.try_into().ok()?),
+            None => None,
+        },
+        mirrors: lines(r.bytes("mirrors")?)?,
+        segments: r.parse("segments")?,
+        proxy: match opt_hex(r.text("proxy")?)? {
+            Some(p) => Some(string(p)?),
+            None => None,
+        },
+        priority: r.parse("priority")?,
+        max_speed: r.parse("max_speed")?,
+        persist: true,
+        tag: None,
+        restored: true,
+    };
+    if let Some(tag) = opt_hex(r.text("tag")?)? {
+        fetch.tag = Some(crate::request::check_tag(&string(tag)?).ok()?);
+    }
+    let path = |b: Vec<u8>| PathBuf::from(OsString::from_vec(b));
+    let data = opt_hex(r.text("data")?)?.map(path);
+    let target = opt_hex(r.text("target")?)?.map(path);
+    let source = opt_hex(r.text("source")?)?;
+    let validator = opt_hex(r.text("validator")?)?;
+    let total = opt(r.text("total")?)?;
+    let size = opt(r.text("size")?)?;
+    r.end()?;
+    let kept = match (data, target, source, validator, size) {
+        (Some(data), Some(target), Some(url), Some(validator), Some(size)) => Some(Kept {
+            data,
+            target,
+            url,
+            validator,
+            total,
+            size,
+        }),
+        _ => None,
+    };
+    let opts = Options {
+        headers: (headers.iter())
+            .map(|h| h.split_once(": ").map(|(n, v)| (n.to_string(), v.to_string())))
+            .collect::<Option<_>>()?,
+        timeout: Some(timeout),
+        progress,
+        no_redirects: !follow,
+        max_redirects: Some(max_redirects),
+        ca_file,
+        max_body,
+        fetch,
+        ..Options::default()
+    };
+    Some(Restored {
+        url,
+        method,
+        opts,
+        filename,
+        base_dir,
+        kept,
+        record: PathBuf::new(),
+    })
+}
+
+/// A number or `-`; None when neither.
+fn opt(s: &str) -> Option<Option<u64>> {
+    match s {
+        "-" => Some(None),
+        n => n.parse().ok().map(Some),
+    }
+}
+
+/// Hexadecimal bytes or `-`; None when neither.
+fn opt_hex(s: &str) -> Option<Option<Vec<u8>>> {
+    match s {
+        "-" => Some(None),
+        h => record::unhex(h).map(Some),
+    }
+}
+
+/// A restored download's data, checked against its record and the target
+/// the request resolves to now: at least the recorded bytes must be there
+/// (more are cut off by the download: only those were flushed before the
+/// record said so); otherwise (None) it starts from its first byte.
+pub fn usable(kept: Option<Kept>, target: Option<&Path>) -> Option<Kept> {
+    let k = kept?;
+    let on_disk = fs::symlink_metadata(&k.data)
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len());
+    let ours = target == Some(k.target.as_path()) && k.data == partial_data_path(&k.target);
+    if ours && on_disk.is_some_and(|n| n >= k.size) && k.size > 0 {
+        return Some(k);
+    }
+    if ours && on_disk.is_some() {
+        let _ = fs::remove_file(&k.data);
+    }
+    None
 }

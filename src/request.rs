@@ -333,12 +333,17 @@ pub struct Extra {
     pub body_type: BodyType,
     pub ca_file: Option<PathBuf>,
     pub fetch: Fetch,
+    /// Data on disk a restored download continues (`net_restore`).
+    pub kept: Option<crate::agent::Kept>,
 }
 
 impl Extra {
     /// Whether anything but the CA file is set.
     pub fn beyond_ca_file(&self) -> bool {
-        !self.headers.is_empty() || self.body.is_some() || self.fetch != Fetch::default()
+        !self.headers.is_empty()
+            || self.body.is_some()
+            || self.fetch != Fetch::default()
+            || self.kept.is_some()
     }
 }
 
@@ -413,6 +418,7 @@ impl Request {
             body_type: opts.body_type.unwrap_or(default_type),
             ca_file: opts.ca_file,
             fetch: opts.fetch,
+            kept: None,
         };
         let plain = !extra.beyond_ca_file() && extra.ca_file.is_none();
         Ok(Request {
@@ -461,6 +467,7 @@ impl Request {
                 tag: None,
                 restored: false,
             },
+            kept: None,
         };
         self.extra.as_deref().unwrap_or(&NONE)
     }

@@ -407,6 +407,21 @@ impl Transfer {
         configure(easy, &req, true, mirror.as_deref(), &range).map_err(|e| Error::from_curl(&e))
     }
 
+    /// Readies a handle taken off its connection (`net_suspend`) to go on
+    /// from where its data ends: the next attempt from the same source,
+    /// which counts as neither a retry nor a new attempt, and sends no
+    /// second `began`.
+    pub fn again_after_pause(easy: &mut Easy2<Transfer>) -> Result<(), Error> {
+        let t = easy.get_ref();
+        let (attempt, tries, began, source) = (t.attempt, t.tries_here, t.began_sent, t.source);
+        Transfer::next_attempt(easy, source, false)?;
+        let t = easy.get_mut();
+        t.attempt = attempt;
+        t.tries_here = tries;
+        t.began_sent = began;
+        Ok(())
+    }
+
     /// Names this download's partial data to be continued later, when it
     /// has some with a validator, and returns its record; otherwise the
     /// data is deleted with the sink.

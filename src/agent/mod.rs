@@ -26,7 +26,7 @@ mod decode;
 mod headers;
 mod pace;
 mod partial;
-mod record;
+pub(crate) mod record;
 mod saved;
 mod segments;
 mod sink;
@@ -42,10 +42,13 @@ use crossbeam_channel::Receiver;
 use curl::easy::Easy2;
 use curl::multi::{Easy2Handle, Multi, MultiWaker};
 
+pub(crate) use partial::{data_path as partial_data_path, Kept};
+
 use crate::backlog::{Backlog, Limits};
 use crate::dirs::{BaseDir, Dirs};
 use crate::error::{Error, ErrorKind};
 use crate::event::Phase;
+use crate::journal::Journal;
 use crate::lock;
 use crate::queue::{Batch, EventTx, Queues};
 use crate::request::FilePath;
@@ -144,9 +147,7 @@ impl std::fmt::Debug for Waker {
 /// interrupts its sleep.
 pub fn spawn(
     commands: Receiver<Command>,
-    backlog: Arc<Backlog>,
-    queues: Arc<Queues>,
-    dirs: Arc<Mutex<Dirs>>,
+    shared: Shared,
 ) -> std::io::Result<(std::thread::JoinHandle<()>, Waker)> {
     let (tx, rx) = crossbeam_channel::bounded(1);
     let flags = Arc::new(Flags::default());
@@ -154,7 +155,7 @@ pub fn spawn(
     let thread = std::thread::Builder::new()
         .name("netdl-agent".into())
         .spawn(move || {
-            let mut agent = Agent::new(commands, backlog, queues, agent_flags, dirs);
+            let mut agent = Agent::new(commands, shared, agent_flags);
             let _ = tx.send(agent.multi.waker());
             drop(tx);
             agent.run_guarded();
@@ -163,6 +164,18 @@ pub fn spawn(
         .recv()
         .map_err(|_| std::io::Error::other("the network thread failed to start"))?;
     Ok((thread, Waker { multi, flags }))
+}
+
+/// What the network thread shares with the client.
+pub struct Shared {
+    /// Requests not started yet (callers push, the thread pops).
+    pub backlog: Arc<Backlog>,
+    /// Where requests' events go.
+    pub queues: Arc<Queues>,
+    /// The base directories (the caches folder, for kept partial data).
+    pub dirs: Arc<Mutex<Dirs>>,
+    /// Persisted downloads' records.
+    pub journal: Arc<Journal>,
 }
 
 /// A request between two attempts (`Agent::waiting`).
@@ -218,16 +231,18 @@ struct Agent {
     pace: pace::Pace,
     /// `net_suspend`: nothing runs.
     suspended: bool,
+    /// Where persisted downloads are recorded.
+    journal: Arc<Journal>,
 }
 
 impl Agent {
-    fn new(
-        commands: Receiver<Command>,
-        backlog: Arc<Backlog>,
-        queues: Arc<Queues>,
-        flags: Arc<Flags>,
-        dirs: Arc<Mutex<Dirs>>,
-    ) -> Agent {
+    fn new(commands: Receiver<Command>, shared: Shared, flags: Arc<Flags>) -> Agent {
+        let Shared {
+            backlog,
+            queues,
+            dirs,
+            journal,
+        } = shared;
         let events = EventTx::new(queues.default_queue().clone());
         let mut multi = Multi::new();
         let _ = multi.set_max_host_connections(DEFAULT_MAX_PER_HOST);
@@ -253,6 +268,7 @@ impl Agent {
             partials: partial::Partials::default(),
             pace: pace::Pace::default(),
             suspended: false,
+            journal,
         }
     }
 
@@ -320,8 +336,10 @@ impl Agent {
                     Err(crossbeam_channel::TryRecvError::Disconnected) => return self.shutdown(),
                 }
             }
-            self.start_due(Instant::now());
-            self.start_queued();
+            if !self.suspended {
+                self.start_due(Instant::now());
+                self.start_queued();
+            }
             if !self.running.is_empty() {
                 if let Err(e) = self.multi.perform() {
                     // Only a libcurl bug or out-of-memory gets here.
@@ -386,9 +404,35 @@ impl Agent {
         let _ = (id, priority); // TODO(pace)
     }
 
-    /// `net_suspend` / `net_resume`.
+    /// `net_suspend` (`on`) / `net_resume`. Suspending takes every
+    /// running request off its connection (a segmented download whole,
+    /// down to its data up to the first gap) and readies its next attempt,
+    /// which waits with the retries; nothing starts until resumed. The
+    /// attempt is not counted as a retry.
     fn suspend(&mut self, on: bool) {
-        self.suspended = on; // TODO
+        if on == self.suspended {
+            return;
+        }
+        self.suspended = on;
+        if !on {
+            return; // the waiting attempts and the backlog start as usual
+        }
+        let ids: Vec<u64> = (self.running.keys().chain(self.parked.keys()))
+            .copied()
+            .filter(|&id| id & segments::HELPER == 0) // they go with their parent
+            .collect();
+        let now = Instant::now();
+        for id in ids {
+            let Some(mut easy) = self.take_parent(id) else {
+                continue;
+            };
+            segments::unsplit(easy.get_mut());
+            match Transfer::again_after_pause(&mut easy) {
+                Ok(()) => self.waiting.push(Waiting { id, due: now, easy }),
+                // Only local failures get here (the data cannot be read).
+                Err(e) => self.conclude(id, easy, Some(e)),
+            }
+        }
     }
 
     /// Starts requests from the backlog while slots are free; applies
@@ -719,7 +763,8 @@ impl Agent {
     /// queued requests can start (transfers that just ended freed their
     /// slots).
     fn wait_time(&self) -> Duration {
-        let free = self.running.len() < self.limits.transfers;
+        // Suspended, nothing runs or is due: only a command wakes it.
+        let free = self.running.len() < self.limits.transfers && !self.suspended;
         if free && !self.backlog.is_empty() {
             return Duration::ZERO;
         }
@@ -778,7 +823,13 @@ mod tests {
             per_host: 1,
         }));
         let dirs = Arc::new(Mutex::new(Dirs::default()));
-        let (thread, waker) = spawn(cmd_rx, backlog.clone(), queues.clone(), dirs).unwrap();
+        let shared = Shared {
+            backlog: backlog.clone(),
+            queues: queues.clone(),
+            journal: Arc::new(Journal::new(dirs.clone())),
+            dirs,
+        };
+        let (thread, waker) = spawn(cmd_rx, shared).unwrap();
         let send = |c| {
             cmd_tx.send(c).unwrap();
             waker.wake();

@@ -57,16 +57,21 @@ impl Writer {
         let v = hex(value);
         self.text(name, &v)
     }
-    /// Writes the record at `path` atomically (its folder made first).
-    pub fn save(mut self, path: &Path) -> std::io::Result<()> {
+    /// The whole record's text.
+    pub fn finish(mut self) -> String {
         self.0.push_str("end\n");
+        self.0
+    }
+    /// Writes the record at `path` atomically (its folder made first).
+    pub fn save(self, path: &Path) -> std::io::Result<()> {
+        let text = self.finish();
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir)?;
         }
         let mut temp = path.as_os_str().to_owned();
         temp.push(".tmp");
         let temp = PathBuf::from(temp);
-        fs::File::create(&temp)?.write_all(self.0.as_bytes())?;
+        fs::File::create(&temp)?.write_all(text.as_bytes())?;
         fs::rename(&temp, path)
     }
 }

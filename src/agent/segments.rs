@@ -559,7 +559,7 @@ impl Agent {
 
     /// Stops download `id`'s helpers and takes its own transfer, parked or
     /// running, out of the multi handle.
-    fn take_parent(&mut self, id: u64) -> Option<Easy2<Transfer>> {
+    pub(super) fn take_parent(&mut self, id: u64) -> Option<Easy2<Transfer>> {
         self.drop_helpers(id);
         match self.parked.remove(&id) {
             Some(easy) => Some(easy),
