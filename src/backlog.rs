@@ -8,13 +8,20 @@
 //! server costs tens of bytes. A record becomes a `Request` again only when
 //! its transfer starts, a few at a time.
 //!
+//! Priorities: each priority in use has its own lane of records, and
+//! requests start from the highest lane first, oldest first within a lane.
+//! Requests of priority 0 (the default, with no extras) all go in lane 0
+//! and cost what they did before lanes existed. `set_priority` moves a
+//! queued request by appending a copy of its record to its new lane; the
+//! record left behind is skipped when its lane reaches it.
+//!
 //! Callers' threads push and cancel; the network thread pops. One small
 //! lock guards it all; `poll` never takes it. The limits live under the
 //! same lock, so a request pushed after `set_limits` returned starts under
 //! the new limits.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::ffi::{CStr, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -48,16 +55,13 @@ pub struct Backlog {
 
 #[derive(Debug)]
 struct State {
-    /// Records in order; a record never spans two blocks.
-    blocks: VecDeque<Vec<u8>>,
-    /// Where the next record to pop starts in `blocks[0]`.
-    read_at: usize,
-    /// The URL and path of the record pushed last, and of the one popped
-    /// last: the next record's strings are coded against them.
-    pushed: Strings,
-    popped: Strings,
+    /// The records of each priority in use; popped from the highest.
+    lanes: BTreeMap<i32, Lane>,
     /// Ids with a record here that were not cancelled.
     queued: LiveIds,
+    /// Requests `set_priority` moved: the lane and index of the record
+    /// that is theirs now. Their older records are skipped.
+    moved: HashMap<u64, (i32, u64)>,
     /// The rare parts of the requests that have them.
     extras: HashMap<u64, Box<Extra>>,
     /// A record being encoded (kept to save an allocation per push).
@@ -66,7 +70,24 @@ struct State {
     closed: bool,
 }
 
+/// The records of one priority, oldest first.
 #[derive(Debug, Default)]
+struct Lane {
+    /// Records in order; a record never spans two blocks.
+    blocks: VecDeque<Vec<u8>>,
+    /// Where the next record to pop starts in `blocks[0]`.
+    read_at: usize,
+    /// The URL and path of the record pushed last, and of the one popped
+    /// last: the next record's strings are coded against them.
+    pushed: Strings,
+    popped: Strings,
+    /// Records appended and read so far: the index of a record is the
+    /// value of `pushes` when it was appended.
+    pushes: u64,
+    reads: u64,
+}
+
+#[derive(Clone, Debug, Default)]
 struct Strings {
     url: Vec<u8>,
     path: Vec<u8>,
@@ -88,11 +109,9 @@ impl Backlog {
     pub fn new(limits: Limits) -> Backlog {
         Backlog {
             state: Mutex::new(State {
-                blocks: VecDeque::new(),
-                read_at: 0,
-                pushed: Strings::default(),
-                popped: Strings::default(),
+                lanes: BTreeMap::new(),
                 queued: LiveIds::default(),
+                moved: HashMap::new(),
                 extras: HashMap::new(),
                 scratch: Vec::new(),
                 limits,
@@ -109,6 +128,7 @@ impl Backlog {
             return Err(Box::new(req));
         }
         let s = &mut *s;
+        let priority = req.extra().fetch.priority;
         // The CA file (the one extra that HTTPS requests to a private
         // server all set, to the same path) goes in the record; the rest,
         // rare, waits beside it.
@@ -117,16 +137,8 @@ impl Backlog {
         if let Some(e) = extra.filter(|e| e.beyond_ca_file()) {
             s.extras.insert(req.id, e);
         }
-        s.scratch.clear();
-        encode(&mut s.scratch, &req, ca_file.as_deref(), &mut s.pushed);
-        match s.blocks.back_mut() {
-            Some(b) if b.capacity() - b.len() >= s.scratch.len() => b.extend_from_slice(&s.scratch),
-            _ => {
-                let mut b = Vec::with_capacity(BLOCK.max(s.scratch.len()));
-                b.extend_from_slice(&s.scratch);
-                s.blocks.push_back(b);
-            }
-        }
+        let lane = s.lanes.entry(priority).or_default();
+        lane.append(&req, ca_file.as_deref(), &mut s.scratch);
         s.queued.insert(req.id);
         self.len.store(s.queued.len(), Ordering::Release);
         Ok(())
@@ -139,24 +151,52 @@ impl Backlog {
         if !s.queued.remove(id) {
             return false;
         }
+        s.moved.remove(&id);
         s.extras.remove(&id); // an upload body is freed now
         s.clear_if_empty();
         self.len.store(s.queued.len(), Ordering::Release);
         true
     }
 
-    /// Moves a queued request to `priority`: false when it is not queued.
+    /// Moves a queued request to `priority`, behind the requests queued
+    /// with that priority (to the same priority: it keeps its place); false
+    /// when it is not queued. Finds its record by reading its lane from the
+    /// front: O(requests queued before it). The new record is a copy; the
+    /// old one (tens of bytes) stays until its lane reaches it.
     pub fn set_priority(&self, id: u64, priority: i32) -> bool {
-        let _ = (id, priority);
-        false // TODO(priorities)
+        let mut s = lock(&self.state);
+        if !s.queued.contains(id) {
+            return false;
+        }
+        let s = &mut *s;
+        let from = s.extras.get(&id).map_or(0, |e| e.fetch.priority);
+        if from == priority {
+            return true;
+        }
+        let index = s.moved.get(&id).map(|&(_, index)| index);
+        let Some((req, ca_file)) = s.lanes.get(&from).and_then(|l| l.find(id, index)) else {
+            return false; // not found: only a netdl bug gets here
+        };
+        // Its extras carry its priority: the lane it is in, and its share
+        // of a bandwidth cap once it runs (no extras: priority 0).
+        let extra = s.extras.entry(id).or_default();
+        extra.fetch.priority = priority;
+        if !extra.beyond_ca_file() {
+            s.extras.remove(&id);
+        }
+        let lane = s.lanes.entry(priority).or_default();
+        s.moved.insert(id, (priority, lane.pushes));
+        lane.append(&req, ca_file.as_deref(), &mut s.scratch);
+        true
     }
 
-    /// Moves requests into `out`, oldest first, until `running` plus the
-    /// ones moved reach the transfer limit; returns the limits.
+    /// Moves requests into `out`, highest priority first and oldest first
+    /// within a priority, until `running` plus the ones moved reach the
+    /// transfer limit; returns the limits.
     pub fn pop(&self, running: usize, out: &mut Vec<Request>) -> Limits {
         let mut s = lock(&self.state);
         let mut free = s.limits.transfers.saturating_sub(running);
-        while free > 0 && s.queued.len() > 0 && !s.blocks.is_empty() {
+        while free > 0 && s.queued.len() > 0 && !s.lanes.is_empty() {
             if let Some(req) = s.pop_one() {
                 out.push(req);
                 free -= 1;
@@ -167,7 +207,8 @@ impl Backlog {
         s.limits
     }
 
-    /// Every queued request, oldest first, to report them failed after a
+    /// Every queued request, in the order they would start, to report them
+    /// failed after a
     /// panic of the network thread; and the ids of any whose record could
     /// not be read back (that panic may have come from reading it). The
     /// backlog is empty afterwards.
@@ -175,7 +216,7 @@ impl Backlog {
         let mut s = lock(&self.state);
         let mut out = Vec::with_capacity(s.queued.len());
         let read = catch_unwind(AssertUnwindSafe(|| {
-            while s.queued.len() > 0 && !s.blocks.is_empty() {
+            while s.queued.len() > 0 && !s.lanes.is_empty() {
                 out.extend(s.pop_one());
             }
         }));
@@ -216,25 +257,35 @@ impl Backlog {
     /// Bytes the records take.
     #[cfg(test)]
     fn record_bytes(&self) -> usize {
-        lock(&self.state).blocks.iter().map(Vec::capacity).sum()
+        let s = lock(&self.state);
+        let blocks = s.lanes.values().flat_map(|l| l.blocks.iter());
+        blocks.map(Vec::capacity).sum()
     }
 }
 
 impl State {
-    /// Decodes the next record: its request, or None when it was cancelled
-    /// (or no record is left).
+    /// Decodes the next record of the highest lane: its request, or None
+    /// when it was cancelled or left behind by `set_priority` (or the lane
+    /// had no record left: the lane goes).
     fn pop_one(&mut self) -> Option<Request> {
-        while self.blocks.front()?.len() <= self.read_at {
-            self.blocks.pop_front();
-            self.read_at = 0;
-        }
-        let mut r = Reader {
-            buf: &self.blocks[0],
-            at: self.read_at,
+        let mut lane = self.lanes.last_entry()?;
+        let at = (*lane.key(), lane.get().reads);
+        let (queued, moved) = (&mut self.queued, &mut self.moved);
+        // The record is the request's (it starts) unless cancelled or
+        // moved elsewhere since.
+        let take = |id| match moved.get(&id) {
+            Some(&now) if now != at => false,
+            Some(_) => {
+                moved.remove(&id);
+                queued.remove(id)
+            }
+            None => queued.remove(id),
         };
-        let req = decode(&mut r, &mut self.popped, |id| self.queued.remove(id));
-        self.read_at = r.at;
-        let (mut req, ca_file) = req?;
+        let Some(read) = lane.get_mut().read(take) else {
+            lane.remove();
+            return None;
+        };
+        let (mut req, ca_file) = read?;
         req.extra = self.extras.remove(&req.id);
         if let Some(ca_file) = ca_file {
             req.extra.get_or_insert_with(Box::default).ca_file = Some(ca_file);
@@ -245,16 +296,71 @@ impl State {
     /// Once no request is queued, frees the records (cancelled ones too).
     fn clear_if_empty(&mut self) {
         if self.queued.len() == 0 {
-            self.blocks = VecDeque::new();
-            self.read_at = 0;
-            self.pushed = Strings::default();
-            self.popped = Strings::default();
+            self.lanes = BTreeMap::new();
             self.queued = LiveIds::default();
+            self.moved = HashMap::new();
             self.extras = HashMap::new();
             self.scratch = Vec::new();
         }
     }
 }
+
+impl Lane {
+    /// Appends `req` as one record (encoded in `scratch`).
+    fn append(&mut self, req: &Request, ca_file: Option<&Path>, scratch: &mut Vec<u8>) {
+        scratch.clear();
+        encode(scratch, req, ca_file, &mut self.pushed);
+        match self.blocks.back_mut() {
+            Some(b) if b.capacity() - b.len() >= scratch.len() => b.extend_from_slice(scratch),
+            _ => {
+                let mut b = Vec::with_capacity(BLOCK.max(scratch.len()));
+                b.extend_from_slice(scratch);
+                self.blocks.push_back(b);
+            }
+        }
+        self.pushes += 1;
+    }
+
+    /// Reads the next record (`decode`); None when none is left.
+    fn read(&mut self, keep: impl FnOnce(u64) -> bool) -> Option<Option<Decoded>> {
+        while self.blocks.front()?.len() <= self.read_at {
+            self.blocks.pop_front();
+            self.read_at = 0;
+        }
+        let mut r = Reader {
+            buf: &self.blocks[0],
+            at: self.read_at,
+        };
+        let read = decode(&mut r, &mut self.popped, keep);
+        self.read_at = r.at;
+        self.reads += 1;
+        Some(read)
+    }
+
+    /// The request of `id`'s record not read yet (the one at `index` when
+    /// given), with its CA file; the lane is left as it was.
+    fn find(&self, id: u64, index: Option<u64>) -> Option<Decoded> {
+        let mut strings = self.popped.clone();
+        let (mut block, mut at, mut n) = (0, self.read_at, self.reads);
+        loop {
+            let buf = self.blocks.get(block)?;
+            if at >= buf.len() {
+                (block, at) = (block + 1, 0);
+                continue;
+            }
+            let mut r = Reader { buf, at };
+            let this = n;
+            let keep = |rid| rid == id && index.is_none_or(|i| i == this);
+            if let Some(found) = decode(&mut r, &mut strings, keep) {
+                return Some(found);
+            }
+            (at, n) = (r.at, n + 1);
+        }
+    }
+}
+
+/// A request read back from its record, and its CA file.
+type Decoded = (Request, Option<PathBuf>);
 
 /// Appends `req` as one record, with `ca_file` (the rest of its `extra`
 /// is kept elsewhere).
@@ -319,7 +425,7 @@ fn decode(
     r: &mut Reader<'_>,
     last: &mut Strings,
     keep: impl FnOnce(u64) -> bool,
-) -> Option<(Request, Option<PathBuf>)> {
+) -> Option<Decoded> {
     let id = r.varint();
     let user_data = r.varint() as usize;
     let flags = r.byte();
@@ -476,12 +582,18 @@ mod tests {
     /// A mix of requests: downloads and in-memory requests, common and
     /// custom methods, extras, limits, long and shared-prefix strings.
     fn request(id: u64, dirs: &Dirs) -> Request {
+        request_at(id, 0, dirs)
+    }
+
+    /// `request(id)` with `priority`.
+    fn request_at(id: u64, priority: i32, dirs: &Dirs) -> Request {
         let mut opts = Options {
             user_data: (id as usize).wrapping_mul(0x9e37_79b9_7f4a_7c15),
             progress: id % 2 == 0,
             no_redirects: id % 3 == 0,
             ..Options::default()
         };
+        opts.fetch.priority = priority;
         if id % 5 == 0 {
             opts.headers = vec![("X-Id".into(), id.to_string())];
             opts.body = Some(Body::Bytes(vec![id as u8; 100]));
@@ -623,7 +735,9 @@ mod tests {
             backlog.push(request(id, &dirs)).unwrap();
         }
         assert!(backlog.cancel(2));
-        lock(&backlog.state).blocks[0].truncate(3); // inside record 1
+        let mut s = lock(&backlog.state);
+        s.lanes.get_mut(&0).unwrap().blocks[0].truncate(3); // inside record 1
+        drop(s);
         let (requests, lost) = backlog.take_all();
         assert!(requests.is_empty());
         assert_eq!(lost, vec![1, 3]);
@@ -632,6 +746,167 @@ mod tests {
         let mut out = Vec::new();
         backlog.pop(0, &mut out);
         assert_eq!(out.iter().map(|r| r.id).collect::<Vec<_>>(), vec![4]);
+    }
+
+    /// Pops every queued request one at a time; returns them.
+    fn pop_all(backlog: &Backlog) -> Vec<Request> {
+        let mut out = Vec::new();
+        while !backlog.is_empty() {
+            backlog.pop(LIMITS.transfers - 1, &mut out);
+        }
+        out
+    }
+
+    /// Rule: requests start highest priority first, in submission order
+    /// within a priority, and come back whole (their priority included).
+    #[test]
+    fn highest_priority_first_then_submission_order() {
+        let dirs = Dirs::default();
+        let backlog = Backlog::new(LIMITS);
+        let priority = |id: u64| [0, 3, -2, 0, 7, i32::MAX, i32::MIN][id as usize % 7];
+        for id in 1..=300 {
+            backlog.push(request_at(id, priority(id), &dirs)).unwrap();
+        }
+        assert!(backlog.cancel(12));
+        let got: Vec<String> = pop_all(&backlog).iter().map(|r| format!("{r:?}")).collect();
+        let mut ids: Vec<u64> = (1..=300).filter(|&id| id != 12).collect();
+        ids.sort_by_key(|&id| (std::cmp::Reverse(priority(id)), id));
+        let expected: Vec<String> = ids
+            .iter()
+            .map(|&id| format!("{:?}", request_at(id, priority(id), &dirs)))
+            .collect();
+        assert_eq!(got, expected);
+        assert_eq!(backlog.record_bytes(), 0);
+    }
+
+    /// Rule: `set_priority` moves a queued request behind the ones queued
+    /// with its new priority, and it starts with that priority; to the
+    /// same priority it keeps its place; it is false for ids not queued
+    /// (unknown, cancelled, started). A request moved away and back goes
+    /// to the back of its lane; the records left behind never start.
+    #[test]
+    fn set_priority_moves_a_queued_request() {
+        let dirs = Dirs::default();
+        let backlog = Backlog::new(LIMITS);
+        for id in 1..=10 {
+            backlog.push(request(id, &dirs)).unwrap();
+        }
+        assert!(backlog.set_priority(7, 5));
+        assert!(backlog.set_priority(3, -1));
+        assert!(backlog.set_priority(7, 5), "same priority: stays");
+        assert!(backlog.set_priority(9, 5)); // behind 7
+        assert!(backlog.set_priority(5, 2));
+        assert!(backlog.set_priority(5, 0)); // back of lane 0
+        assert!(backlog.cancel(4));
+        assert!(!backlog.set_priority(4, 1), "cancelled");
+        assert!(!backlog.set_priority(99, 1), "unknown");
+        assert!(backlog.set_priority(2, 1));
+        assert!(backlog.cancel(2), "a moved request can be cancelled");
+        assert_eq!(backlog.len(), 8);
+        let mut out = Vec::new();
+        backlog.pop(LIMITS.transfers - 1, &mut out);
+        assert!(!backlog.set_priority(7, 0), "started");
+        out.extend(pop_all(&backlog));
+        let got: Vec<(u64, i32)> = out
+            .iter()
+            .map(|r| (r.id, r.extra().fetch.priority))
+            .collect();
+        let want = [
+            (7, 5),
+            (9, 5),
+            (1, 0),
+            (6, 0),
+            (8, 0),
+            (10, 0),
+            (5, 0),
+            (3, -1),
+        ];
+        assert_eq!(got, want);
+        // Whole: the same request as one submitted with that priority.
+        for r in &out {
+            let p = r.extra().fetch.priority;
+            assert_eq!(
+                format!("{r:?}"),
+                format!("{:?}", request_at(r.id, p, &dirs))
+            );
+        }
+        assert_eq!((backlog.len(), backlog.record_bytes()), (0, 0));
+    }
+
+    /// Rule: after any mix of pushes, moves, cancels and pops, the backlog
+    /// starts what a plain list sorted by (priority, time of the last move)
+    /// would, each queued request exactly once; `take_all` too.
+    #[test]
+    fn priorities_match_a_simple_model() {
+        let dirs = Dirs::default();
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut rand = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        for round in 0..20 {
+            let backlog = Backlog::new(LIMITS);
+            // (priority, order of arrival in its lane, id)
+            let mut model: Vec<(i32, u64, u64)> = Vec::new();
+            let (mut next_id, mut clock) = (1, 0);
+            let mut started = Vec::new();
+            for _ in 0..400 {
+                clock += 1;
+                match rand(10) {
+                    0..=4 => {
+                        let p = rand(4) as i32 - 1;
+                        backlog.push(request_at(next_id, p, &dirs)).unwrap();
+                        model.push((p, clock, next_id));
+                        next_id += 1;
+                    }
+                    5..=6 => {
+                        let id = rand(next_id + 2);
+                        let p = rand(4) as i32 - 1;
+                        let found = model.iter_mut().find(|m| m.2 == id);
+                        assert_eq!(backlog.set_priority(id, p), found.is_some());
+                        if let Some(m) = found.filter(|m| m.0 != p) {
+                            (m.0, m.1) = (p, clock);
+                        }
+                    }
+                    7 => {
+                        let id = rand(next_id + 2);
+                        let i = model.iter().position(|m| m.2 == id);
+                        assert_eq!(backlog.cancel(id), i.is_some());
+                        if let Some(i) = i {
+                            model.remove(i);
+                        }
+                    }
+                    _ => {
+                        let mut out = Vec::new();
+                        backlog.pop(LIMITS.transfers - 1 - rand(2) as usize, &mut out);
+                        model.sort_by_key(|m| (std::cmp::Reverse(m.0), m.1));
+                        let want: Vec<u64> = model.drain(..out.len()).map(|m| m.2).collect();
+                        let got: Vec<u64> = out.iter().map(|r| r.id).collect();
+                        assert_eq!(got, want, "round {round}");
+                        started.extend(out);
+                    }
+                }
+                assert_eq!(backlog.len(), model.len());
+            }
+            model.sort_by_key(|m| (std::cmp::Reverse(m.0), m.1));
+            let rest = if round % 2 == 0 {
+                pop_all(&backlog)
+            } else {
+                backlog.take_all().0
+            };
+            let got: Vec<u64> = rest.iter().map(|r| r.id).collect();
+            assert_eq!(got, model.iter().map(|m| m.2).collect::<Vec<_>>());
+            for r in started.iter().chain(&rest) {
+                let p = r.extra().fetch.priority;
+                assert_eq!(
+                    format!("{r:?}"),
+                    format!("{:?}", request_at(r.id, p, &dirs))
+                );
+            }
+            assert_eq!(backlog.record_bytes(), 0);
+        }
     }
 
     #[test]
