@@ -48,7 +48,8 @@ __all__ = [
     "DOCUMENTS", "TEMPORARY", "CACHES", "APPLICATION_SUPPORT", "RESOURCE",
     "download", "request", "cancel", "poll", "wait", "events", "download_async",
     "request_async", "aevents", "set_directory",
-    "get_directory", "set_app_name", "set_limits", "shutdown", "error_name", "library_path",
+    "get_directory", "set_app_name", "set_limits", "suspend", "resume", "restore", "set_priority",
+    "set_max_speed", "MAX_TAG", "shutdown", "error_name", "library_path",
 ]
 
 
@@ -102,6 +103,10 @@ class EventFlag(enum.IntFlag):
     """Bits of `Event.flags` (`NET_EVENT_*`)."""
     UNCHANGED = 1  # if_changed: the server answered 304, the file on disk is current
     RESUMED = 2    # this attempt continued data received earlier (a Range request)
+    RESTORED = 4   # started by restore() from the journal of an earlier process
+
+
+MAX_TAG = 1024  # longest tag, in bytes (NET_MAX_TAG)
 
 
 _PHASES = {0: "began", 1: "progress", 2: "ended"}
@@ -208,6 +213,7 @@ class Event:
     attempt: int = 1  # 1 for the first attempt, n + 1 for the n-th retry or mirror
     flags: EventFlag = EventFlag(0)
     bytes_received: int = 0  # body bytes from the network, over every attempt
+    tag: Optional[str] = None  # the request's tag option; None when it has none
 
     @property
     def unchanged(self) -> bool:
@@ -218,6 +224,11 @@ class Event:
     def resumed(self) -> bool:
         """This attempt continued data received earlier."""
         return EventFlag.RESUMED in self.flags
+
+    @property
+    def restored(self) -> bool:
+        """Started by restore() from the journal of an earlier process."""
+        return EventFlag.RESTORED in self.flags
 
     @property
     def error_name(self) -> str:
@@ -264,6 +275,14 @@ def _count(value, what: str, bits: int, least: int = 1) -> int:
     return value
 
 
+def _int32(value, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+    if not -2 ** 31 <= value < 2 ** 31:
+        raise ValueError(f"{what} must be from {-2 ** 31} to {2 ** 31 - 1}, not {value}")
+    return value
+
+
 def _flag(value, what: str) -> int:
     if not isinstance(value, bool):
         raise TypeError(f"{what} must be a bool, not {type(value).__name__}")
@@ -275,11 +294,13 @@ def _options(keep: List[Any], *, max_retries: Optional[int] = None,
              expected_size: Optional[int] = None, sha256: Optional[str] = None,
              mirrors=None, proxy: Optional[str] = None, compress: bool = False,
              keep_partial: bool = False, if_changed: bool = False,
-             segments: Optional[int] = None):
+             segments: Optional[int] = None, priority: Optional[int] = None,
+             persist: bool = False, max_speed: Optional[int] = None, tag: Optional[str] = None):
     """A `net_options` (size set) from the keywords, or None when every one
     is its default. What it points into is appended to `keep`. Values the
     library checks (max_retries <= 100, the sha256 digits, the mirrors'
-    URLs, segments <= 16) reach it as given: a bad one is an error event."""
+    URLs, segments <= 16, a tag of at most MAX_TAG bytes, persist on a
+    download) reach it as given: a bad one is an error event."""
     default = _ffi.NetOptions(size=ctypes.sizeof(_ffi.NetOptions))
     o = _ffi.NetOptions(size=ctypes.sizeof(_ffi.NetOptions))
     if max_retries is not None:
@@ -307,6 +328,13 @@ def _options(keep: List[Any], *, max_retries: Optional[int] = None,
     o.if_changed = _flag(if_changed, "if_changed")
     if segments is not None:
         o.segments = _count(segments, "segments", 32, least=0)
+    if priority is not None:
+        o.priority = _int32(priority, "priority")
+    o.persist = _flag(persist, "persist")
+    if max_speed is not None:
+        o.max_speed = _count(max_speed, "max_speed", 64, least=0)
+    if tag is not None:
+        o.tag = _cstr(tag, "tag")
     if bytes(o) == bytes(default):
         return None  # net_params.options stays NULL
     keep.append(o)
@@ -445,6 +473,13 @@ def download(url: str, filename: str, *, method: str = "GET", base_dir: int = Di
       segments          fetch a large file over up to this many ranged connections at
                         once (at most 16; 0 or 1: one), when the server allows ranges
                         and each part is at least 4 MiB
+      priority          higher starts first (default 0; negative is lower); queued requests
+                        start by priority, then in submission order; see set_priority()
+      max_speed         largest receive rate of this request, bytes/s (default 0: none)
+      tag               a str of the app's choosing (at most MAX_TAG bytes, UTF-8), echoed
+                        in every event's `tag`; it survives in the journal (persist)
+      persist           True: record the download in the journal (in APPLICATION_SUPPORT)
+                        so that restore() in a later process continues it
     """
     # keep: what p points into, alive until the call returned
     p, keep, call = _download_args(url, filename, method, base_dir, options)
@@ -455,7 +490,7 @@ def request(url: str, method: str = "GET", *, user_data: Any = None, **options) 
     """Starts a request whose response body arrives in the `ended` event's
     `body`. Options as download()'s (max_body defaults to 64 MiB here); the
     library rejects the download-only ones (expected_size, sha256, compress,
-    keep_partial, if_changed, segments > 1) with an INVALID_ARGUMENT event."""
+    keep_partial, if_changed, segments > 1, persist) with an INVALID_ARGUMENT event."""
     # keep: what p points into, alive until the call returned
     p, keep, call = _request_args(url, method, options)
     return _start(call, p, user_data)
@@ -491,7 +526,8 @@ def _copy(e: "_ffi.NetEvent") -> Dict[str, Any]:
         filename=_s(e.filename),
         base_dir=_enum(Dir, e.base_dir) if e.filename is not None else None,
         response_type="text" if e.response_type == 0 else "binary",
-        attempt=e.attempt, flags=EventFlag(e.flags), bytes_received=e.bytes_received)
+        attempt=e.attempt, flags=EventFlag(e.flags), bytes_received=e.bytes_received,
+        tag=_s(e.tag))
 
 
 def _fetch(wait_ms: Optional[int]) -> int:
@@ -930,6 +966,48 @@ def set_limits(max_transfers: int, max_per_host: int) -> None:
     if not _lib.net_set_limits(_count(max_transfers, "max_transfers", 32),
                                _count(max_per_host, "max_per_host", 32)):
         raise ValueError("limits must be at least 1")
+
+
+def suspend() -> None:
+    """Pauses every transfer at once (net_suspend), for an app going to the
+    background: no byte moves, partial data is kept, queued requests do not
+    start, inactivity timeouts do not run; no event comes while suspended
+    except the ended of a request failing for local reasons. New requests
+    wait. Idempotent, never blocks, any thread."""
+    _lib.net_suspend()
+
+
+def resume() -> None:
+    """Ends suspend() (net_resume): downloads continue where their data ends
+    (a Range request), interrupted in-memory requests start again, queued
+    ones start. Idempotent, never blocks, any thread."""
+    _lib.net_resume()
+
+
+def restore() -> int:
+    """Starts again every download of the journal (persist=True) an earlier
+    process left unfinished (net_restore) and returns how many. Call it after
+    set_app_name() / set_directory(APPLICATION_SUPPORT, ...): the journal is
+    there. Each restored download has a new id; its events carry
+    Event.restored and its tag (how the app recognises it), the first being
+    a began. Those events go to the library's default queue (net_poll), not
+    to this module's: poll(), wait() and the async API do not see them."""
+    return _lib.net_restore()
+
+
+def set_priority(id: int, priority: int) -> bool:
+    """Changes a request's priority (net_set_priority): a queued one moves
+    to its new place (after those queued with that priority already); a
+    running one changes only its share of a bandwidth cap. False when the
+    id is not queued or running (unknown, ended, cancelled)."""
+    return bool(_lib.net_set_priority(_count(id, "id", 64, least=0), _int32(priority, "priority")))
+
+
+def set_max_speed(bytes_per_second: int) -> None:
+    """Caps the receive rate of all transfers together, bytes per second
+    (0: no cap, the default); running transfers share it by priority, each
+    also within its own max_speed. Applies within a second."""
+    _lib.net_set_max_speed(_count(bytes_per_second, "bytes_per_second", 64, least=0))
 
 
 def shutdown() -> None:

@@ -36,6 +36,11 @@ class NetOptions(ctypes.Structure):
         ("if_changed", ctypes.c_uint8),
         ("reserved8", ctypes.c_uint8),
         ("segments", ctypes.c_uint32),
+        ("priority", ctypes.c_int32),
+        ("persist", ctypes.c_uint8),
+        ("reserved24", ctypes.c_uint8 * 3),
+        ("max_speed", ctypes.c_uint64),
+        ("tag", ctypes.c_char_p),
     ]
 
 
@@ -88,7 +93,8 @@ class NetEvent(ctypes.Structure):
         ("attempt", ctypes.c_uint32),
         ("flags", ctypes.c_uint32),
         ("bytes_received", ctypes.c_int64),
-        ("reserved", ctypes.c_uint64 * 6),
+        ("tag", ctypes.c_char_p),
+        ("reserved", ctypes.c_uint64 * 5),
     ]
 
 
@@ -115,6 +121,11 @@ _SIGNATURES = {
     "net_get_directory": (ctypes.c_size_t, [ctypes.c_uint32, ctypes.c_char_p, ctypes.c_size_t]),
     "net_set_app_name": (ctypes.c_bool, [ctypes.c_char_p]),
     "net_set_limits": (ctypes.c_bool, [ctypes.c_uint32, ctypes.c_uint32]),
+    "net_suspend": (None, []),
+    "net_resume": (None, []),
+    "net_restore": (ctypes.c_size_t, []),
+    "net_set_priority": (ctypes.c_bool, [c_id, ctypes.c_int32]),
+    "net_set_max_speed": (None, [ctypes.c_uint64]),
     "net_shutdown": (None, []),
     "net_version": (ctypes.c_char_p, []),
     "net_error_name": (ctypes.c_char_p, [ctypes.c_uint32]),
