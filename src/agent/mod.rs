@@ -341,6 +341,7 @@ impl Agent {
                 self.start_queued();
             }
             if !self.running.is_empty() {
+                self.pace.tick(&mut self.running, &self.parked);
                 if let Err(e) = self.multi.perform() {
                     // Only a libcurl bug or out-of-memory gets here.
                     panic!("curl_multi_perform failed: {e}");
@@ -401,7 +402,16 @@ impl Agent {
 
     /// `net_set_priority` of a request that left the backlog.
     fn set_priority(&mut self, id: u64, priority: i32) {
-        let _ = (id, priority); // TODO(pace)
+        // Its own transfer's priority (its helpers follow it).
+        let waiting = self.waiting.iter_mut().find(|w| w.id == id);
+        let t = match self.running.get_mut(&id) {
+            Some(h) => Some(h.get_mut()),
+            None => (self.parked.get_mut(&id).map(Easy2::get_mut))
+                .or_else(|| waiting.map(|w| w.easy.get_mut())),
+        };
+        if let Some(t) = t {
+            self.pace.set_priority(&mut t.gate, priority);
+        }
     }
 
     /// `net_suspend` (`on`) / `net_resume`. Suspending takes every
@@ -517,6 +527,7 @@ impl Agent {
     /// Hands a configured handle to libcurl: its attempt begins.
     fn run_attempt(&mut self, id: u64, mut easy: Easy2<Transfer>) -> Result<(), Error> {
         easy.get_mut().last_activity = Instant::now();
+        self.pace.starting(easy.get_mut());
         let mut handle = self
             .multi
             .add2(easy)
@@ -788,6 +799,7 @@ impl Agent {
             })
             .fold(curl, Duration::min)
             .min(retry)
+            .min(self.pace.wait(now, &self.running))
     }
 
     /// Removes every transfer (deleting its temporary file) before the

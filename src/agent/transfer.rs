@@ -124,6 +124,8 @@ pub struct Transfer {
     /// `configure` always sets and what the key names: its handle can
     /// serve the next such GET with the same key without a reset.
     pub(super) plain: Option<Plain>,
+    /// Bandwidth caps: this transfer's token bucket (`pace`).
+    pub(super) gate: super::pace::Gate,
 }
 
 /// What a plain GET's handle keeps set: the CA file, and whether it asks
@@ -184,6 +186,7 @@ impl Transfer {
             upload: None,
             failure: None,
             plain: None,
+            gate: super::pace::Gate::new(req.extra().fetch.priority),
             req,
         }
     }
@@ -607,6 +610,9 @@ impl Handler for Transfer {
     }
 
     fn write(&mut self, data: &[u8]) -> Result<usize, WriteError> {
+        if !self.gate.admit(data.len()) {
+            return Err(WriteError::Pause); // paced: libcurl hands it again
+        }
         Ok(self.guarded(0, |t| match t.on_body(data) {
             Ok(()) => data.len(),
             Err(e) => {
