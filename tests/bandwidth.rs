@@ -270,3 +270,65 @@ fn a_paced_transfer_does_not_time_out() {
     eprintln!("96 KiB at 24 KiB/s: {secs:.2} s");
     assert!(secs >= 3.0, "{secs:.2} s: not paced");
 }
+
+/// Rule: a segmented download is one request: its connections share its
+/// cap, so 24 MiB in 4 segments at 6 MiB/s takes 4 s ± 5 %, byte-exact.
+#[test]
+fn a_segmented_download_shares_its_cap_among_its_connections() {
+    let server = Server::start();
+    let data = support::body(24 * MIB as usize, 24);
+    server.put("/24.bin", Asset::new(data.clone()));
+    let t = TestClient::new();
+    let opts = Options {
+        fetch: Fetch {
+            segments: 4,
+            ..capped(0, 6 * MIB).fetch
+        },
+        ..capped(0, 6 * MIB)
+    };
+    let id = t.download(&server.url("/24.bin"), "f.bin", opts);
+    let mut w = Watch::default();
+    w.until(&t, Duration::from_secs(30), |w| w.ended.contains_key(&id));
+    let (ended_at, ended) = &w.ended[&id];
+    assert!(!ended.is_error(), "{:?}", ended.error);
+    assert!(
+        std::fs::read(t.docs("f.bin")).unwrap() == data,
+        "bytes differ"
+    );
+    assert_eq!(server.requests_to("/24.bin").len(), 4, "four connections");
+    let secs = (*ended_at - w.began[&id]).as_secs_f64();
+    eprintln!("24 MiB in 4 segments at 6 MiB/s: {secs:.3} s");
+    assert!((3.8..=4.2).contains(&secs), "took {secs:.2} s");
+}
+
+/// Rule: under a global cap, a request's own `max_speed` still holds, and
+/// what it leaves goes to the others: a cap of 8 MiB/s with one request
+/// capped at 1 MiB/s leaves 7 MiB/s to the other (of the same priority).
+#[test]
+fn an_own_cap_under_the_global_cap() {
+    const CAP: u64 = 8 * MIB;
+    let server = Server::start();
+    let data = support::body(32 * MIB as usize, 8);
+    server.put("/a.bin", Asset::new(data.clone()));
+    server.put("/b.bin", Asset::new(data.clone()));
+    let t = TestClient::new();
+    t.client.set_max_speed(CAP);
+    let slow = t.download(&server.url("/a.bin"), "a.bin", capped(0, MIB));
+    let fast = t.download(&server.url("/b.bin"), "b.bin", capped(0, 0));
+    let mut w = Watch::default();
+    w.until(&t, Duration::from_secs(10), |w| {
+        w.began.contains_key(&slow) && w.began.contains_key(&fast)
+    });
+    let from = Instant::now() + Duration::from_secs(1);
+    let to = from + Duration::from_secs(3);
+    w.until_time(&t, to + Duration::from_millis(150));
+    let (a, b) = (w.rate(slow, from, to), w.rate(fast, from, to));
+    eprintln!(
+        "own cap 1 MiB/s under 8: {:.3} and {:.3} MiB/s",
+        a / MIB as f64,
+        b / MIB as f64
+    );
+    assert!((a / MIB as f64 - 1.0).abs() <= 0.10, "{a}");
+    assert!((b / (CAP - MIB) as f64 - 1.0).abs() <= 0.10, "{b}");
+    assert!(t.client.cancel(slow) && t.client.cancel(fast));
+}
