@@ -22,8 +22,8 @@ use crate::backlog::{Backlog, Limits};
 use crate::dirs::{BaseDir, Dirs};
 use crate::error::{Error, ErrorKind};
 use crate::event::{failed, Event};
-use crate::journal::Journal;
 use crate::ffi::view::Sealed;
+use crate::journal::Journal;
 use crate::queue::{Batch, EventQueue, Queue, Queues};
 use crate::request::{FilePath, Options, Request};
 use crate::{lock, lossy_cstr};
@@ -60,14 +60,12 @@ impl Client {
             dirs: dirs.clone(),
             journal: journal.clone(),
         };
-        let (thread, waker) = agent::spawn(command_rx, shared).map_err(
-                |e| {
-                    Error::new(
-                        ErrorKind::Internal,
-                        format!("cannot start the network thread: {e}"),
-                    )
-                },
-            )?;
+        let (thread, waker) = agent::spawn(command_rx, shared).map_err(|e| {
+            Error::new(
+                ErrorKind::Internal,
+                format!("cannot start the network thread: {e}"),
+            )
+        })?;
         Ok(Client {
             commands,
             backlog,

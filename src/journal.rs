@@ -199,7 +199,10 @@ impl Journal {
                     let _ = fs::remove_file(&path);
                     continue;
                 }
-                match fs::read(&path).map_err(|e| e.to_string()).and_then(|t| decode(&t)) {
+                match fs::read(&path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|t| decode(&t))
+                {
                     Ok(mut r) => {
                         r.record = path;
                         found.push(r);
@@ -254,9 +257,8 @@ impl Owner {
             .as_nanos();
         let name = format!("{}-{nanos}", std::process::id());
         let lock_path = root.join(format!("{name}.lock"));
-        let lock = try_lock(&lock_path).ok_or_else(|| {
-            std::io::Error::other(format!("cannot lock {}", lock_path.display()))
-        })?;
+        let lock = try_lock(&lock_path)
+            .ok_or_else(|| std::io::Error::other(format!("cannot lock {}", lock_path.display())))?;
         let dir = root.join(name);
         fs::create_dir_all(&dir)?;
         let (tx, rx) = crossbeam_channel::unbounded();
@@ -320,7 +322,8 @@ fn set_aside(root: &Path, path: &Path, why: &str) {
 /// each batch followed by one `fsync` of the folder.
 fn write_loop(dir: &Path, rx: &Receiver<Msg>) {
     let mut stop = false;
-    while let (false, Ok(first)) = (stop, rx.recv()) {
+    while !stop {
+        let Ok(first) = rx.recv() else { return };
         let mut batch = vec![first];
         batch.extend(rx.try_iter());
         let mut last: BTreeMap<u64, Option<(String, Option<PathBuf>)>> = BTreeMap::new();
@@ -343,9 +346,9 @@ fn write_loop(dir: &Path, rx: &Receiver<Msg>) {
                 Some((text, data)) => {
                     // Data first: a record never claims bytes a crash can
                     // lose. Data gone: the download ended meanwhile.
-                    let synced = data.as_deref().is_none_or(|d| {
-                        File::open(d).and_then(|f| f.sync_data()).is_ok()
-                    });
+                    let synced = data
+                        .as_deref()
+                        .is_none_or(|d| File::open(d).and_then(|f| f.sync_data()).is_ok());
                     if synced {
                         let _ = save_durable(&path, text.as_bytes());
                     }
@@ -398,7 +401,10 @@ fn encode(req: &Request, kept: Option<&Kept>) -> String {
         .bytes("url", req.url.to_bytes())
         .text("method", &req.method)
         .bytes("headers", &join(&extra.headers))
-        .bytes("filename", file.map_or(&b""[..], |f| f.filename().to_bytes()))
+        .bytes(
+            "filename",
+            file.map_or(&b""[..], |f| f.filename().to_bytes()),
+        )
         .text("base_dir", &file.map_or(0, |f| f.dir as u32).to_string())
         .text("timeout_ms", &(req.timeout.as_millis() as u64).to_string())
         .text("progress", &u8::from(req.progress).to_string())
@@ -423,8 +429,14 @@ fn encode(req: &Request, kept: Option<&Kept>) -> String {
         .text("priority", &f.priority.to_string())
         .text("max_speed", &f.max_speed.to_string())
         .text("tag", &opt_bytes(f.tag.as_ref().map(|t| t.to_bytes())))
-        .text("data", &opt_bytes(kept.map(|k| k.data.as_os_str().as_bytes())))
-        .text("target", &opt_bytes(kept.map(|k| k.target.as_os_str().as_bytes())))
+        .text(
+            "data",
+            &opt_bytes(kept.map(|k| k.data.as_os_str().as_bytes())),
+        )
+        .text(
+            "target",
+            &opt_bytes(kept.map(|k| k.target.as_os_str().as_bytes())),
+        )
         .text("source", &opt_bytes(kept.map(|k| &k.url[..])))
         .text("validator", &opt_bytes(kept.map(|k| &k.validator[..])))
         .text("total", &opt_num(kept.and_then(|k| k.total)))
@@ -436,7 +448,9 @@ fn encode(req: &Request, kept: Option<&Kept>) -> String {
 fn decode(text: &[u8]) -> Result<Restored, String> {
     let first = text.split(|&b| b == b'\n').next().unwrap_or_default();
     if let Some(v) = first.strip_prefix(FAMILY.as_bytes()) {
-        let v = std::str::from_utf8(v).ok().and_then(|v| v.parse::<u32>().ok());
+        let v = std::str::from_utf8(v)
+            .ok()
+            .and_then(|v| v.parse::<u32>().ok());
         if v.is_some_and(|v| v > 1) {
             return Err("from a newer version of netdl".into());
         }
@@ -449,7 +463,12 @@ fn read(text: &[u8]) -> Option<Restored> {
     let string = |b: Vec<u8>| String::from_utf8(b).ok();
     let lines = |b: Vec<u8>| -> Option<Vec<String>> {
         let s = String::from_utf8(b).ok()?;
-        Some(s.split('\n').filter(|l| !l.is_empty()).map(String::from).collect())
+        Some(
+            s.split('\n')
+                .filter(|l| !l.is_empty())
+                .map(String::from)
+                .collect(),
+        )
     };
     let url = string(r.bytes("url")?)?;
     let method = r.text("method")?.to_string();
@@ -511,7 +530,10 @@ fn read(text: &[u8]) -> Option<Restored> {
     };
     let opts = Options {
         headers: (headers.iter())
-            .map(|h| h.split_once(": ").map(|(n, v)| (n.to_string(), v.to_string())))
+            .map(|h| {
+                h.split_once(": ")
+                    .map(|(n, v)| (n.to_string(), v.to_string()))
+            })
             .collect::<Option<_>>()?,
         timeout: Some(timeout),
         progress,
@@ -556,9 +578,9 @@ fn opt_hex(s: &str) -> Option<Option<Vec<u8>>> {
 pub fn usable(kept: Option<Kept>, target: Option<&Path>) -> Option<Kept> {
     let k = kept?;
     let on_disk = fs::symlink_metadata(&k.data)
-            .ok()
-            .filter(|m| m.is_file())
-            .map(|m| m.len());
+        .ok()
+        .filter(|m| m.is_file())
+        .map(|m| m.len());
     let ours = target == Some(k.target.as_path()) && k.data == partial_data_path(&k.target);
     if ours && on_disk.is_some_and(|n| n >= k.size) && k.size > 0 {
         return Some(k);

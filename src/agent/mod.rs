@@ -443,6 +443,11 @@ impl Agent {
                 Err(e) => self.conclude(id, easy, Some(e)),
             }
         }
+        // A suspended app may be killed next: its downloads' records say
+        // what is on disk now.
+        for w in &mut self.waiting {
+            record_due(&self.journal, w.easy.get_mut(), now, true);
+        }
     }
 
     /// Starts requests from the backlog while slots are free; applies
@@ -462,7 +467,9 @@ impl Agent {
             let (id, user_data) = (req.id, req.user_data);
             let (url, file) = (req.url.clone(), req.file().cloned());
             let spare = self.spare.pop();
-            let kept = file.as_ref().and_then(|f| self.kept_partial(f));
+            let mut req = req;
+            let restored = req.extra.as_mut().and_then(|e| e.kept.take());
+            let kept = restored.or_else(|| file.as_ref().and_then(|f| self.kept_partial(f)));
             let conditional = match (&file, req.extra().fetch.if_changed) {
                 (Some(f), true) => self.conditional_headers(f),
                 _ => Vec::new(),
@@ -693,6 +700,9 @@ impl Agent {
             }
             (Some(e), _) => ev.error = Some(e), // dropping the sink deletes the temp file
         }
+        if t.persisted() {
+            self.journal.remove(id);
+        }
         t.send(ev);
         self.keep_spare(easy);
     }
@@ -738,6 +748,9 @@ impl Agent {
             None
         };
         if let Some(mut easy) = easy {
+            if easy.get_ref().persisted() {
+                self.journal.remove(id);
+            }
             segments::unsplit(easy.get_mut());
             if keep || easy.get_ref().keeps_partial() {
                 self.keep_partial(easy.get_mut());
@@ -761,6 +774,10 @@ impl Agent {
             } else {
                 t.pay_progress(now);
             }
+            record_due(&self.journal, t, now, false);
+        }
+        for easy in self.parked.values_mut() {
+            record_due(&self.journal, easy.get_mut(), now, false);
         }
         for (id, timeout) in expired {
             let msg = format!("no data received for {} s", timeout.as_secs_f64());
@@ -807,11 +824,54 @@ impl Agent {
     fn shutdown(&mut self) {
         self.stopping = true;
         self.backlog.close();
+        let mut stopped = Vec::new();
         for (_, handle) in self.running.drain() {
-            let _ = self.multi.remove2(handle);
+            stopped.extend(self.multi.remove2(handle).ok());
         }
-        self.waiting.clear();
-        self.parked.clear();
+        stopped.extend(self.waiting.drain(..).map(|w| w.easy));
+        stopped.extend(self.parked.drain().map(|(_, easy)| easy));
+        // Persisted downloads keep their data and records for a later
+        // process; the others' temporary files go with their sinks.
+        let now = Instant::now();
+        for mut easy in stopped {
+            let t = easy.get_mut();
+            if t.persisted() && t.seg.as_ref().is_none_or(|r| r.parent) {
+                segments::unsplit(t);
+                record_due(&self.journal, t, now, true);
+                if let Some(Sink::File(f)) = &mut t.sink {
+                    let data = t
+                        .file
+                        .as_ref()
+                        .and_then(|f| f.path())
+                        .map(partial::data_path);
+                    if let Some(data) = data {
+                        let _ = f.keep_as(&data);
+                    }
+                }
+            }
+        }
+        self.journal.sync();
+    }
+}
+
+/// Records a persisted download's progress in the journal, when its last
+/// record is `journal::EVERY` old and its data grew since (`now_anyway`:
+/// whatever the time).
+fn record_due(journal: &Journal, t: &mut Transfer, now: Instant, now_anyway: bool) {
+    // A segment's helper speaks through its download.
+    if !t.persisted() || t.seg.as_ref().is_some_and(|r| !r.parent) {
+        return;
+    }
+    let (at, claimed) = t.journaled;
+    let due = now_anyway || at.is_none_or(|at| now.duration_since(at) >= crate::journal::EVERY);
+    if !due {
+        return;
+    }
+    let kept = t.journal_data();
+    let size = kept.as_ref().map_or(0, |k| k.size);
+    if size != claimed || now_anyway {
+        journal.put(t.id, &t.req, kept.as_ref());
+        t.journaled = (Some(now), size);
     }
 }
 

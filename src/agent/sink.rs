@@ -91,10 +91,14 @@ impl FileSink {
     /// `known` says they were made before), and the empty file the body
     /// goes to: unnamed, or a named temporary file beside the target
     /// (exclusive, so two requests never share one).
+    /// A persisted download (`persist`) writes to its partial-data name
+    /// `.NAME.netdl-partial` from the start (a file a later process can
+    /// find), replacing any there.
     pub fn create(
         target: &FilePath,
         id: u64,
         known: &mut HashSet<Vec<u8>>,
+        persist: bool,
     ) -> Result<FileSink, Error> {
         let Some((parent, _)) = target.parent_and_name() else {
             return Err(Error::new(ErrorKind::Internal, "download without a path"));
@@ -123,15 +127,24 @@ impl FileSink {
             expect: Expect::default(),
             hasher: None,
         };
-        if let Some(file) = sink.open_unnamed(parent) {
-            sink.file = Some(file);
-            return Ok(sink);
+        if !persist {
+            if let Some(file) = sink.open_unnamed(parent) {
+                sink.file = Some(file);
+                return Ok(sink);
+            }
         }
-        let temp = sink.temp_name();
+        let temp = match (persist, target.path()) {
+            (true, Some(path)) => super::partial::data_path(path),
+            _ => sink.temp_name(),
+        };
         let open = || {
-            (OpenOptions::new().read(true).write(true))
-                .create_new(true)
-                .open(&temp)
+            let mut o = OpenOptions::new();
+            o.read(true).write(true);
+            match persist {
+                true => o.create(true).truncate(true),
+                false => o.create_new(true),
+            };
+            o.open(&temp)
         };
         let file = match open() {
             // The folder was removed since it was made: make it again.

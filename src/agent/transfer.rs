@@ -126,6 +126,9 @@ pub struct Transfer {
     pub(super) plain: Option<Plain>,
     /// Bandwidth caps: this transfer's token bucket (`pace`).
     pub(super) gate: super::pace::Gate,
+    /// A persisted download's last journal record: when, and the bytes it
+    /// claimed.
+    pub(super) journaled: (Option<Instant>, u64),
 }
 
 /// What a plain GET's handle keeps set: the CA file, and whether it asks
@@ -187,6 +190,7 @@ impl Transfer {
             failure: None,
             plain: None,
             gate: super::pace::Gate::new(req.extra().fetch.priority),
+            journaled: (None, 0),
             req,
         }
     }
@@ -223,7 +227,7 @@ impl Transfer {
                 };
                 let sink = match continued.as_mut().and_then(|c| c.sink.take()) {
                     Some(sink) => sink.with_limit(*limit),
-                    None => FileSink::create(file, req.id, known_dirs)?
+                    None => FileSink::create(file, req.id, known_dirs, fetch.persist)?
                         .with_limit(*limit)
                         .with_expect(expect),
                 };
@@ -266,6 +270,8 @@ impl Transfer {
             range.clone_from(&conditional);
         }
         transfer.conditional = conditional;
+        // `net_restore` sent its first `began` already.
+        transfer.began_sent = req.extra().fetch.restored;
         if !range.is_empty() {
             transfer.plain = None; // it sets headers
         }
@@ -334,6 +340,34 @@ impl Transfer {
             tag: self.req.extra().fetch.tag.clone(),
             progress: None,
         }
+    }
+
+    /// A download recorded in the journal (`persist`).
+    pub fn persisted(&self) -> bool {
+        self.req.extra().fetch.persist
+    }
+
+    /// What the journal says of this download's data: the bytes a later
+    /// process can continue (up to the first gap of a segmented one), when
+    /// its response had a validator; None otherwise.
+    pub fn journal_data(&self) -> Option<Kept> {
+        let validator = self.resume.validator.clone()?;
+        let Some(Sink::File(f)) = &self.sink else {
+            return None;
+        };
+        let size = match &self.seg {
+            Some(role) => crate::lock(&role.shared).contiguous(),
+            None => f.written(),
+        };
+        let target = self.file.as_ref()?.path()?.to_path_buf();
+        Some(Kept {
+            data: super::partial::data_path(&target),
+            target,
+            url: self.source_url_of(self.resume.source).to_bytes().to_vec(),
+            validator,
+            total: self.resume.total,
+            size,
+        })
     }
 
     /// `NET_EVENT_RESTORED` for a request `net_restore` started.

@@ -28,7 +28,7 @@ impl TestClient {
         TestClient::in_dir(self.dir)
     }
 
-    fn in_dir(dir: tempfile::TempDir) -> TestClient {
+    pub fn in_dir(dir: tempfile::TempDir) -> TestClient {
         let client = Client::new().expect("client starts");
         for d in BaseDir::ALL {
             let path = dir.path().join(format!("{d:?}"));

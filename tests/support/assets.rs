@@ -59,6 +59,8 @@ pub struct Asset {
     /// Send the body gzip-encoded when the request's `Accept-Encoding`
     /// names gzip (then with no ranges).
     pub gzip: bool,
+    /// Send each response's body at most this many bytes per second.
+    pub rate: Option<u64>,
 }
 
 impl Asset {
@@ -72,6 +74,7 @@ impl Asset {
             last_modified: Some(LAST_MODIFIED.to_string()),
             ranges: true,
             gzip: false,
+            rate: None,
         }
     }
 }
@@ -262,7 +265,7 @@ fn serve<W: Write>(
             if !is_get {
                 return Ok(());
             }
-            return write_body(shared, io, &text, 0, text.len() as u64, sent);
+            return write_body(shared, io, &text, 0, text.len() as u64, sent, None);
         }
         Fault::Delay(d) if !shared.pause(*d) => return Err(closed()),
         _ => {}
@@ -343,7 +346,8 @@ fn serve<W: Write>(
         _ => (u64::MAX, After::KeepOpen),
     };
     if has_body {
-        write_body(shared, io, &data, start, end.min(limit.max(start)), sent)?;
+        let end = end.min(limit.max(start));
+        write_body(shared, io, &data, start, end, sent, asset.rate)?;
     }
     match then {
         After::KeepOpen => Ok(()),
@@ -371,7 +375,7 @@ enum After {
 
 /// Writes `data[start..end]` in `CHUNK`s, counting every byte the socket
 /// accepts (exact once the write returned, and never behind what the
-/// client received).
+/// client received); at most `rate` bytes per second when given.
 fn write_body<W: Write>(
     shared: &Shared,
     io: &mut W,
@@ -379,11 +383,21 @@ fn write_body<W: Write>(
     start: u64,
     end: u64,
     sent: &AtomicU64,
+    rate: Option<u64>,
 ) -> io::Result<()> {
+    let began = std::time::Instant::now();
+    let mut written = 0u64;
     for piece in data[start as usize..end as usize].chunks(CHUNK) {
         if shared.stopping.load(Ordering::SeqCst) {
             return Err(closed());
         }
+        if let Some(rate) = rate {
+            // Pacing, not synchronisation: the next chunk leaves when the
+            // ones before it are due.
+            let due = began + Duration::from_secs_f64(written as f64 / rate as f64);
+            std::thread::sleep(due.saturating_duration_since(std::time::Instant::now()));
+        }
+        written += piece.len() as u64;
         let mut rest = piece;
         while !rest.is_empty() {
             // Counted before the write, so that a client holding the bytes

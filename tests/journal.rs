@@ -1,0 +1,209 @@
+//! Persisted downloads (`net_options.persist`) survive their process: a
+//! journal in the application-support folder, `net_restore` in the next
+//! process, and what happens to records that cannot be trusted.
+
+mod common;
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use common::{files_in, TestClient};
+use netdl::{BaseDir, Client, Event, Fetch, Options, Phase};
+use support::Asset;
+use support::Server;
+
+const MIB: usize = 1024 * 1024;
+
+/// Set in a child process: the folder of its directories, the server's
+/// port, and what to do (`start` the downloads, or `restore` them).
+const CHILD_DIR: &str = "NETDL_JOURNAL_CHILD_DIR";
+const CHILD_PORT: &str = "NETDL_JOURNAL_CHILD_PORT";
+const CHILD_DO: &str = "NETDL_JOURNAL_CHILD_DO";
+
+/// The files of the kill test: 20, of 16 to 64 MiB.
+fn sizes() -> Vec<usize> {
+    (0..20).map(|i| (16 + (i * 48) / 19) * MIB).collect()
+}
+
+fn persisted(tag: &str) -> Options {
+    Options {
+        fetch: Fetch {
+            persist: true,
+            max_retries: 3,
+            retry_delay: Some(Duration::from_millis(50)),
+            tag: Some(netdl::request::check_tag(tag).unwrap()),
+            ..Fetch::default()
+        },
+        ..Options::default()
+    }
+}
+
+/// The journal's record files (not its locks), anywhere under it.
+fn records(dir: &Path) -> Vec<PathBuf> {
+    let journal = dir.join("ApplicationSupport").join("netdl-journal");
+    files_in(&journal)
+        .into_iter()
+        .filter(|p| p.extension().is_none_or(|e| e != "lock"))
+        .collect()
+}
+
+/// Rule (issue 14, kill test): 20 persisted downloads of 16-64 MiB from a
+/// slow server survive three SIGKILLs of the processes running them (the
+/// first process starts them, the next two restore and are killed too):
+/// the last process restores 20 downloads with the right tags and the
+/// RESTORED flag, every file is byte-exact, the server sent at most 1.1x
+/// the files' total size, no partial or temporary file is left, and the
+/// journal is empty. While a process runs the downloads, another one
+/// restores nothing (its lock).
+#[test]
+fn downloads_survive_kills() {
+    if let Some(dir) = std::env::var_os(CHILD_DIR) {
+        return child(Path::new(&dir));
+    }
+    let server = Server::start();
+    let sizes = sizes();
+    let mut files = Vec::new();
+    for (i, &len) in sizes.iter().enumerate() {
+        let data = support::body(len, 100 + i as u64);
+        // Each file takes 10 s at its pace: all are unfinished at the
+        // last kill.
+        let asset = Asset {
+            rate: Some(len as u64 / 10),
+            ..Asset::new(data.clone())
+        };
+        server.put(&format!("/f{i}.bin"), asset);
+        files.push(data);
+    }
+    let total: u64 = sizes.iter().map(|&n| n as u64).sum();
+    let sent = || -> u64 {
+        (0..20)
+            .map(|i| server.body_bytes_sent(&format!("/f{i}.bin")))
+            .sum()
+    };
+    let dir = tempfile::tempdir().unwrap();
+
+    // Killed at three points of the whole: each process runs until the
+    // server has sent that much, then dies without warning.
+    for (n, fraction) in [0.15, 0.40, 0.65].into_iter().enumerate() {
+        let action = if n == 0 { "start" } else { "restore" };
+        let mut child = spawn_child(dir.path(), server.port(), action);
+        let goal = (total as f64 * fraction) as u64;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut checked_lock = n > 0;
+        while sent() < goal {
+            assert!(
+                Instant::now() < deadline,
+                "{action}: stuck at {} bytes",
+                sent()
+            );
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "the child ended by itself"
+            );
+            if !checked_lock && !records(dir.path()).is_empty() {
+                // A live process holds its downloads: nothing to restore.
+                let other = Client::new().unwrap();
+                set_dirs(&other, dir.path());
+                assert_eq!(other.restore(), 0, "restored what a live process runs");
+                other.shutdown();
+                checked_lock = true;
+            }
+            std::thread::sleep(Duration::from_millis(20)); // polling the server's count
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+    }
+    assert!(
+        !records(dir.path()).is_empty(),
+        "the journal holds the downloads"
+    );
+
+    // The last process restores and finishes them.
+    let t = TestClient::in_dir(dir);
+    assert_eq!(t.client.restore(), 20);
+    assert_eq!(
+        t.client.restore(),
+        0,
+        "restoring twice starts nothing twice"
+    );
+    let mut began = BTreeSet::new();
+    let mut ended: Vec<Event> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while ended.len() < 20 {
+        assert!(Instant::now() < deadline, "{} of 20 ended", ended.len());
+        for ev in t.client.wait(Duration::from_millis(200)) {
+            assert_ne!(ev.flags & netdl::event::flags::RESTORED, 0, "{ev:?}");
+            let tag = ev.tag().expect("a tag");
+            match ev.phase {
+                Phase::Began => assert!(began.insert((ev.id, tag)), "one began each"),
+                Phase::Ended => {
+                    assert!(began.contains(&(ev.id, tag)), "began came first");
+                    ended.push(ev);
+                }
+                Phase::Progress => {}
+            }
+        }
+    }
+    let tags: BTreeSet<String> = began.iter().map(|(_, t)| t.clone()).collect();
+    let want: BTreeSet<String> = (0..20).map(|i| format!("file-{i}")).collect();
+    assert_eq!(tags, want);
+    for ev in &ended {
+        assert!(ev.error.is_none(), "{:?} {:?}", ev.tag(), ev.error);
+        assert_eq!(ev.status, 200);
+        let i: usize = ev.tag().unwrap()["file-".len()..].parse().unwrap();
+        let got = std::fs::read(t.docs(&format!("f{i}.bin"))).unwrap();
+        assert!(got == files[i], "f{i}.bin differs");
+    }
+    let ratio = sent() as f64 / total as f64;
+    eprintln!("the server sent {ratio:.4}x the files' total size");
+    assert!(ratio <= 1.1, "the server sent {ratio:.3}x the files");
+    t.client.shutdown();
+    let left: Vec<PathBuf> = files_in(&t.dir.path().join("Documents"))
+        .into_iter()
+        .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('f'))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    assert_eq!(records(t.dir.path()), Vec::<PathBuf>::new());
+}
+
+fn spawn_child(dir: &Path, port: u16, action: &str) -> Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "downloads_survive_kills", "--test-threads=1"])
+        .env(CHILD_DIR, dir)
+        .env(CHILD_PORT, port.to_string())
+        .env(CHILD_DO, action)
+        .spawn()
+        .unwrap()
+}
+
+fn set_dirs(client: &Client, dir: &Path) {
+    for d in BaseDir::ALL {
+        client
+            .set_directory(d, &dir.join(format!("{d:?}")))
+            .unwrap();
+    }
+}
+
+/// Starts (or restores) the downloads, then runs them until killed.
+fn child(dir: &Path) {
+    let port: u16 = std::env::var(CHILD_PORT).unwrap().parse().unwrap();
+    let client = Client::new().unwrap();
+    set_dirs(&client, dir);
+    if std::env::var(CHILD_DO).unwrap() == "start" {
+        for i in 0..20 {
+            let url = format!("http://127.0.0.1:{port}/f{i}.bin");
+            let opts = persisted(&format!("file-{i}"));
+            client.download(&url, "GET", opts, &format!("f{i}.bin"), BaseDir::Documents);
+        }
+    } else {
+        assert_eq!(client.restore(), 20);
+    }
+    loop {
+        for ev in client.wait(Duration::from_secs(1)) {
+            assert!(ev.error.is_none(), "{:?}", ev.error);
+        }
+    }
+}
