@@ -13,8 +13,11 @@
  *
  * Options: --cacert FILE  --frame-ms N (16)  --cap N (1024 events per poll)
  *          --progress  --idle-s N (10)  --count N (100000)
- *          --segments N  --max-retries N  --retry-delay-ms N: net_options of
- *          every download (without any of them: no net_options at all)
+ *          --segments N  --max-retries N  --retry-delay-ms N
+ *          --max-speed N (bytes/s): net_options of every download (without
+ *          any of them: no net_options at all)
+ *          --global-max-speed N (bytes/s): net_set_max_speed before
+ *          submitting
  *
  * Exit status: 0 when every request ended with status 200 and no error.
  */
@@ -164,12 +167,15 @@ typedef struct options {
      * run with none, as before). */
     bool use_net_options;
     uint32_t segments, max_retries, retry_delay_ms;
+    uint64_t max_speed;
+    uint64_t global_max_speed; /* net_set_max_speed; 0: not called */
 } options;
 
 static void usage(void) {
     fprintf(stderr, "usage: netdl_bench fetch|idle LIST OUTDIR [--cacert F] [--frame-ms N] "
                     "[--cap N] [--progress] [--idle-s N]\n"
                     "             [--segments N] [--max-retries N] [--retry-delay-ms N]\n"
+                    "             [--max-speed N] [--global-max-speed N]\n"
                     "       netdl_bench poll\n"
                     "       netdl_bench queue OUTDIR [--count N]\n");
     exit(2);
@@ -202,6 +208,10 @@ static options parse(int argc, char **argv) {
             o.max_retries = (uint32_t)atol(argv[++i]);
         else if (strcmp(a, "--retry-delay-ms") == 0 && has_value)
             o.retry_delay_ms = (uint32_t)atol(argv[++i]);
+        else if (strcmp(a, "--max-speed") == 0 && has_value)
+            o.max_speed = strtoull(argv[++i], NULL, 10);
+        else if (strcmp(a, "--global-max-speed") == 0 && has_value)
+            o.global_max_speed = strtoull(argv[++i], NULL, 10);
         else if (strcmp(a, "--progress") == 0)
             o.progress = true;
         else if (a[0] == '-' || npos == 3)
@@ -226,7 +236,7 @@ static options parse(int argc, char **argv) {
     }
     if (o.cap == 0 || o.frame_ms < 0 || o.count == 0)
         usage();
-    o.use_net_options = o.segments || o.max_retries || o.retry_delay_ms;
+    o.use_net_options = o.segments || o.max_retries || o.retry_delay_ms || o.max_speed;
     return o;
 }
 
@@ -310,6 +320,8 @@ static fetch_result fetch(const options *o) {
     }
     r.rss_start_kib = status_kib("VmRSS");
     r.heap_start = heap_in_use();
+    if (o->global_max_speed)
+        net_set_max_speed(o->global_max_speed);
 
     size_t poll_cap = 4096;
     r.poll_ns = xmalloc(poll_cap * sizeof *r.poll_ns);
@@ -325,6 +337,7 @@ static fetch_result fetch(const options *o) {
     net_opts.segments = o->segments;
     net_opts.max_retries = o->max_retries;
     net_opts.retry_delay_ms = o->retry_delay_ms;
+    net_opts.max_speed = o->max_speed;
     if (o->use_net_options)
         params.options = &net_opts;
 
