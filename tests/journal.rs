@@ -41,12 +41,14 @@ fn persisted(tag: &str) -> Options {
     }
 }
 
-/// The journal's record files (not its locks), anywhere under it.
+/// The journal's record files (not its locks, nor damaged ones set
+/// aside), anywhere under it.
 fn records(dir: &Path) -> Vec<PathBuf> {
     let journal = dir.join("ApplicationSupport").join("netdl-journal");
     files_in(&journal)
         .into_iter()
         .filter(|p| p.extension().is_none_or(|e| e != "lock"))
+        .filter(|p| !p.starts_with(journal.join("damaged")))
         .collect()
 }
 
@@ -206,4 +208,128 @@ fn child(dir: &Path) {
             assert!(ev.error.is_none(), "{:?}", ev.error);
         }
     }
+}
+
+/// A persisted download of `path` left half done by a client that shut
+/// down: the folder (for the next client), its record and the size the
+/// record claims.
+fn left_behind(server: &Server, path: &str, file: &[u8]) -> (TestClient, PathBuf, u64) {
+    let asset = Asset {
+        rate: Some(4 * MIB as u64),
+        ..Asset::new(file.to_vec())
+    };
+    server.put(path, asset);
+    let t = TestClient::new();
+    let opts = Options {
+        progress: true,
+        ..persisted("left")
+    };
+    let id = t.download(&server.url(path), "p.bin", opts);
+    t.wait_for_bytes(id, MIB as i64);
+    let t = t.restarted(); // the shutdown records what is on disk
+    let record = records(t.dir.path()).pop().expect("a record");
+    let text = std::fs::read_to_string(&record).unwrap();
+    let size = text
+        .lines()
+        .find_map(|l| l.strip_prefix("size "))
+        .and_then(|s| s.parse().ok())
+        .expect("the record claims data");
+    (t, record, size)
+}
+
+/// Restores the one download of `t` and checks it ends with `file`;
+/// returns the `Range` its first request asked for.
+fn restore_one(t: &TestClient, server: &Server, path: &str, file: &[u8]) -> Option<String> {
+    let asked = server.requests_to(path).len();
+    assert_eq!(t.client.restore(), 1);
+    let began = t.client.wait(Duration::from_secs(5)).remove(0);
+    assert_eq!(began.phase, Phase::Began);
+    assert_eq!(began.tag().as_deref(), Some("left"));
+    let end = t.ended(began.id);
+    assert!(end.error.is_none(), "{:?}", end.error);
+    assert!(
+        std::fs::read(t.docs("p.bin")).unwrap() == file,
+        "byte-exact"
+    );
+    assert_eq!(
+        records(t.dir.path()),
+        Vec::<PathBuf>::new(),
+        "the record went"
+    );
+    server.requests_to(path)[asked]
+        .header("range")
+        .map(String::from)
+}
+
+/// Rule: records that cannot be read (cut short, random bytes, written by
+/// a newer netdl) are moved into `damaged/` and the others are restored;
+/// a record being written when its process died (`.tmp`) is dropped; new
+/// downloads work as usual.
+#[test]
+fn damaged_records_are_set_aside() {
+    let server = Server::start();
+    let file = support::body(8 * MIB, 21);
+    let (t, record, claimed) = left_behind(&server, "/d.bin", &file);
+    let text = std::fs::read(&record).unwrap();
+    let folder = record.parent().unwrap();
+    std::fs::write(folder.join("9001"), &text[..text.len() / 2]).unwrap();
+    std::fs::write(folder.join("9002"), support::body(700, 3)).unwrap();
+    let newer =
+        String::from_utf8(text.clone())
+            .unwrap()
+            .replacen("netdl-journal 1", "netdl-journal 2", 1);
+    std::fs::write(folder.join("9003"), newer).unwrap();
+    std::fs::write(folder.join("9004.tmp"), &text[..10]).unwrap();
+    let range = restore_one(&t, &server, "/d.bin", &file);
+    assert_eq!(range, Some(format!("bytes={claimed}-")));
+    let damaged = t
+        .dir
+        .path()
+        .join("ApplicationSupport/netdl-journal/damaged");
+    let mut aside: Vec<String> = (files_in(&damaged).iter())
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .map(|n| n.rsplit('-').next().unwrap().to_string())
+        .collect();
+    aside.sort();
+    assert_eq!(aside, ["9001", "9002", "9003"]);
+    // The journal does not get in the way of what comes next.
+    server.put("/n.bin", Asset::new(support::body(1000, 4)));
+    let id = t.download(&server.url("/n.bin"), "n.bin", persisted("next"));
+    assert!(t.ended(id).error.is_none());
+    assert_eq!(records(t.dir.path()), Vec::<PathBuf>::new());
+    assert_eq!(files_in(&damaged).len(), 3);
+}
+
+/// Rule: a record whose data vanished restarts from the first byte; data
+/// that grew past what the record claims (bytes never flushed for it) is
+/// cut back and continued from the claim; data shorter than the claim is
+/// not trusted (from the first byte).
+#[test]
+fn records_whose_data_changed() {
+    let server = Server::start();
+    let file = support::body(8 * MIB, 22);
+    let data = |t: &TestClient| t.docs(".p.bin.netdl-partial");
+
+    let (t, _, _) = left_behind(&server, "/v.bin", &file);
+    std::fs::remove_file(data(&t)).unwrap();
+    assert_eq!(restore_one(&t, &server, "/v.bin", &file), None);
+
+    let (t, _, claimed) = left_behind(&server, "/g.bin", &file);
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(data(&t))
+        .unwrap();
+    std::io::Write::write_all(&mut f, &[0xAB; 4096]).unwrap();
+    drop(f);
+    let range = restore_one(&t, &server, "/g.bin", &file);
+    assert_eq!(range, Some(format!("bytes={claimed}-")));
+
+    let (t, _, claimed) = left_behind(&server, "/s.bin", &file);
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(data(&t))
+        .unwrap();
+    f.set_len(claimed / 2).unwrap();
+    drop(f);
+    assert_eq!(restore_one(&t, &server, "/s.bin", &file), None);
 }
