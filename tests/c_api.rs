@@ -204,3 +204,67 @@ fn c_event_queues_pass() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Rule: examples-c/persist.c (the README's suspend-and-restart example)
+/// starts two persisted, tagged downloads and goes through a suspend; killed
+/// after that, its next run restores both (RESTORED `began` with the tag
+/// and the data so far) and finishes them byte for byte.
+#[test]
+fn example_persist_survives_a_kill() {
+    use std::io::{BufRead, BufReader};
+    let server = Server::start();
+    let files: Vec<Vec<u8>> = (0..2).map(|i| support::body(4 << 20, 40 + i)).collect();
+    for (i, data) in files.iter().enumerate() {
+        let asset = support::Asset {
+            rate: Some(2 << 20),
+            ..support::Asset::new(data.clone())
+        };
+        server.put(&format!("/level{i}.pak"), asset);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("persist");
+    compile(&[&root().join("examples-c/persist.c")], &exe);
+    let out = dir.path().join("game");
+    let mut first = run(&exe)
+        .arg(&out)
+        .arg(server.url("/level0.pak"))
+        .arg(server.url("/level1.pak"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines: Vec<String> = BufReader::new(first.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .take_while(|l| l != "resumed")
+        .collect();
+    first.kill().unwrap(); // SIGKILL, mid-download
+    first.wait().unwrap();
+    assert_eq!(lines, ["restored 0", "suspended"]);
+
+    let second = run(&exe).arg(&out).output().unwrap();
+    let stdout = String::from_utf8_lossy(&second.stdout);
+    assert!(second.status.success(), "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], "restored 2", "{stdout}");
+    for i in 0..2 {
+        let began = (lines.iter())
+            .find(|l| l.starts_with(&format!("began level-{i} restored from=")))
+            .unwrap_or_else(|| panic!("no began of level-{i}: {stdout}"));
+        let from: u64 = began.rsplit('=').next().unwrap().parse().unwrap();
+        assert!(from < 4 << 20, "{began}");
+        assert!(
+            lines.contains(&format!("ended level-{i} status=200 bytes=4194304").as_str()),
+            "{stdout}"
+        );
+        let got = std::fs::read(out.join(format!("levels/{i}.pak"))).unwrap();
+        assert!(got == files[i], "level {i} differs");
+    }
+    // At least one continued from where the killed run left it.
+    let ranged = (0..2)
+        .filter(|i| {
+            let reqs = server.requests_to(&format!("/level{i}.pak"));
+            reqs.last().unwrap().header("range").is_some()
+        })
+        .count();
+    assert!(ranged >= 1, "no download continued by Range");
+}
