@@ -256,9 +256,12 @@ impl Owner {
             .unwrap_or_default()
             .as_nanos();
         let name = format!("{}-{nanos}", std::process::id());
-        let lock_path = root.join(format!("{name}.lock"));
-        let lock = try_lock(&lock_path)
-            .ok_or_else(|| std::io::Error::other(format!("cannot lock {}", lock_path.display())))?;
+        // Locked under another name, then named: an adopter never finds
+        // this owner's lock file unlocked.
+        let fresh = root.join(format!("{name}.lock.new"));
+        let lock = try_lock(&fresh)
+            .ok_or_else(|| std::io::Error::other(format!("cannot lock {}", fresh.display())))?;
+        fs::rename(&fresh, root.join(format!("{name}.lock")))?;
         let dir = root.join(name);
         fs::create_dir_all(&dir)?;
         let (tx, rx) = crossbeam_channel::unbounded();
