@@ -593,3 +593,88 @@ pub fn usable(kept: Option<Kept>, target: Option<&Path>) -> Option<Kept> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rule: a record gives back every option a persisted download had,
+    /// its data, and nothing else; each way of cutting it short fails.
+    #[test]
+    fn records_round_trip() {
+        let mut dirs = Dirs::default();
+        dirs.set(BaseDir::Documents, Path::new("/games/x")).unwrap();
+        let opts = Options {
+            headers: vec![("X-Key".into(), "a: b".into())],
+            timeout: Some(Duration::from_secs(7)),
+            progress: true,
+            no_redirects: true,
+            max_redirects: Some(3),
+            ca_file: Some(PathBuf::from("/etc/ca\n.pem")),
+            max_body: Some(99),
+            fetch: Fetch {
+                max_retries: 4,
+                retry_delay: Some(Duration::from_millis(20)),
+                retry_max_delay: None,
+                compress: false,
+                keep_partial: true,
+                if_changed: false,
+                expected_size: Some(1234),
+                sha256: Some([7; 32]),
+                mirrors: vec!["http://m1/x".into(), "http://m2/x".into()],
+                segments: 4,
+                proxy: Some(String::new()),
+                priority: -2,
+                max_speed: 5000,
+                persist: true,
+                tag: Some(crate::request::check_tag("lvl\n1").unwrap()),
+                restored: false,
+            },
+            ..Options::default()
+        };
+        let download = Some(("a/b.pak", BaseDir::Documents));
+        let req =
+            Request::build(9, "http://h/a.pak", "GET", opts.clone(), download, &dirs).unwrap();
+        let kept = Kept {
+            data: PathBuf::from("/games/x/a/.b.pak.netdl-partial"),
+            target: PathBuf::from("/games/x/a/b.pak"),
+            url: b"http://m1/x".to_vec(),
+            validator: b"\"e1\"".to_vec(),
+            total: None,
+            size: 600,
+        };
+        let text = encode(&req, Some(&kept));
+        let r = decode(text.as_bytes()).unwrap();
+        assert_eq!(
+            (r.url.as_str(), r.method.as_str()),
+            ("http://h/a.pak", "GET")
+        );
+        assert_eq!(
+            (r.filename.as_str(), r.base_dir),
+            ("a/b.pak", BaseDir::Documents)
+        );
+        assert_eq!(r.kept, Some(kept));
+        assert_eq!(r.opts.headers, opts.headers);
+        assert_eq!(r.opts.timeout, opts.timeout);
+        assert_eq!(r.opts.ca_file, opts.ca_file);
+        assert_eq!(r.opts.max_body, opts.max_body);
+        assert!(r.opts.progress && r.opts.no_redirects);
+        assert_eq!(r.opts.max_redirects, Some(3));
+        let want = Fetch {
+            restored: true,
+            ..opts.fetch.clone()
+        };
+        assert_eq!(r.opts.fetch, want);
+        // Without data: the request only.
+        let r = decode(encode(&req, None).as_bytes()).unwrap();
+        assert_eq!(r.kept, None);
+        for cut in 0..text.len() - 1 {
+            assert!(decode(&text.as_bytes()[..cut]).is_err(), "{cut}");
+        }
+        let newer = text.replacen("netdl-journal 1", "netdl-journal 7", 1);
+        assert_eq!(
+            decode(newer.as_bytes()).unwrap_err(),
+            "from a newer version of netdl"
+        );
+    }
+}
