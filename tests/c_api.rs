@@ -246,7 +246,7 @@ fn example_persist_survives_a_kill() {
     assert!(second.status.success(), "{stdout}");
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines[0], "restored 2", "{stdout}");
-    for i in 0..2 {
+    for (i, file) in files.iter().enumerate() {
         let began = (lines.iter())
             .find(|l| l.starts_with(&format!("began level-{i} restored from=")))
             .unwrap_or_else(|| panic!("no began of level-{i}: {stdout}"));
@@ -257,7 +257,7 @@ fn example_persist_survives_a_kill() {
             "{stdout}"
         );
         let got = std::fs::read(out.join(format!("levels/{i}.pak"))).unwrap();
-        assert!(got == files[i], "level {i} differs");
+        assert!(got == *file, "level {i} differs");
     }
     // At least one continued from where the killed run left it.
     let ranged = (0..2)
