@@ -52,6 +52,11 @@ typedef struct net_options {
   net_bool if_changed;
   uint8_t reserved8;
   uint32_t segments;
+  int32_t priority;
+  net_bool persist;
+  uint8_t reserved24[3];
+  uint64_t max_speed;
+  const char *tag;
 } net_options;
 typedef struct net_params {
   const struct net_header *headers;
@@ -100,7 +105,8 @@ typedef struct net_event {
   uint32_t attempt;
   net_event_flags flags;
   int64_t bytes_received;
-  uint64_t reserved[6];
+  const char *tag;
+  uint64_t reserved[5];
 } net_event;
 net_id net_download(const char *url, const char *method, const struct net_params *params,
                     const char *filename, net_dir base_dir);
@@ -114,6 +120,11 @@ bool net_set_directory(net_dir dir, const char *path);
 size_t net_get_directory(net_dir dir, char *buf, size_t capacity);
 bool net_set_app_name(const char *name);
 bool net_set_limits(uint32_t max_transfers, uint32_t max_per_host);
+void net_suspend(void);
+void net_resume(void);
+size_t net_restore(void);
+bool net_set_priority(net_id id, int32_t priority);
+void net_set_max_speed(uint64_t bytes_per_second);
 void net_shutdown(void);
 const char *net_version(void);
 const char *net_error_name(net_error code);
@@ -212,6 +223,35 @@ function network.setLimits(maxTransfers, maxPerHost)
   if not C.net_set_limits(maxTransfers, maxPerHost) then argerror("cannot set limits after shutdown") end
 end
 
+--- network.suspend(): pauses every transfer at once, for an app going to
+--- the background (no byte moves, partial data is kept, queued requests do
+--- not start); no listener is called while suspended except for requests
+--- failing for local reasons. New requests wait. Idempotent.
+function network.suspend()
+  C.net_suspend()
+end
+
+--- network.resume(): ends network.suspend(); downloads continue where their
+--- data ends, interrupted requests start again. Idempotent.
+function network.resume()
+  C.net_resume()
+end
+
+--- network.restore(): starts again every download of the journal (params
+--- persist = true) an earlier run left unfinished; returns how many. Call it
+--- after network.setAppName / setDirectory(system.ApplicationSupportDirectory).
+--- Their events carry `restored` and their `tag`, and go to netdl's default
+--- queue (net_poll), not to this module's: network.poll() does not see them.
+function network.restore()
+  return tonumber(C.net_restore())
+end
+
+--- network.setMaxSpeed(bytesPerSecond): caps the receive rate of all
+--- transfers together (0: no cap, the default); they share it by priority.
+function network.setMaxSpeed(bytesPerSecond)
+  C.net_set_max_speed(check_int(bytesPerSecond, "bytesPerSecond", 0, 2 ^ 53))
+end
+
 local listeners = {}   -- request id (number) -> { listener, is_download }
 
 local function id_key(id) return tonumber(id) end
@@ -240,9 +280,16 @@ end
 --   compress, keepPartial, ifChanged   booleans (downloads only)
 --   segments       fetch a large file over up to this many ranged connections
 --                  at once (at most 16; 0 or 1: one; downloads only)
+--   priority       higher starts first (default 0; negative is lower); queued
+--                  requests start by priority, then in order (network.setPriority)
+--   maxSpeed       largest receive rate of this request, bytes/s (0: none)
+--   tag            a string of the app's choosing (at most 1024 bytes), echoed
+--                  in every event's `tag`; it survives in the journal (persist)
+--   persist        boolean: record the download in the journal so that
+--                  network.restore() in a later run continues it (downloads only)
 -- Values netdl checks itself (maxRetries at most 100, the sha256 digits,
--- the mirrors' URLs, segments at most 16) are passed as given: a bad one is
--- an isError event.
+-- the mirrors' URLs, segments at most 16, the tag's length) are passed as
+-- given: a bad one is an isError event.
 local function build_options(params, keep)
   local o = ffi.new("net_options")
   o.size = ffi.sizeof("net_options")
@@ -290,7 +337,22 @@ local function build_options(params, keep)
     o.segments = check_int(params.segments, "params.segments", 0, U32)
     any = true
   end
-  for _, f in ipairs({ { "compress", "compress" }, { "keepPartial", "keep_partial" }, { "ifChanged", "if_changed" } }) do
+  if params.priority ~= nil then
+    o.priority = check_int(params.priority, "params.priority", -2147483648, 2147483647)
+    any = true
+  end
+  if params.maxSpeed ~= nil then
+    o.max_speed = check_int(params.maxSpeed, "params.maxSpeed", 0, 2 ^ 53)
+    any = true
+  end
+  if params.tag ~= nil then
+    o.tag = check_string(params.tag, "params.tag")
+    if params.tag:find("\0", 1, true) then argerror("params.tag must not contain a NUL byte") end
+    keep[#keep + 1] = params.tag
+    any = true
+  end
+  for _, f in ipairs({ { "compress", "compress" }, { "keepPartial", "keep_partial" }, { "ifChanged", "if_changed" },
+    { "persist", "persist" } }) do
     if params[f[1]] ~= nil then
       o[f[2]] = check_boolean(params[f[1]], "params." .. f[1])
       any = true
@@ -415,6 +477,15 @@ function network.cancel(handle)
   return C.net_cancel(handle)
 end
 
+--- network.setPriority(handle, priority): a queued request moves to its new
+--- place; a running one changes its share of a bandwidth cap. True when the
+--- request is queued or running, false otherwise.
+function network.setPriority(handle, priority)
+  if type(handle) ~= "number" then argerror("handle must be a request handle") end
+  check_int(priority, "priority", -2147483648, 2147483647)
+  return C.net_set_priority(handle, priority)
+end
+
 local phases = { [0] = "began", [1] = "progress", [2] = "ended" }
 
 local function to_event(e, is_download)
@@ -438,6 +509,8 @@ local function to_event(e, is_download)
     attempt = tonumber(e.attempt),
     unchanged = bit.band(e.flags, 1) ~= 0, -- NET_EVENT_UNCHANGED
     resumed = bit.band(e.flags, 2) ~= 0,   -- NET_EVENT_RESUMED
+    restored = bit.band(e.flags, 4) ~= 0,  -- NET_EVENT_RESTORED
+    tag = e.tag ~= nil and ffi.string(e.tag) or nil,
   }
   if e.is_error then
     event.response = ffi.string(e.error)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the Lua binding's tests with LuaJIT against libnetdl (NETDL_LIB,
 # default target/debug/libnetdl.so), a loopback server and an HTTPS server
-# with a throw-away self-signed certificate (made with the openssl tool).
+# with a throw-away self-signed certificate (made with the openssl tool), and
+# the loopback server again, its files paced to 4 MiB/s (for suspend/resume).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 export NETDL_LIB=${NETDL_LIB:-$root/target/debug/libnetdl.so}
@@ -12,9 +13,11 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
 mkdir "$work/files"
 python3 "$root/scripts/loopback_server.py" --dir "$work/files" > "$work/url" &
 server=$!
+python3 "$root/scripts/loopback_server.py" --dir "$work/files" --rate 4194304 > "$work/paced_url" &
+paced=$!
 python3 "$root/bindings/lua/tests/tls_server.py" "$work/cert.pem" "$work/key.pem" > "$work/tls_url" &
 tls_server=$!
-trap 'kill $server $tls_server 2>/dev/null; wait $server $tls_server 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 100); do [ -s "$work/url" ] && [ -s "$work/tls_url" ] && break; sleep 0.05; done
+trap 'kill $server $paced $tls_server 2>/dev/null; wait $server $paced $tls_server 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 100); do [ -s "$work/url" ] && [ -s "$work/tls_url" ] && [ -s "$work/paced_url" ] && break; sleep 0.05; done
 luajit "$root/bindings/lua/tests/run.lua" "$(head -n1 "$work/url")" "$work" "$(head -n1 "$work/tls_url")" \
-    "$work/cert.pem" | grep -v '^myNetworkListener\|^  \|^}'
+    "$work/cert.pem" "$(head -n1 "$work/paced_url")" | grep -v '^myNetworkListener\|^  \|^}'

@@ -8,10 +8,11 @@ local fields = {
     "body_type", "body_file", "body_file_dir", "no_redirects", "max_redirects", "ca_file", "max_body", "queue",
     "progress_of", "reserved32", "options", "reserved" },
   net_options = { "size", "max_retries", "retry_delay_ms", "retry_max_delay_ms", "expected_size", "sha256",
-    "mirrors", "mirror_count", "proxy", "compress", "keep_partial", "if_changed", "reserved8", "segments" },
+    "mirrors", "mirror_count", "proxy", "compress", "keep_partial", "if_changed", "reserved8", "segments",
+    "priority", "persist", "reserved24", "max_speed", "tag" },
   net_event = { "id", "user_data", "phase", "is_error", "error_code", "error", "status", "bytes_transferred",
     "bytes_estimated", "url", "headers", "header_count", "path", "body", "body_len", "response_type",
-    "base_dir", "filename", "attempt", "flags", "bytes_received", "reserved" },
+    "base_dir", "filename", "attempt", "flags", "bytes_received", "tag", "reserved" },
 }
 
 local function layout(ffi)

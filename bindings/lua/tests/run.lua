@@ -1,12 +1,14 @@
 -- Tests of bindings/lua/network.lua:
---   luajit tests/run.lua BASE_URL DIRECTORY TLS_URL CA_FILE
+--   luajit tests/run.lua BASE_URL DIRECTORY TLS_URL CA_FILE PACED_URL
 -- Runs the reference page's two examples unchanged (but for the URLs, and a
 -- `display` stand-in), then checks the binding's other promises. TLS_URL is
--- an HTTPS server whose certificate is CA_FILE (tests/tls_server.py).
+-- an HTTPS server whose certificate is CA_FILE (tests/tls_server.py);
+-- PACED_URL serves DIRECTORY/files like BASE_URL, at 4 MiB/s.
 local here = arg[0]:match("(.*/)") or "./"
 package.path = here .. "../?.lua;" .. here .. "?.lua;" .. package.path
-local BASE, DIR, TLS, CA = arg[1], arg[2], arg[3], arg[4]
-assert(BASE and DIR and TLS and CA, "usage: luajit tests/run.lua BASE_URL DIRECTORY TLS_URL CA_FILE")
+local BASE, DIR, TLS, CA, PACED = arg[1], arg[2], arg[3], arg[4], arg[5]
+assert(BASE and DIR and TLS and CA and PACED,
+  "usage: luajit tests/run.lua BASE_URL DIRECTORY TLS_URL CA_FILE PACED_URL")
 local ffi = require "ffi"
 
 local network = require "network"
@@ -498,6 +500,121 @@ do
   check(want and #want == 64 and sha256(system.pathForFile("big.bin")) == want, "segments = 2 file is byte-exact")
   e = one(function(l) network.request(BASE .. "/ranges/big.bin", "GET", l) end)
   check(e.response == "bytes=4194304-8388607\n", "the server saw the helper's one Range: " .. tostring(e.response))
+end
+
+-- 14. tag, priority, maxSpeed and persist; suspend/resume, restore,
+--     setPriority and setMaxSpeed.
+do
+  -- The tag is in every event of a download and of a request.
+  local events, tag = {}, "level-3/pack \xC3\xA9"
+  network.download(BASE .. "/bytes/300000", "GET", function(e) events[#events + 1] = e end,
+    { progress = true, tag = tag }, "tag.bin")
+  pump(function() return #events > 0 and events[#events].phase == "ended" end)
+  local all = #events >= 2 and events[1].phase == "began" and not events[#events].isError
+  for _, e in ipairs(events) do all = all and e.tag == tag and e.restored == false end
+  check(all, "the tag is in every event of a download (" .. #events .. " events)")
+  events = {}
+  network.request(BASE .. "/bytes/10", "GET", function(e) events[#events + 1] = e end, { progress = true, tag = "req" })
+  pump(function() return #events > 0 and events[#events].phase == "ended" end)
+  all = #events >= 2
+  for _, e in ipairs(events) do all = all and e.tag == "req" end
+  check(all and events[#events].status == 200, "the tag is in every event of a request")
+  local e = one(function(l) network.request(BASE .. "/bytes/10", "GET", l) end)
+  check(e.status == 200 and e.tag == nil, "no tag: event.tag is nil")
+
+  -- A tag of 1024 bytes passes; one more is refused by netdl.
+  e = one(function(l) network.download(BASE .. "/bytes/10", "GET", l, { tag = string.rep("x", 1024) }, "tag1024.bin") end)
+  check(not e.isError and e.tag == string.rep("x", 1024), "a 1024-byte tag passes")
+  e = one(function(l) network.download(BASE .. "/bytes/10", "GET", l, { tag = string.rep("x", 1025) }, "tag1025.bin") end)
+  check(e.isError and e.errorCode == "NET_ERROR_INVALID_ARGUMENT" and e.response:find("tag", 1, true)
+    and read(system.pathForFile("tag1025.bin")) == nil, "a 1025-byte tag is NET_ERROR_INVALID_ARGUMENT")
+  -- persist is for downloads only.
+  e = one(function(l) network.request(BASE .. "/bytes/10", "GET", l, { persist = true }) end)
+  check(e.isError and e.errorCode == "NET_ERROR_INVALID_ARGUMENT"
+    and e.response:find("persist applies to downloads only", 1, true), "persist on a request: " .. tostring(e.response))
+  -- priority and maxSpeed reach netdl (a download with both completes).
+  e = one(function(l)
+    network.download(BASE .. "/bytes/1000", "GET", l, { priority = -3, maxSpeed = 1048576 }, "prio.bin")
+  end)
+  check(not e.isError and e.status == 200
+    and read(system.pathForFile("prio.bin")) == read(system.pathForFile("opt/ref.bin")):sub(1, 1000),
+    "priority and maxSpeed: the download completes byte-exact")
+
+  -- Values Lua cannot pass raise.
+  local function raises(f, text)
+    local ok, err = pcall(f)
+    check(not ok and tostring(err):find(text, 1, true), "raises '" .. text .. "': " .. tostring(err))
+  end
+  local f = function() end
+  raises(function() network.request("http://x/", "GET", f, { priority = 2 ^ 31 }) end, "params.priority must be")
+  raises(function() network.request("http://x/", "GET", f, { priority = 0.5 }) end, "params.priority must be")
+  raises(function() network.request("http://x/", "GET", f, { maxSpeed = -1 }) end, "params.maxSpeed must be")
+  raises(function() network.request("http://x/", "GET", f, { tag = 1 }) end, "params.tag must be a string")
+  raises(function() network.request("http://x/", "GET", f, { tag = "a\0b" }) end, "params.tag must not contain")
+  raises(function() network.request("http://x/", "GET", f, { persist = "yes" }) end, "params.persist must be")
+  raises(function() network.setPriority("nope", 1) end, "handle must be")
+  raises(function() network.setPriority(1, 2 ^ 31) end, "priority must be")
+  raises(function() network.setMaxSpeed(-1) end, "bytesPerSecond must be")
+
+  -- restore with an empty journal starts nothing.
+  network.setDirectory(system.ApplicationSupportDirectory, DIR .. "/support")
+  check(network.restore() == 0 and network.restore() == 0, "restore of an empty journal returns 0")
+
+  -- setPriority: true for a queued request, false for unknown and ended ones.
+  network.setLimits(1, 1)
+  local slow_end, queued_end
+  network.request(BASE .. "/slow/20480?ms=20", "GET", function(ev) if ev.phase == "ended" then slow_end = ev end end)
+  local queued = network.request(BASE .. "/bytes/10", "GET", function(ev) queued_end = ev end, { priority = 1 })
+  check(network.setPriority(queued, 5) == true, "setPriority of a queued request is true")
+  check(network.setPriority(2 ^ 52, 1) == false and network.setPriority(0, 1) == false,
+    "setPriority of unknown ids is false")
+  network.setLimits(4, 4)
+  pump(function() return slow_end ~= nil and queued_end ~= nil end)
+  check(slow_end and #slow_end.response == 20480 and queued_end and #queued_end.response == 10, "both complete")
+  check(network.setPriority(queued, 1) == false, "setPriority of an ended request is false")
+
+  -- setMaxSpeed(0): no cap.
+  network.setMaxSpeed(0)
+  e = one(function(l) network.request(BASE .. "/bytes/1000", "GET", l) end)
+  check(e.status == 200 and #e.response == 1000, "setMaxSpeed(0) is accepted")
+
+  -- suspend / resume: a 3 MiB download at 4 MiB/s, suspended once bytes flow.
+  ffi.cdef [[
+struct lua_timespec { long sec; long nsec; };
+int clock_gettime(int clock, struct lua_timespec *ts);
+]]
+  local ts = ffi.new("struct lua_timespec")
+  local function now_ms()
+    ffi.C.clock_gettime(1, ts) -- CLOCK_MONOTONIC
+    return tonumber(ts.sec) * 1000 + tonumber(ts.nsec) / 1e6
+  end
+  local served = DIR .. "/files/suspend.bin"
+  assert(os.execute("head -c 3145728 /dev/urandom > " .. served) == 0)
+  events = {}
+  network.download(PACED .. "/files/suspend.bin", "GET", function(ev) events[#events + 1] = ev end,
+    { progress = true, tag = "s" }, "suspend.bin")
+  local function flowing()
+    for _, ev in ipairs(events) do if ev.phase == "progress" and ev.bytesTransferred > 0 then return true end end
+    return false
+  end
+  local function ended()
+    for _, ev in ipairs(events) do if ev.phase == "ended" then return ev end end
+    return nil
+  end
+  pump(flowing)
+  network.suspend()
+  check(flowing() and not ended(), "bytes flow before the suspend")
+  local until_ms = now_ms() + 300 -- absence of an ended event, over a short bounded time
+  while now_ms() < until_ms do network.poll(math.max(0, math.floor(until_ms - now_ms()))) end
+  check(not ended(), "no ended event while suspended")
+  network.resume()
+  pump(function() return ended() ~= nil end)
+  e = ended() or {}
+  check(not e.isError and e.status == 200 and e.tag == "s" and e.resumed, "the download completes after resume")
+  check(read(system.pathForFile("suspend.bin")) == read(served), "the resumed file is byte-exact")
+  e = one(function(l) network.request(PACED .. "/ranges/suspend.bin", "GET", l) end)
+  local from = tonumber((e.response or ""):match("^bytes=(%d+)%-\n$"))
+  check(from and from > 0 and from < 3145728, "it continued with one Range where its data ended: " .. tostring(e.response))
 end
 
 network.shutdown()
