@@ -270,9 +270,11 @@ impl Pace {
 
     /// How long the network thread may sleep before `tick` has work:
     /// until the next plan or the first paused transfer's time, rounded
-    /// up to a millisecond (the sleep's unit).
+    /// up to a millisecond (the sleep's unit); forever with nothing
+    /// running (`tick` runs only with transfers, so a cap alone must not
+    /// keep the thread awake).
     pub fn wait(&self, now: Instant, running: &HashMap<u64, Easy2Handle<Transfer>>) -> Duration {
-        if !self.on {
+        if !self.on || running.is_empty() {
             return Duration::MAX;
         }
         let resume = running.values().filter_map(|h| h.get_ref().gate.resume_at);
@@ -437,6 +439,19 @@ mod tests {
             &[10.0, 20.0]
         ));
         assert!(fill(100.0, &[]).is_empty());
+    }
+
+    /// Rule: with nothing running, a cap never shortens the network
+    /// thread's sleep (it would spin: `tick` only runs with transfers).
+    #[test]
+    fn nothing_running_nothing_to_wait_for() {
+        let mut pace = Pace::default();
+        pace.set_max_speed(1 << 20);
+        let (mut running, parked) = (HashMap::new(), HashMap::new());
+        pace.tick(&mut running, &parked);
+        assert!(pace.on && pace.next_plan.is_some());
+        let later = Instant::now() + Duration::from_secs(1);
+        assert_eq!(pace.wait(later, &running), Duration::MAX);
     }
 
     /// Rule: a transfer offered bytes as fast as it takes them takes at
