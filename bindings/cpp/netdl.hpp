@@ -150,6 +150,7 @@ struct Event {
     uint32_t attempt = 1;        // 1 for the first attempt, n + 1 for the n-th retry or mirror
     net_event_flags flags = 0;   // NET_EVENT_* bits: see unchanged() and resumed()
     int64_t bytes_received = 0;  // body bytes from the network, over every attempt
+    std::optional<std::string> tag;  // Params::tag of the request (kept in the journal)
 
     const char *error_name() const { return netdl::error_name(error_code); }
     /// Params::if_changed: the server answered 304; the file on disk is
@@ -157,6 +158,8 @@ struct Event {
     bool unchanged() const { return (flags & NET_EVENT_UNCHANGED) != 0; }
     /// This attempt continued data received earlier (a Range request).
     bool resumed() const { return (flags & NET_EVENT_RESUMED) != 0; }
+    /// Started by restore() from the journal of an earlier process.
+    bool restored() const { return (flags & NET_EVENT_RESTORED) != 0; }
     /// True for a 2xx response without transport error.
     bool ok() const { return !is_error && status >= 200 && status < 300; }
     std::string body_text() const { return std::string(body.begin(), body.end()); }
@@ -215,6 +218,16 @@ struct Params {
     // at once (at most NET_MAX_SEGMENTS, 16; 0 or 1 = one), when the server
     // allows ranges and each part is at least NET_MIN_SEGMENT (4 MiB)
     uint32_t segments = 0;
+    // Higher starts first (negative is lower): queued requests start by
+    // priority, then in submission order; see set_priority()
+    int32_t priority = 0;
+    uint64_t max_speed = 0;  // largest receive rate of this request, bytes/s; 0 = none
+    // a string of the application's (at most NET_MAX_TAG bytes), in every
+    // event's tag; it survives in the journal (persist), where a listener cannot
+    std::optional<std::string> tag;
+    // downloads: record it in the journal (in Dir::ApplicationSupport) so that
+    // restore() in a later process continues it
+    bool persist = false;
 
     Params &with_header(std::string name, std::string value) {
         headers.push_back({std::move(name), std::move(value)});
@@ -299,6 +312,23 @@ struct Params {
         segments = n;
         return *this;
     }
+    Params &with_priority(int32_t p) {
+        priority = p;
+        return *this;
+    }
+    Params &with_max_speed(uint64_t bytes_per_second) {
+        max_speed = bytes_per_second;
+        return *this;
+    }
+    /// More than NET_MAX_TAG (1024) bytes is Error::InvalidArgument.
+    Params &with_tag(std::string t) {
+        tag = std::move(t);
+        return *this;
+    }
+    Params &with_persist(bool on = true) {
+        persist = on;
+        return *this;
+    }
 };
 
 namespace detail {
@@ -340,7 +370,7 @@ struct CStorage {
 inline bool has_options(const Params &p) {
     return p.max_retries || p.retry_delay_ms || p.retry_max_delay_ms || p.expected_size ||
            !p.sha256.empty() || !p.mirrors.empty() || p.proxy || p.compress || p.keep_partial ||
-           p.if_changed || p.segments;
+           p.if_changed || p.segments || p.priority || p.max_speed || p.tag || p.persist;
 }
 
 /// The one place a net_params (and the net_options it points to, left NULL
@@ -382,6 +412,10 @@ inline net_params to_c(const Params &p, CStorage &st) {
         o.keep_partial = p.keep_partial;
         o.if_changed = p.if_changed;
         o.segments = p.segments;
+        o.priority = p.priority;
+        o.max_speed = p.max_speed;
+        o.tag = p.tag ? p.tag->c_str() : nullptr;
+        o.persist = p.persist;
         c.options = &o;
     }
     return c;
@@ -415,6 +449,8 @@ inline Event copy(const net_event &e) {
     out.attempt = e.attempt;
     out.flags = e.flags;
     out.bytes_received = e.bytes_received;
+    if (e.tag)
+        out.tag = e.tag;
     return out;
 }
 
@@ -614,6 +650,32 @@ inline bool set_app_name(const std::string &name) { return net_set_app_name(name
 inline bool set_limits(uint32_t max_transfers, uint32_t max_per_host) {
     return net_set_limits(max_transfers, max_per_host);
 }
+
+/// Pauses every transfer at once, for an application going to the
+/// background: no byte moves, partial data is kept, queued requests do not
+/// start; no listener is called while suspended except for requests
+/// failing for local reasons. New requests wait. Idempotent; never blocks.
+inline void suspend() { net_suspend(); }
+
+/// Ends suspend(): downloads continue where their data ends, interrupted
+/// in-memory requests start again. Idempotent; never blocks.
+inline void resume() { net_resume(); }
+
+/// Starts again every download of the journal (Params::persist) an earlier
+/// process left unfinished; returns how many. Call it after set_app_name() /
+/// set_directory(Dir::ApplicationSupport, ...). Their events carry
+/// restored() and their tag, and go to netdl's default queue (net_poll), not
+/// to this wrapper's: poll() and wait() do not see them.
+inline size_t restore() { return net_restore(); }
+
+/// Changes a request's priority: a queued one moves to its new place, a
+/// running one changes its share of a bandwidth cap. True when it is
+/// queued or running.
+inline bool set_priority(net_id id, int32_t priority) { return net_set_priority(id, priority); }
+
+/// Caps the receive rate of all transfers together, bytes per second (0: no
+/// cap); running transfers share it by priority.
+inline void set_max_speed(uint64_t bytes_per_second) { net_set_max_speed(bytes_per_second); }
 
 inline std::string version() { return net_version(); }
 

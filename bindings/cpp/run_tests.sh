@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds bindings/cpp/tests/test_netdl.cpp with -std=c++17 -Wall -Wextra
 # -Werror against libnetdl (NETDL_LIB, default target/debug/libnetdl.so)
-# and runs it against a loopback server twice: built normally, and built
+# and runs it against a loopback server (and a second one, paced to 4 MiB/s,
+# for suspend/resume) twice: built normally, and built
 # with AddressSanitizer + UBSan (leak checking on; libnetdl itself is not
 # instrumented, but its allocations go through the sanitizer's malloc).
 # Also checks that dropping the Request of download()/request() does not
@@ -16,7 +17,9 @@ url_file="$work/url"
 mkdir "$work/files"
 python3 "$root/scripts/loopback_server.py" --dir "$work/files" > "$url_file" &
 server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$work"' EXIT
+python3 "$root/scripts/loopback_server.py" --dir "$work/files" --rate 4194304 > "$work/paced_url" &
+paced=$!
+trap 'kill $server $paced 2>/dev/null; wait $server $paced 2>/dev/null; rm -rf "$work"' EXIT
 
 flags=(-std=c++17 -Wall -Wextra -Werror -I"$root/include" -I"$root/bindings/cpp")
 link=(-L"$libdir" -Wl,-rpath,"$libdir" -lnetdl)
@@ -38,10 +41,11 @@ g++ "${flags[@]}" -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -f
     "$src" "${link[@]}" -o "$work/test_netdl_asan"
 wait $normal
 
-for _ in $(seq 100); do [ -s "$url_file" ] && break; sleep 0.05; done
+for _ in $(seq 100); do [ -s "$url_file" ] && [ -s "$work/paced_url" ] && break; sleep 0.05; done
 base=$(head -n1 "$url_file")
+paced_base=$(head -n1 "$work/paced_url")
 echo "normal build:"
-"$work/test_netdl" "$base" "$work/docs" "$work/files"
+"$work/test_netdl" "$base" "$work/docs" "$work/files" "$paced_base"
 echo "AddressSanitizer + UBSan build:"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    "$work/test_netdl_asan" "$base" "$work/docs-asan" "$work/files"
+    "$work/test_netdl_asan" "$base" "$work/docs-asan" "$work/files" "$paced_base"

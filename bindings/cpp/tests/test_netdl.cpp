@@ -1,6 +1,7 @@
 // Tests of bindings/cpp/netdl.hpp against scripts/loopback_server.py.
-//   test_netdl BASE_URL DIRECTORY SERVED
-// (SERVED: the folder the server serves under /files/)
+//   test_netdl BASE_URL DIRECTORY SERVED PACED_URL
+// (SERVED: the folder the server serves under /files/; PACED_URL: a second
+// server of that folder, paced to 4 MiB/s)
 // run_tests.sh runs it twice: built normally, and under AddressSanitizer
 // and UBSan (the re-entrant and throwing listeners below read only memory
 // the wrapper owns).
@@ -11,6 +12,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -460,12 +462,158 @@ static void test_segments(const std::string &base, const std::string &dir, const
     CHECK(e.ok() && e.body_text() == "bytes=4194304-8388607\n");
 }
 
+/// tag, priority, max_speed and persist; suspend()/resume(), restore(),
+/// set_priority() and set_max_speed().
+static void test_lifecycle(const std::string &base, const std::string &paced, const std::string &dir,
+                           const std::string &served) {
+    using netdl::Params;
+    // Every event of one request, until its ended event (or 10 s).
+    auto events_of = [](auto start) {
+        std::vector<netdl::Event> evs;
+        auto req = start([&](const netdl::Event &e) { evs.push_back(e); });
+        pump_until([&] { return !evs.empty() && evs.back().phase == netdl::Phase::Ended; });
+        CHECK(!evs.empty() && evs.back().phase == netdl::Phase::Ended);
+        return evs;
+    };
+    auto ended = [&](auto start) {
+        auto evs = events_of(start);
+        return evs.empty() ? netdl::Event() : evs.back();
+    };
+
+    // The tag is in every event of a download and of a request.
+    const std::string tag = "level-3/pack \xc3\xa9";
+    auto evs = events_of([&](netdl::Listener l) {
+        return netdl::download(base + "/bytes/300000", "cpp/tag.bin", l, Params().with_progress().with_tag(tag));
+    });
+    CHECK(evs.size() >= 2 && evs.front().phase == netdl::Phase::Began && evs.back().ok());
+    for (const auto &e : evs)
+        CHECK(e.tag == tag && !e.restored());
+    CHECK(read_file(dir + "/cpp/tag.bin") == pattern(300000));
+    evs = events_of([&](netdl::Listener l) {
+        return netdl::request(base + "/bytes/10", l, Params().with_progress().with_tag(""));
+    });
+    CHECK(evs.size() >= 2 && evs.back().body == pattern(10));
+    for (const auto &e : evs)
+        CHECK(e.tag == std::string());  // an empty tag is a tag
+    auto e = ended([&](netdl::Listener l) { return netdl::request(base + "/bytes/10", l); });
+    CHECK(e.ok() && !e.tag);
+
+    // A tag of NET_MAX_TAG bytes passes; one more is refused.
+    e = ended([&](netdl::Listener l) {
+        return netdl::download(base + "/bytes/10", "cpp/tag1024.bin", l,
+                               Params().with_tag(std::string(NET_MAX_TAG, 'x')));
+    });
+    CHECK(e.ok() && e.tag == std::string(NET_MAX_TAG, 'x'));
+    e = ended([&](netdl::Listener l) {
+        return netdl::download(base + "/bytes/10", "cpp/tag1025.bin", l,
+                               Params().with_tag(std::string(NET_MAX_TAG + 1, 'x')));
+    });
+    CHECK(e.is_error && e.error_code == netdl::Error::InvalidArgument && e.error.find("tag") != std::string::npos);
+    CHECK(!std::filesystem::exists(dir + "/cpp/tag1025.bin"));
+    // persist is for downloads only.
+    e = ended([&](netdl::Listener l) { return netdl::request(base + "/bytes/10", l, Params().with_persist()); });
+    CHECK(e.is_error && e.error_code == netdl::Error::InvalidArgument &&
+          e.error.find("persist applies to downloads only") != std::string::npos);
+    // priority and max_speed reach netdl: a download with both completes.
+    e = ended([&](netdl::Listener l) {
+        return netdl::download(base + "/bytes/1000", "cpp/prio.bin", l,
+                               Params().with_priority(-3).with_max_speed(1 << 20));
+    });
+    CHECK(e.ok() && read_file(dir + "/cpp/prio.bin") == pattern(1000));
+
+    // to_c: each member lands in net_options; none of them set, no net_options.
+    netdl::detail::CStorage st;
+    CHECK(netdl::detail::to_c(Params().with_priority(0).with_max_speed(0).with_persist(false), st).options == nullptr);
+    auto set = Params().with_priority(-7).with_max_speed(5).with_tag("t").with_persist();
+    net_params c = netdl::detail::to_c(set, st);  // points into `set`
+    CHECK(c.options == &st.options && sizeof(net_options) == 88);
+    CHECK(st.options.priority == -7 && st.options.max_speed == 5 && std::string(st.options.tag) == "t" &&
+          st.options.persist == 1 && st.options.reserved24[0] == 0 && st.options.reserved24[2] == 0);
+
+    // copy(): the restored flag and the tag of a C event.
+    net_event raw{};
+    raw.phase = NET_PHASE_BEGAN;
+    raw.flags = NET_EVENT_RESTORED | NET_EVENT_RESUMED;
+    raw.tag = "from the journal";
+    netdl::Event restored = netdl::detail::copy(raw);
+    CHECK(restored.restored() && restored.resumed() && restored.tag == std::string("from the journal"));
+
+    // restore() with an empty journal starts nothing.
+    CHECK(netdl::set_directory(netdl::Dir::ApplicationSupport, dir + "/support"));
+    CHECK(netdl::restore() == 0 && netdl::restore() == 0);
+
+    // set_priority: true for a queued request, false for unknown and ended ones.
+    CHECK(netdl::set_limits(1, 1));
+    bool slow_done = false, queued_done = false;
+    auto slow = netdl::request(base + "/slow/20480?ms=20", [&](const netdl::Event &ev) {
+        slow_done = ev.phase == netdl::Phase::Ended && ev.body == pattern(20480);
+    });
+    auto queued = netdl::request(base + "/bytes/10", [&](const netdl::Event &ev) {
+        queued_done = ev.phase == netdl::Phase::Ended && ev.body == pattern(10);
+    }, Params().with_priority(1));
+    CHECK(netdl::set_priority(queued.id(), 5));
+    CHECK(!netdl::set_priority(net_id{1} << 62, 1) && !netdl::set_priority(0, 1));
+    CHECK(netdl::set_limits(64, 64));
+    pump_until([&] { return slow_done && queued_done; });
+    CHECK(slow_done && queued_done);
+    CHECK(!netdl::set_priority(queued.id(), 1));
+
+    // set_max_speed(0): no cap.
+    netdl::set_max_speed(0);
+    e = ended([&](netdl::Listener l) { return netdl::request(base + "/bytes/1000", l); });
+    CHECK(e.ok() && e.body == pattern(1000));
+
+    // suspend()/resume(): a 3 MiB download at 4 MiB/s, suspended once bytes flow.
+    std::vector<uint8_t> data(3 << 20);
+    std::mt19937 random(14);
+    for (auto &b : data)
+        b = static_cast<uint8_t>(random());
+    const std::string name = "suspend-" + std::to_string(getpid()) + ".bin";
+    std::ofstream(served + "/" + name, std::ios::binary).write(reinterpret_cast<const char *>(data.data()), data.size());
+    evs.clear();
+    auto flowing = [&] {
+        for (const auto &ev : evs)
+            if (ev.phase == netdl::Phase::Progress && ev.bytes_transferred > 0)
+                return true;
+        return false;
+    };
+    auto ended_event = [&]() -> const netdl::Event * {
+        for (const auto &ev : evs)
+            if (ev.phase == netdl::Phase::Ended)
+                return &ev;
+        return nullptr;
+    };
+    auto req = netdl::download(paced + "/files/" + name, "cpp/" + name,
+                               [&](const netdl::Event &ev) { evs.push_back(ev); },
+                               Params().with_progress().with_tag("s"));
+    pump_until(flowing);
+    netdl::suspend();
+    CHECK(flowing() && !ended_event());
+    // Absence of an ended event while suspended, over a short bounded time.
+    using clock = std::chrono::steady_clock;
+    const auto until = clock::now() + std::chrono::milliseconds(300);
+    for (auto now = clock::now(); now < until; now = clock::now())
+        netdl::wait(static_cast<uint32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count()));
+    CHECK(!ended_event());
+    netdl::resume();
+    pump_until([&] { return ended_event() != nullptr; });
+    const netdl::Event *end = ended_event();
+    CHECK(end && end->ok() && end->tag == std::string("s") && end->resumed());
+    CHECK(read_file(dir + "/cpp/" + name) == data);
+    e = ended([&](netdl::Listener l) { return netdl::request(paced + "/ranges/" + name, l); });
+    const std::string asked = e.body_text();  // one "bytes=N-" line, 0 < N < the size
+    CHECK(asked.size() > 8 && asked.compare(0, 6, "bytes=") == 0 && asked.substr(asked.size() - 2) == "-\n");
+    const long long from = std::atoll(asked.c_str() + 6);
+    CHECK(from > 0 && from < static_cast<long long>(data.size()) &&
+          asked == "bytes=" + std::to_string(from) + "-\n");
+}
+
 int main(int argc, char **argv) {
-    if (argc != 4) {
-        std::fprintf(stderr, "usage: test_netdl BASE_URL DIRECTORY SERVED\n");
+    if (argc != 5) {
+        std::fprintf(stderr, "usage: test_netdl BASE_URL DIRECTORY SERVED PACED_URL\n");
         return 2;
     }
-    const std::string base = argv[1], dir = argv[2], served = argv[3];
+    const std::string base = argv[1], dir = argv[2], served = argv[3], paced = argv[4];
     CHECK(netdl::set_directory(netdl::Dir::Documents, dir));
     CHECK(netdl::directory(netdl::Dir::Documents) == dir);
     CHECK(!netdl::version().empty());
@@ -556,6 +704,7 @@ int main(int argc, char **argv) {
     test_params(base, dir);
     test_options(base, dir);
     test_segments(base, dir, served);
+    test_lifecycle(base, paced, dir, served);
 
     netdl::shutdown();
     std::printf("%s: %d failure(s)\n", failures ? "FAILED" : "ok", failures);
