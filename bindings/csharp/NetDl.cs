@@ -85,6 +85,8 @@ namespace Netdl
         Unchanged = 1,
         /// <summary>This attempt continued data received earlier (a Range request).</summary>
         Resumed = 2,
+        /// <summary>Started by NetDl.Restore from the journal of an earlier process.</summary>
+        Restored = 4,
     }
 
     /// <summary>How a request body is labelled without a Content-Type header (NET_BODY_*).</summary>
@@ -190,13 +192,29 @@ namespace Netdl
         /// and each part is at least 4 MiB.</summary>
         public uint Segments { get; set; }
 
+        /// <summary>Higher starts first (negative is lower): queued requests start by priority, then in
+        /// submission order; under NetDl.SetMaxSpeed running ones share the cap by it. See NetDl.SetPriority.</summary>
+        public int Priority { get; set; }
+
+        /// <summary>Largest receive rate of this request in bytes per second; 0: none.</summary>
+        public ulong MaxSpeed { get; set; }
+
+        /// <summary>A string of the game's choosing (at most 1024 UTF-8 bytes, else NetError.InvalidArgument),
+        /// in every event's Tag. It survives in the journal (Persist), where a NetRequest cannot.</summary>
+        public string Tag { get; set; }
+
+        /// <summary>Downloads: record the download in the journal (in NetDir.ApplicationSupport) so that
+        /// NetDl.Restore in a later run continues it.</summary>
+        public bool Persist { get; set; }
+
         internal bool HasExtendedOptions
         {
             get
             {
                 return MaxRetries != 0 || RetryDelayMs != 0 || RetryMaxDelayMs != 0 || ExpectedSize != 0
                     || Sha256 != null || (Mirrors != null && Mirrors.Count > 0) || Proxy != null
-                    || Compress || KeepPartial || IfChanged || Segments != 0;
+                    || Compress || KeepPartial || IfChanged || Segments != 0
+                    || Priority != 0 || MaxSpeed != 0 || Tag != null || Persist;
             }
         }
     }
@@ -252,6 +270,12 @@ namespace Netdl
 
         /// <summary>Body bytes that came from the network over all attempts (BytesTransferred also counts resumed data).</summary>
         public long BytesReceived { get; internal set; }
+
+        /// <summary>NetOptions.Tag of the request; null when it has none.</summary>
+        public string Tag { get; internal set; }
+
+        /// <summary>Started by NetDl.Restore from the journal of an earlier process.</summary>
+        public bool Restored { get { return (Flags & NetEventFlags.Restored) != 0; } }
 
         /// <summary>A 2xx response without error.</summary>
         public bool Ok { get { return !IsError && Status >= 200 && Status < 300; } }
@@ -637,6 +661,49 @@ namespace Netdl
                 throw new ArgumentException("limits must be at least 1");
         }
 
+        /// <summary>
+        /// Pauses every transfer at once, for a game going to the background (Unity's
+        /// OnApplicationPause(true), Godot's NOTIFICATION_APPLICATION_PAUSED): no byte moves, partial
+        /// data is kept, queued requests do not start; no event comes while suspended except the
+        /// Ended of a request failing for local reasons. New requests wait. Idempotent; never blocks.
+        /// </summary>
+        public static void Suspend()
+        {
+            Native.net_suspend();
+        }
+
+        /// <summary>Ends Suspend: downloads continue where their data ends, interrupted requests
+        /// start again. Idempotent; never blocks.</summary>
+        public static void Resume()
+        {
+            Native.net_resume();
+        }
+
+        /// <summary>
+        /// Starts again every download of the journal (NetOptions.Persist) an earlier run left
+        /// unfinished and returns how many. Call it after SetAppName / SetDirectory
+        /// (NetDir.ApplicationSupport). Their events carry Restored and their Tag, and go to
+        /// netdl's default queue (net_poll), not to this binding's: Poll does not raise them.
+        /// </summary>
+        public static int Restore()
+        {
+            return checked((int)(ulong)Native.net_restore());
+        }
+
+        /// <summary>Changes a request's priority: a queued one moves to its new place, a running one
+        /// changes its share of a bandwidth cap. True when the request is queued or running.</summary>
+        public static bool SetPriority(ulong id, int priority)
+        {
+            return Native.net_set_priority(id, priority) != 0;
+        }
+
+        /// <summary>Caps the receive rate of all transfers together, bytes per second (0: no cap,
+        /// the default); running transfers share it by priority.</summary>
+        public static void SetMaxSpeed(ulong bytesPerSecond)
+        {
+            Native.net_set_max_speed(bytesPerSecond);
+        }
+
         /// <summary>Running requests this binding tracks.</summary>
         internal static int LiveCount
         {
@@ -754,6 +821,7 @@ namespace Netdl
                 Attempt = e.attempt,
                 Flags = (NetEventFlags)e.flags,
                 BytesReceived = e.bytes_received,
+                Tag = Marshalling.Utf8At(e.tag),
             };
         }
     }
@@ -787,6 +855,11 @@ namespace Netdl
         public byte if_changed;
         public byte reserved8;
         public uint segments;
+        public int priority;
+        public byte persist;
+        public byte reserved24_0, reserved24_1, reserved24_2;
+        public ulong max_speed;
+        public IntPtr tag;
     }
 
     [StructLayout(LayoutKind.Sequential)]
@@ -837,7 +910,8 @@ namespace Netdl
         public uint attempt;
         public uint flags;
         public long bytes_received;
-        public ulong reserved0, reserved1, reserved2, reserved3, reserved4, reserved5;
+        public IntPtr tag;
+        public ulong reserved0, reserved1, reserved2, reserved3, reserved4;
     }
 
     internal static class Native
@@ -878,6 +952,21 @@ namespace Netdl
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern byte net_set_limits(uint maxTransfers, uint maxPerHost);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void net_suspend();
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void net_resume();
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern UIntPtr net_restore();
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern byte net_set_priority(ulong id, int priority);
+
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
+        internal static extern void net_set_max_speed(ulong bytesPerSecond);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern IntPtr net_version();
@@ -1052,6 +1141,10 @@ namespace Netdl
                 n.keep_partial = (byte)(o.KeepPartial ? 1 : 0);
                 n.if_changed = (byte)(o.IfChanged ? 1 : 0);
                 n.segments = o.Segments;
+                n.priority = o.Priority;
+                n.max_speed = o.MaxSpeed;
+                n.tag = a.Utf8(o.Tag, "Tag");
+                n.persist = (byte)(o.Persist ? 1 : 0);
                 p.options = a.Struct(n);
             }
             return p;

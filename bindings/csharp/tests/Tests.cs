@@ -1,10 +1,11 @@
 // The C# binding's tests: a small runner (no NUnit), built with NetDl.cs into
 // one program by run_tests.sh, as a Unity or Godot project compiles the file.
 //
-//     mono tests.exe BASE_URL WORK_DIR LAYOUT_FILE
+//     mono tests.exe BASE_URL WORK_DIR LAYOUT_FILE PACED_URL
 //
 // BASE_URL is scripts/loopback_server.py's (serving WORK_DIR/files under
-// /files/), LAYOUT_FILE what tests/layout.c printed. Exits 1 if a test fails.
+// /files/), LAYOUT_FILE what tests/layout.c printed, PACED_URL a second
+// server of WORK_DIR/files paced to 4 MiB/s. Exits 1 if a test fails.
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
@@ -39,7 +40,7 @@ sealed class Recorder : IProgress<NetEvent>
 
 static class Tests
 {
-    static string baseUrl, work, docs, files, layoutFile;
+    static string baseUrl, work, docs, files, layoutFile, pacedUrl;
     static int mainThread;
 
     static int Main(string[] args)
@@ -47,6 +48,7 @@ static class Tests
         baseUrl = args[0];
         work = args[1];
         layoutFile = args[2];
+        pacedUrl = args[3];
         docs = Path.Combine(work, "docs");
         files = Path.Combine(work, "files");
         Directory.CreateDirectory(files);
@@ -79,6 +81,11 @@ static class Tests
             T("options: a cut download resumes (Resumed, Attempt, BytesReceived)", OptionsResume),
             T("options: KeepPartial, then a new download resumes", OptionsKeepPartial),
             T("options: Segments = 2 fetches 8 MiB over two connections", OptionsSegments),
+            T("options: Tag in every event; 1024 bytes pass, 1025 do not", OptionsTag),
+            T("options: Priority and MaxSpeed reach the library", OptionsPriorityAndMaxSpeed),
+            T("Restore with an empty journal starts nothing", RestoreEmptyJournal),
+            T("SetPriority of queued and unknown ids; SetMaxSpeed(0)", SetPriorityAndMaxSpeed),
+            T("Suspend: nothing ends while suspended; Resume: byte-exact by a Range", SuspendResume),
             T("200 downloads at once", ManyDownloads),
             T("2,000 requests: no native memory kept, RSS flat", NoLeak),
         };
@@ -657,6 +664,7 @@ static class Tests
             { "expected_size", new NetOptions { ExpectedSize = 1 } },
             { "sha256", new NetOptions { Sha256 = new string('a', 64) } },
             { "segments", new NetOptions { Segments = 2 } },
+            { "persist", new NetOptions { Persist = true } },
         };
         var reqs = cases.ToDictionary(c => c.Key, c => NetDl.Request(baseUrl + "/bytes/1", null, c.Value));
         RunUntil(() => reqs.Values.All(r => r.State == NetRequestState.Ended));
@@ -734,6 +742,129 @@ static class Tests
         NetEvent tooMany = Finish(NetDl.Download(baseUrl + "/files/segmented.bin", "segments/17.bin", NetDir.Documents, new NetOptions { Segments = 17 }));
         Equal(NetError.InvalidArgument, tooMany.ErrorCode, "Segments = 17: " + tooMany);
         Check(!File.Exists(Path.Combine(docs, "segments", "17.bin")), "Segments = 17: no file");
+    }
+
+    static void OptionsTag()
+    {
+        const string tag = "level-3/pack \u00e9";
+        NetRequest req = NetDl.Download(baseUrl + "/bytes/300000", "tag/t.bin", NetDir.Documents,
+            new NetOptions { Progress = true, Tag = tag });
+        var events = new List<NetEvent>();
+        req.Began += events.Add;
+        req.Progress += events.Add;
+        req.Ended += events.Add;
+        NetEvent end = Finish(req);
+        Check(end.Ok && events.Count >= 2 && events[0].Phase == NetPhase.Began, end.ToString());
+        foreach (NetEvent e in events)
+        {
+            Equal(tag, e.Tag, e.Phase + " tag");
+            Check(!e.Restored, "not restored");
+        }
+        Bytes(Pattern(300000), File.ReadAllBytes(end.Path), "file");
+        Equal("req", Finish(NetDl.Request(baseUrl + "/bytes/10", null, new NetOptions { Tag = "req" })).Tag,
+            "a request's tag");
+        Equal(null, Finish(NetDl.Request(baseUrl + "/bytes/10")).Tag, "no tag");
+
+        end = Finish(NetDl.Download(baseUrl + "/bytes/10", "tag/1024.bin", NetDir.Documents,
+            new NetOptions { Tag = new string('x', 1024) }));
+        Check(end.Ok && end.Tag == new string('x', 1024), "a 1024-byte tag: " + end);
+        end = Finish(NetDl.Download(baseUrl + "/bytes/10", "tag/1025.bin", NetDir.Documents,
+            new NetOptions { Tag = new string('x', 1025) }));
+        Equal(NetError.InvalidArgument, end.ErrorCode, "a 1025-byte tag: " + end);
+        Check(end.Error.Contains("tag"), end.Error);
+        Check(!File.Exists(Path.Combine(docs, "tag", "1025.bin")), "no file");
+        try
+        {
+            NetDl.Request(baseUrl + "/bytes/1", null, new NetOptions { Tag = "a\0b" });
+            throw new TestFailure("a tag with NUL was accepted");
+        }
+        catch (ArgumentException)
+        {
+        }
+    }
+
+    static void OptionsPriorityAndMaxSpeed()
+    {
+        NetEvent end = Finish(NetDl.Download(baseUrl + "/bytes/1000", "prio/p.bin", NetDir.Documents,
+            new NetOptions { Priority = -3, MaxSpeed = 1 << 20 }));
+        Check(end.Ok, end.ToString());
+        Bytes(Pattern(1000), File.ReadAllBytes(end.Path), "file");
+        Check(new NetOptions { Priority = 1 }.HasExtendedOptions && new NetOptions { MaxSpeed = 1 }.HasExtendedOptions
+            && new NetOptions { Tag = "" }.HasExtendedOptions && new NetOptions { Persist = true }.HasExtendedOptions
+            && !new NetOptions().HasExtendedOptions, "each one makes a net_options");
+    }
+
+    static void RestoreEmptyJournal()
+    {
+        NetDl.SetDirectory(NetDir.ApplicationSupport, Path.Combine(work, "support"));
+        Equal(0, NetDl.Restore(), "first Restore");
+        Equal(0, NetDl.Restore(), "second Restore");
+    }
+
+    static void SetPriorityAndMaxSpeed()
+    {
+        NetDl.SetLimits(1, 1);
+        NetRequest slow, queued;
+        try
+        {
+            slow = NetDl.Request(baseUrl + "/slow/20480?ms=20"); // holds the one slot for about 0.4 s
+            queued = NetDl.Request(baseUrl + "/bytes/10", null, new NetOptions { Priority = 1 });
+            Check(NetDl.SetPriority(queued.Id, 5), "SetPriority of a queued request");
+            Check(!NetDl.SetPriority(1UL << 62, 1), "SetPriority of an unknown id");
+            Check(!NetDl.SetPriority(0, 1), "SetPriority of 0");
+        }
+        finally
+        {
+            NetDl.SetLimits(64, 64);
+        }
+        Bytes(Pattern(20480), Finish(slow).Body, "slow body");
+        Bytes(Pattern(10), Finish(queued).Body, "queued body");
+        Check(!NetDl.SetPriority(queued.Id, 1), "SetPriority of an ended request");
+
+        NetDl.SetMaxSpeed(0);
+        Bytes(Pattern(1000), Finish(NetDl.Request(baseUrl + "/bytes/1000")).Body, "after SetMaxSpeed(0)");
+    }
+
+    static void SuspendResume()
+    {
+        // 3 MiB at 4 MiB/s. Written and hashed in pieces (NoLeak's RSS).
+        string served = Path.Combine(files, "suspend.bin");
+        using (var f = File.Create(served))
+            for (int i = 0; i < 3; i++)
+                f.Write(RandomBytes(1 << 20, 140 + i), 0, 1 << 20);
+        NetRequest req = NetDl.Download(pacedUrl + "/files/suspend.bin", "suspend/s.bin", NetDir.Documents,
+            new NetOptions { Progress = true, Tag = "s" });
+        long got = 0;
+        req.Progress += e => got = e.BytesTransferred;
+        RunUntil(() => got > 0); // bytes flow
+        NetDl.Suspend();
+        try
+        {
+            Equal(NetRequestState.Running, req.State, "state when suspended");
+            // Absence of the ended event while suspended, over a short bounded time.
+            var sw = Stopwatch.StartNew();
+            while (sw.ElapsedMilliseconds < 300)
+            {
+                NetDl.Poll();
+                Thread.Sleep(2);
+            }
+            Equal(NetRequestState.Running, req.State, "state after 0.3 s suspended");
+        }
+        finally
+        {
+            NetDl.Resume();
+        }
+        NetEvent end = Finish(req, 30);
+        Check(end.Ok && end.Tag == "s" && (end.Flags & NetEventFlags.Resumed) != 0, end.ToString());
+        using (var h = SHA256.Create())
+        using (FileStream want = File.OpenRead(served), file = File.OpenRead(end.Path))
+            Equal(Hex(h.ComputeHash(want)), Hex(h.ComputeHash(file)), "sha256 of the file");
+        // It continued with one Range where its data ended.
+        string asked = Finish(NetDl.Request(pacedUrl + "/ranges/suspend.bin")).BodyText;
+        long from;
+        Check(asked.StartsWith("bytes=") && asked.EndsWith("-\n")
+            && long.TryParse(asked.Substring(6, asked.Length - 8), out from) && from > 0 && from < 3 << 20,
+            "Range headers the server saw: " + asked);
     }
 
     static void ManyDownloads()

@@ -1,7 +1,8 @@
 /* Prints the layout of netdl.h's structs as the C compiler makes it, one
  * line each: "STRUCT sizeof N" and "STRUCT FIELD OFFSET". The C# tests
  * compare it with Marshal.SizeOf / Marshal.OffsetOf of NetDl.cs's mirrors,
- * whose fields carry the header's names (arrays as reserved0, reserved1...). */
+ * whose fields carry the header's names (arrays as reserved0, reserved1...,
+ * and reserved24_0, reserved24_1...). */
 #include <stdio.h>
 
 #include "netdl.h"
@@ -14,7 +15,8 @@
 /* The mirrors spell out reserved[] element by element: a header whose
  * arrays change length must change them too. */
 _Static_assert(COUNT(net_params, reserved) == 5, "net_params.reserved changed: update NetDl.cs and this file");
-_Static_assert(COUNT(net_event, reserved) == 6, "net_event.reserved changed: update NetDl.cs and this file");
+_Static_assert(COUNT(net_event, reserved) == 5, "net_event.reserved changed: update NetDl.cs and this file");
+_Static_assert(COUNT(net_options, reserved24) == 3, "net_options.reserved24 changed: update NetDl.cs and this file");
 
 int main(void) {
     SIZE(net_header);
@@ -36,6 +38,12 @@ int main(void) {
     FIELD(net_options, if_changed);
     FIELD(net_options, reserved8);
     FIELD(net_options, segments);
+    FIELD(net_options, priority);
+    FIELD(net_options, persist);
+    for (size_t i = 0; i < COUNT(net_options, reserved24); i++)
+        printf("net_options reserved24_%zu %zu\n", i, offsetof(net_options, reserved24) + i);
+    FIELD(net_options, max_speed);
+    FIELD(net_options, tag);
 
     SIZE(net_params);
     FIELD(net_params, headers);
@@ -81,6 +89,7 @@ int main(void) {
     FIELD(net_event, attempt);
     FIELD(net_event, flags);
     FIELD(net_event, bytes_received);
+    FIELD(net_event, tag);
     for (size_t i = 0; i < COUNT(net_event, reserved); i++)
         printf("net_event reserved%zu %zu\n", i, offsetof(net_event, reserved) + i * sizeof(uint64_t));
     return 0;
