@@ -570,7 +570,7 @@ pub extern "C" fn net_set_priority(id: net_id, priority: i32) -> bool {
 /// Caps the receive rate of all transfers together, in bytes per second
 /// (0: no cap, the default). Over any 10 s the average stays within 5 % of
 /// the cap; running transfers share it by priority (see the README,
-/// "Bandwidth caps"), each also within its own `net_options.max_speed`. A
+/// "Priorities and bandwidth caps"), each also within its own `net_options.max_speed`. A
 /// change applies within a second, to running transfers too.
 ///
 /// Thread-safety: any thread.
