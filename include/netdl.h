@@ -983,6 +983,19 @@ void net_resume(void);
 size_t net_restore(void);
 
 /**
+ * `net_restore` with the restored downloads' events going to `q` (a
+ * queue from `net_queue_create`; NULL: the default queue), for a
+ * consumer polling its own queue (a binding, a plugin). Returns 0 after
+ * `net_shutdown` or for a destroyed queue.
+ *
+ * Thread-safety: any thread.
+ *
+ * # Safety
+ * `q` is NULL or a live queue from `net_queue_create`.
+ */
+size_t net_queue_restore(struct net_queue *q);
+
+/**
  * Changes the priority of a request (`net_options.priority`): a queued
  * one moves to its new place (after the requests already queued with that
  * priority); for a running one it changes only its share of a bandwidth

@@ -392,17 +392,24 @@ impl Client {
     /// client's journal under its new id before it is queued; its first
     /// event, a `began`, is queued at once.
     pub fn restore(&self) -> usize {
-        let queue = self.queues.default_queue().clone();
+        self.restore_to(None)
+    }
+
+    /// `restore` with the events going to `queue` (None: the default
+    /// queue), `net_queue_restore`.
+    pub fn restore_to(&self, queue: Option<&Queue>) -> usize {
+        let queue = queue.map_or(self.queues.default_queue(), |q| &q.0).clone();
         let mut started = 0;
         for mut r in self.journal.adopt() {
             let Some(id) = self.new_id(&queue) else {
-                break; // shut down meanwhile
+                break; // shut down, or the queue destroyed
             };
             if !self.journal.take_over(&r, id) {
                 queue.forget(id); // another process took it first
                 continue;
             }
             let kept = r.kept.take();
+            r.opts.queue = Some(Queue(queue.clone()));
             let built = {
                 let dirs = lock(&self.dirs);
                 let download = Some((r.filename.as_str(), r.base_dir));

@@ -333,3 +333,25 @@ fn records_whose_data_changed() {
     drop(f);
     assert_eq!(restore_one(&t, &server, "/s.bin", &file), None);
 }
+
+/// Rule: `net_queue_restore` sends the restored downloads' events to the
+/// queue it names (a binding's own), none to the default queue.
+#[test]
+fn restore_into_a_queue() {
+    let server = Server::start();
+    let file = support::body(4 * MIB, 23);
+    let (t, _, _) = left_behind(&server, "/q.bin", &file);
+    let q = t.client.create_queue().unwrap();
+    assert_eq!(t.client.restore_to(Some(&q)), 1);
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while got.last().is_none_or(|e: &Event| e.phase != Phase::Ended) {
+        assert!(Instant::now() < deadline, "{got:?}");
+        got.extend(t.client.wait_queue(Some(&q), Duration::from_millis(100)));
+    }
+    assert_eq!(got[0].phase, Phase::Began);
+    assert_eq!(got[0].tag().as_deref(), Some("left"));
+    assert!(got.last().unwrap().error.is_none());
+    assert!(t.client.poll().is_empty(), "nothing in the default queue");
+    assert!(std::fs::read(t.docs("p.bin")).unwrap() == file);
+}

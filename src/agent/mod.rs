@@ -467,9 +467,11 @@ impl Agent {
             let (id, user_data) = (req.id, req.user_data);
             let (url, file) = (req.url.clone(), req.file().cloned());
             let spare = self.spare.pop();
+            let fetch = &req.extra().fetch;
+            let (tag, persist, restored) = (fetch.tag.clone(), fetch.persist, fetch.restored);
             let mut req = req;
-            let restored = req.extra.as_mut().and_then(|e| e.kept.take());
-            let kept = restored.or_else(|| file.as_ref().and_then(|f| self.kept_partial(f)));
+            let kept_data = req.extra.as_mut().and_then(|e| e.kept.take());
+            let kept = kept_data.or_else(|| file.as_ref().and_then(|f| self.kept_partial(f)));
             let conditional = match (&file, req.extra().fetch.if_changed) {
                 (Some(f), true) => self.conditional_headers(f),
                 _ => Vec::new(),
@@ -484,7 +486,14 @@ impl Agent {
             )
             .and_then(|easy| self.run_attempt(id, easy));
             if let Err(err) = started {
-                let ev = crate::event::failed(id, user_data, url, file, err);
+                let mut ev = crate::event::failed(id, user_data, url, file, err);
+                ev.tag = tag;
+                if restored {
+                    ev.flags |= crate::event::flags::RESTORED;
+                }
+                if persist {
+                    self.journal.remove(id);
+                }
                 events.send(ev);
             }
         }

@@ -552,6 +552,22 @@ pub extern "C" fn net_restore() -> usize {
     guard!(0, { client().map_or(0, |c| c.restore()) })
 }
 
+/// `net_restore` with the restored downloads' events going to `q` (a
+/// queue from `net_queue_create`; NULL: the default queue), for a
+/// consumer polling its own queue (a binding, a plugin). Returns 0 after
+/// `net_shutdown` or for a destroyed queue.
+///
+/// Thread-safety: any thread.
+///
+/// # Safety
+/// `q` is NULL or a live queue from `net_queue_create`.
+#[no_mangle]
+pub unsafe extern "C" fn net_queue_restore(q: *mut net_queue) -> usize {
+    // SAFETY: NULL or a live queue (caller's contract).
+    let queue = unsafe { q.as_ref() }.map(|q| &q.queue);
+    guard!(0, { client().map_or(0, |c| c.restore_to(queue)) })
+}
+
 /// Changes the priority of a request (`net_options.priority`): a queued
 /// one moves to its new place (after the requests already queued with that
 /// priority); for a running one it changes only its share of a bandwidth
