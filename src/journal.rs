@@ -56,14 +56,15 @@ pub struct Journal {
     owner: OnceLock<Option<Owner>>,
 }
 
+/// The journal thread of this client, which makes its owner folder and
+/// holds its lock (so no file is touched on the caller's thread).
 #[derive(Debug)]
 struct Owner {
-    /// `netdl-journal/OWNER`.
-    dir: PathBuf,
-    /// `OWNER.lock`, locked while this lives.
-    _lock: File,
     tx: Sender<Msg>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// `netdl-journal/OWNER` once the thread made it (None: it could not).
+    dir: OnceLock<Option<PathBuf>>,
+    made: Receiver<Option<PathBuf>>,
 }
 
 enum Msg {
@@ -98,25 +99,22 @@ impl Journal {
         }
     }
 
-    /// The owner, made on first use; None when the folder cannot be made
-    /// (persisted downloads then run unrecorded; said once on stderr).
+    /// The journal thread, started on first use; None when the folder is
+    /// unknown or no thread can start (persisted downloads then run
+    /// unrecorded).
     fn owner(&self) -> Option<&Owner> {
         self.owner
-            .get_or_init(|| {
-                let root = self.root()?;
-                match Owner::create(&root) {
-                    Ok(o) => Some(o),
-                    Err(e) => {
-                        eprintln!(
-                            "netdl: cannot create the download journal in {}: {e}; \
-                             persisted downloads will not survive this process",
-                            root.display()
-                        );
-                        None
-                    }
-                }
-            })
+            .get_or_init(|| Owner::spawn(self.root()?).ok())
             .as_ref()
+    }
+
+    /// This client's folder of the journal (waits for the thread to make
+    /// it, the first time).
+    fn own_dir(&self) -> Option<&Path> {
+        let o = self.owner()?;
+        o.dir
+            .get_or_init(|| o.made.recv().ok().flatten())
+            .as_deref()
     }
 
     fn root(&self) -> Option<PathBuf> {
@@ -168,7 +166,7 @@ impl Journal {
         let Some(root) = self.root() else {
             return Vec::new();
         };
-        let ours = self.owner().map(|o| o.dir.clone());
+        let ours = self.own_dir().map(Path::to_path_buf);
         let Ok(entries) = fs::read_dir(&root) else {
             return Vec::new();
         };
@@ -234,8 +232,10 @@ impl Journal {
     /// Moves an adopted record into this owner's folder as download `id`'s
     /// (before the download is queued, so no newer record is replaced).
     pub fn take_over(&self, r: &Restored, id: u64) -> bool {
-        let Some(o) = self.owner() else { return false };
-        let ok = fs::rename(&r.record, o.dir.join(id.to_string())).is_ok();
+        let Some(dir) = self.own_dir() else {
+            return false;
+        };
+        let ok = fs::rename(&r.record, dir.join(id.to_string())).is_ok();
         if let Some(parent) = r.record.parent() {
             let _ = fs::remove_dir(parent); // its owner is empty now
             let mut lock = parent.as_os_str().to_owned();
@@ -249,32 +249,64 @@ impl Journal {
 }
 
 impl Owner {
-    fn create(root: &Path) -> std::io::Result<Owner> {
-        fs::create_dir_all(root)?;
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos();
-        let name = format!("{}-{nanos}", std::process::id());
-        // Locked under another name, then named: an adopter never finds
-        // this owner's lock file unlocked.
-        let fresh = root.join(format!("{name}.lock.new"));
-        let lock = try_lock(&fresh)
-            .ok_or_else(|| std::io::Error::other(format!("cannot lock {}", fresh.display())))?;
-        fs::rename(&fresh, root.join(format!("{name}.lock")))?;
-        let dir = root.join(name);
-        fs::create_dir_all(&dir)?;
+    fn spawn(root: PathBuf) -> std::io::Result<Owner> {
         let (tx, rx) = crossbeam_channel::unbounded();
-        let writer_dir = dir.clone();
+        let (made_tx, made) = crossbeam_channel::bounded(1);
         let thread = std::thread::Builder::new()
             .name("netdl-journal".into())
-            .spawn(move || write_loop(&writer_dir, &rx))?;
+            .spawn(move || match make_owner(&root) {
+                Ok((dir, _lock)) => {
+                    let _ = made_tx.send(Some(dir.clone()));
+                    write_loop(&dir, &rx); // the lock is held until it returns
+                }
+                Err(e) => {
+                    eprintln!(
+                        "netdl: cannot create the download journal in {}: {e}; \
+                         persisted downloads will not survive this process",
+                        root.display()
+                    );
+                    let _ = made_tx.send(None);
+                    drain(&rx);
+                }
+            })?;
         Ok(Owner {
-            dir,
-            _lock: lock,
             tx,
             thread: Mutex::new(Some(thread)),
+            dir: OnceLock::new(),
+            made,
         })
+    }
+}
+
+/// Makes this owner's folder under `root` and takes its lock.
+fn make_owner(root: &Path) -> std::io::Result<(PathBuf, File)> {
+    fs::create_dir_all(root)?;
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    let name = format!("{}-{nanos}", std::process::id());
+    // Locked under another name, then named: an adopter never finds this
+    // owner's lock file unlocked.
+    let fresh = root.join(format!("{name}.lock.new"));
+    let lock = try_lock(&fresh)
+        .ok_or_else(|| std::io::Error::other(format!("cannot lock {}", fresh.display())))?;
+    fs::rename(&fresh, root.join(format!("{name}.lock")))?;
+    let dir = root.join(name);
+    fs::create_dir_all(&dir)?;
+    Ok((dir, lock))
+}
+
+/// Without a journal: answers syncs until stopped.
+fn drain(rx: &Receiver<Msg>) {
+    for msg in rx.iter() {
+        match msg {
+            Msg::Sync(tx) => {
+                let _ = tx.send(());
+            }
+            Msg::Stop => return,
+            Msg::Put(..) | Msg::Remove(_) => {}
+        }
     }
 }
 

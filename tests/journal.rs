@@ -251,11 +251,6 @@ fn restore_one(t: &TestClient, server: &Server, path: &str, file: &[u8]) -> Opti
         std::fs::read(t.docs("p.bin")).unwrap() == file,
         "byte-exact"
     );
-    assert_eq!(
-        records(t.dir.path()),
-        Vec::<PathBuf>::new(),
-        "the record went"
-    );
     server.requests_to(path)[asked]
         .header("range")
         .map(String::from)
@@ -296,7 +291,12 @@ fn damaged_records_are_set_aside() {
     server.put("/n.bin", Asset::new(support::body(1000, 4)));
     let id = t.download(&server.url("/n.bin"), "n.bin", persisted("next"));
     assert!(t.ended(id).error.is_none());
-    assert_eq!(records(t.dir.path()), Vec::<PathBuf>::new());
+    t.client.shutdown(); // the journal's last writes are done
+    assert_eq!(
+        records(t.dir.path()),
+        Vec::<PathBuf>::new(),
+        "the records went"
+    );
     assert_eq!(files_in(&damaged).len(), 3);
 }
 
@@ -310,9 +310,18 @@ fn records_whose_data_changed() {
     let file = support::body(8 * MIB, 22);
     let data = |t: &TestClient| t.docs(".p.bin.netdl-partial");
 
+    let gone = |t: TestClient| {
+        t.client.shutdown(); // the journal's last writes are done
+        assert_eq!(
+            records(t.dir.path()),
+            Vec::<PathBuf>::new(),
+            "the record went"
+        );
+    };
     let (t, _, _) = left_behind(&server, "/v.bin", &file);
     std::fs::remove_file(data(&t)).unwrap();
     assert_eq!(restore_one(&t, &server, "/v.bin", &file), None);
+    gone(t);
 
     let (t, _, claimed) = left_behind(&server, "/g.bin", &file);
     let mut f = std::fs::OpenOptions::new()
@@ -323,6 +332,7 @@ fn records_whose_data_changed() {
     drop(f);
     let range = restore_one(&t, &server, "/g.bin", &file);
     assert_eq!(range, Some(format!("bytes={claimed}-")));
+    gone(t);
 
     let (t, _, claimed) = left_behind(&server, "/s.bin", &file);
     let f = std::fs::OpenOptions::new()
@@ -332,6 +342,7 @@ fn records_whose_data_changed() {
     f.set_len(claimed / 2).unwrap();
     drop(f);
     assert_eq!(restore_one(&t, &server, "/s.bin", &file), None);
+    gone(t);
 }
 
 /// Rule: `net_queue_restore` sends the restored downloads' events to the
