@@ -18,6 +18,10 @@
  *          any of them: no net_options at all)
  *          --global-max-speed N (bytes/s): net_set_max_speed before
  *          submitting
+ *          --persist: net_options.persist = 1 and a tag (the line's index)
+ *          for every download: journalled in NET_DIR_APPLICATION_SUPPORT,
+ *          which is set to --app-support DIR (default OUTDIR.support, on
+ *          the same file system as the downloads)
  *
  * Exit status: 0 when every request ended with status 200 and no error.
  */
@@ -151,6 +155,52 @@ static uint64_t other_threads_cpu_ns(int *threads) {
     return total;
 }
 
+/* CPU time of each thread of the process by name (threads of one name
+ * added up), e.g. netdl-agent, netdl-journal and the main thread. */
+enum { MAX_NAMES = 8 };
+typedef struct thread_cpu {
+    size_t count;
+    char name[MAX_NAMES][16];
+    uint64_t ns[MAX_NAMES];
+} thread_cpu;
+
+static thread_cpu threads_cpu_by_name(void) {
+    thread_cpu t = {0};
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return t;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        pid_t tid = (pid_t)atoi(e->d_name);
+        char path[64], name[16] = "";
+        snprintf(path, sizeof path, "/proc/self/task/%d/comm", (int)tid);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        if (fgets(name, sizeof name, f))
+            name[strcspn(name, "\n")] = 0;
+        fclose(f);
+        clockid_t clk = (clockid_t)((~(unsigned)tid << 3) | 6u); /* as above */
+        struct timespec ts;
+        if (clock_gettime(clk, &ts) != 0)
+            continue;
+        size_t i = 0;
+        while (i < t.count && strcmp(t.name[i], name) != 0)
+            i++;
+        if (i == t.count) {
+            if (t.count == MAX_NAMES)
+                continue;
+            memcpy(t.name[i], name, sizeof name);
+            t.count++;
+        }
+        t.ns[i] += (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    }
+    closedir(d);
+    return t;
+}
+
 /* ---- options -------------------------------------------------------------- */
 
 typedef struct options {
@@ -169,6 +219,8 @@ typedef struct options {
     uint32_t segments, max_retries, retry_delay_ms;
     uint64_t max_speed;
     uint64_t global_max_speed; /* net_set_max_speed; 0: not called */
+    bool persist;
+    const char *app_support; /* NET_DIR_APPLICATION_SUPPORT; NULL: not set */
 } options;
 
 static void usage(void) {
@@ -176,6 +228,7 @@ static void usage(void) {
                     "[--cap N] [--progress] [--idle-s N]\n"
                     "             [--segments N] [--max-retries N] [--retry-delay-ms N]\n"
                     "             [--max-speed N] [--global-max-speed N]\n"
+                    "             [--persist] [--app-support DIR]\n"
                     "       netdl_bench poll\n"
                     "       netdl_bench queue OUTDIR [--count N]\n");
     exit(2);
@@ -212,8 +265,12 @@ static options parse(int argc, char **argv) {
             o.max_speed = strtoull(argv[++i], NULL, 10);
         else if (strcmp(a, "--global-max-speed") == 0 && has_value)
             o.global_max_speed = strtoull(argv[++i], NULL, 10);
+        else if (strcmp(a, "--app-support") == 0 && has_value)
+            o.app_support = argv[++i];
         else if (strcmp(a, "--progress") == 0)
             o.progress = true;
+        else if (strcmp(a, "--persist") == 0)
+            o.persist = true;
         else if (a[0] == '-' || npos == 3)
             usage();
         else
@@ -236,7 +293,16 @@ static options parse(int argc, char **argv) {
     }
     if (o.cap == 0 || o.frame_ms < 0 || o.count == 0)
         usage();
-    o.use_net_options = o.segments || o.max_retries || o.retry_delay_ms || o.max_speed;
+    o.use_net_options =
+        o.segments || o.max_retries || o.retry_delay_ms || o.max_speed || o.persist;
+    if (o.persist && !o.app_support && o.outdir) {
+        /* Beside OUTDIR: the same file system (a tmpfs in bench/run), so
+         * the journal's fsyncs cost what netdl does, not a disk's. */
+        static char support[4096];
+        if ((size_t)snprintf(support, sizeof support, "%s.support", o.outdir) >= sizeof support)
+            usage();
+        o.app_support = support;
+    }
     return o;
 }
 
@@ -297,6 +363,7 @@ typedef struct fetch_result {
     uint64_t poll_ns_with_events;
     long rss_before_kib, rss_start_kib, rss_end_kib;
     long long heap_start, heap_end;
+    thread_cpu threads_at_end; /* CPU by thread name when the last request ended */
 } fetch_result;
 
 /* The value of response header `name` in `e`, or NULL. */
@@ -316,6 +383,10 @@ static fetch_result fetch(const options *o) {
     /* Creates netdl's client and network thread. */
     if (!net_set_directory(NET_DIR_CACHES, o->outdir)) {
         fprintf(stderr, "netdl_bench: net_set_directory(%s) failed\n", o->outdir);
+        exit(2);
+    }
+    if (o->app_support && !net_set_directory(NET_DIR_APPLICATION_SUPPORT, o->app_support)) {
+        fprintf(stderr, "netdl_bench: net_set_directory(%s) failed\n", o->app_support);
         exit(2);
     }
     r.rss_start_kib = status_kib("VmRSS");
@@ -338,12 +409,18 @@ static fetch_result fetch(const options *o) {
     net_opts.max_retries = o->max_retries;
     net_opts.retry_delay_ms = o->retry_delay_ms;
     net_opts.max_speed = o->max_speed;
+    net_opts.persist = o->persist;
+    char tag[24];
     if (o->use_net_options)
         params.options = &net_opts;
 
     uint64_t t0 = now_ns();
     for (size_t i = 0; i < n; i++) {
         params.user_data = (void *)(uintptr_t)i;
+        if (o->persist) { /* netdl copies the tag, as it does the strings */
+            snprintf(tag, sizeof tag, "%zu", i);
+            net_opts.tag = tag;
+        }
         if (net_download(jobs[i].url, "GET", &params, jobs[i].path, NET_DIR_CACHES) == 0) {
             fprintf(stderr, "netdl_bench: net_download returned 0\n");
             exit(2);
@@ -396,6 +473,13 @@ static fetch_result fetch(const options *o) {
                             net_error_name(e->error_code), e->error);
                 continue;
             }
+            /* --persist: each event echoes its request's tag. */
+            if (o->persist && (!e->tag || strtoull(e->tag, NULL, 10) != (uintptr_t)e->user_data)) {
+                r.failures++;
+                fprintf(stderr, "netdl_bench: %s: tag %s, expected %zu\n", e->url,
+                        e->tag ? e->tag : "(none)", (size_t)(uintptr_t)e->user_data);
+                continue;
+            }
             r.ok++;
             r.bytes += e->bytes_transferred;
             const char *proto = header(e, "x-proto");
@@ -420,6 +504,7 @@ static fetch_result fetch(const options *o) {
             sleep_until(next_frame);
     }
     r.wall_s = (double)(t_end - t0) / 1e9;
+    r.threads_at_end = threads_cpu_by_name();
     net_poll(events, o->cap); /* frees the last batch's event memory */
     r.rss_end_kib = status_kib("VmRSS");
     r.heap_end = heap_in_use();
@@ -451,7 +536,12 @@ static void print_fetch(const fetch_result *r) {
            r->rss_before_kib, r->rss_start_kib, r->rss_end_kib, status_kib("VmHWM"));
     printf("\"max_attempt\": %u, \"resumed\": %zu, \"bytes_received\": %lld,\n", r->max_attempt,
            r->resumed, r->bytes_received);
-    printf("\"heap_bytes\": {\"start\": %lld, \"end\": %lld}", r->heap_start, r->heap_end);
+    printf("\"heap_bytes\": {\"start\": %lld, \"end\": %lld},\n", r->heap_start, r->heap_end);
+    printf("\"thread_cpu_s\": {");
+    for (size_t i = 0; i < r->threads_at_end.count; i++)
+        printf("%s\"%s\": %.6f", i ? ", " : "", r->threads_at_end.name[i],
+               (double)r->threads_at_end.ns[i] / 1e9);
+    printf("}");
 }
 
 static void print_rusage(void) {
