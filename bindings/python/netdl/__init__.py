@@ -116,8 +116,9 @@ _WAIT_SLICE_MS = 200  # longest C wait: bounds how long shutdown() waits for a w
 _lib, library_path = _ffi.load()
 __version__ = _lib.net_version().decode()
 
-# Every id this module started and has not seen end (or cancelled), with its
-# user_data: C only ever sees the id. Guarded by _lock, which is never held
+# Every id this module started (or restore() did: from its first event on)
+# and has not seen end (or cancelled), with its user_data: C only ever sees
+# the id. Guarded by _lock, which is never held
 # while blocking; so is _queue's lifetime (every request names it).
 _live: Dict[int, Any] = {}
 _lock = threading.Lock()
@@ -560,12 +561,23 @@ def _take(wait_ms: Optional[int], for_loop: bool = False) -> List[Event]:
             _backlog.clear()
         for f in raw:
             if f["id"] not in _live:
-                continue  # cancelled meanwhile, or not started by this module
+                if not _first_of_restored(f):
+                    continue  # cancelled meanwhile, or not started by this module
+                _live[f["id"]] = None
             user = _live.pop(f["id"]) if f["phase"] == "ended" else _live[f["id"]]
             ev = Event(user_data=user, **f)
             if not _route(ev):
                 (_backlog if for_loop else out).append(ev)
     return out
+
+
+def _first_of_restored(f: Dict[str, Any]) -> bool:
+    """Whether `f`, of an id this module does not know, is the first event of
+    a download restore() started: a began (or the ended of one that could
+    not start) with the RESTORED flag. Only restore() puts those in this
+    queue, and no later event of an id the app cancelled can look like one
+    (its began came before the app knew the id; no ended follows a cancel)."""
+    return EventFlag.RESTORED in f["flags"] and f["phase"] in ("began", "ended")
 
 
 def poll() -> List[Event]:
@@ -986,13 +998,28 @@ def resume() -> None:
 
 def restore() -> int:
     """Starts again every download of the journal (persist=True) an earlier
-    process left unfinished (net_restore) and returns how many. Call it after
-    set_app_name() / set_directory(APPLICATION_SUPPORT, ...): the journal is
-    there. Each restored download has a new id; its events carry
-    Event.restored and its tag (how the app recognises it), the first being
-    a began. Those events go to the library's default queue (net_poll), not
-    to this module's: poll(), wait() and the async API do not see them."""
-    return _lib.net_restore()
+    process left unfinished and returns how many (net_queue_restore on this
+    module's queue). Call it after set_app_name() /
+    set_directory(APPLICATION_SUPPORT, ...): the journal is there.
+
+    Their events come like any other's: from poll(), wait() and events(),
+    or an aevents() without ids. Each restored download has a new id, learnt
+    from its first event, a "began" (even without progress=True; its
+    bytes_transferred is the data it continues); every event of it has
+    Event.restored set and its tag (how the app recognises it), user_data
+    None. aevents(id) and cancel(id) work with that id once its began was
+    seen. A restored download that cannot start has only an "ended" event
+    (is_error). 0 after shutdown().
+
+        netdl.set_directory(netdl.APPLICATION_SUPPORT, support)
+        netdl.restore()
+        for ev in netdl.poll():              # each frame
+            if ev.restored and ev.phase == "began":
+                packs[ev.tag].id = ev.id"""
+    with _lock:  # shutdown() destroys the queue under it
+        if _closed or _queue is None:
+            return 0  # NULL would send their events to the default queue
+        return _lib.net_queue_restore(_queue)
 
 
 def set_priority(id: int, priority: int) -> bool:

@@ -124,6 +124,7 @@ _SIGNATURES = {
     "net_suspend": (None, []),
     "net_resume": (None, []),
     "net_restore": (ctypes.c_size_t, []),
+    "net_queue_restore": (ctypes.c_size_t, [ctypes.c_void_p]),
     "net_set_priority": (ctypes.c_bool, [c_id, ctypes.c_int32]),
     "net_set_max_speed": (None, [ctypes.c_uint64]),
     "net_shutdown": (None, []),

@@ -3,7 +3,9 @@ event's tag and restored flag, suspend/resume, restore, set_priority and
 set_max_speed."""
 import asyncio
 import ctypes
+import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -152,3 +154,93 @@ def test_suspend_stops_a_download_and_resume_completes_it_byte_exact(paced, serv
     assert len(asked) == 1 and asked[0].startswith("bytes="), asked
     assert 0 < int(asked[0][len("bytes="):].split("-")[0]) < len(data)
     assert end.resumed
+
+
+# A process that starts a persisted, tagged download, says how far it got
+# once 1.5 MiB arrived, and waits to be killed.
+_PERSIST_CHILD = r"""
+import sys
+import netdl
+support, docs, url, name = sys.argv[1:5]
+netdl.set_directory(netdl.APPLICATION_SUPPORT, support)
+netdl.set_directory(netdl.DOCUMENTS, docs)
+rid = netdl.download(url, name, persist=True, tag="pack-7", progress=True)
+for ev in netdl.events(rid, timeout=10):
+    assert ev.phase != "ended", ev
+    if ev.bytes_transferred >= 1536 * 1024:
+        print(ev.bytes_transferred, flush=True)
+        break
+sys.stdin.read()  # until killed
+"""
+
+
+def _restored_by_wait():
+    """restore(), then the restored download's events from wait()."""
+    assert netdl.restore() == 1
+    evs = []
+    while not evs or evs[-1].phase != "ended":
+        batch = netdl.wait(10)
+        assert batch, f"no event of the restored download within 10 s: {evs}"
+        evs += [ev for ev in batch if ev.restored]
+    return evs
+
+
+def _restored_by_aevents():
+    """restore(), then the restored download's events from an aevents()
+    without ids (the loop's reader takes them)."""
+    async def main():
+        evs = []
+        stream = netdl.aevents()
+        first = asyncio.ensure_future(stream.__anext__())  # subscribed before restore()
+        await asyncio.sleep(0)
+        assert netdl.restore() == 1
+        evs.append(await first)
+        async for ev in stream:
+            evs.append(ev)
+            if ev.phase == "ended":
+                break
+        await stream.aclose()
+        return evs
+    return asyncio.run(asyncio.wait_for(main(), 10))
+
+
+@pytest.mark.parametrize("consume", [_restored_by_wait, _restored_by_aevents])
+def test_restore_delivers_a_killed_processs_download_through_this_modules_events(paced, served,
+                                                                                  tmp_path, consume):
+    data = random.Random(7).randbytes(4 * 1024 * 1024)  # about 1 s at 4 MiB/s
+    name = f"restored{consume.__name__}.bin"  # the server's /ranges/ are per name
+    (served / name).write_bytes(data)
+    support, docs = tmp_path / "support", tmp_path / "docs"
+    child = subprocess.Popen(
+        [sys.executable, "-c", _PERSIST_CHILD, str(support), str(docs),
+         f"{paced}/files/{name}", name],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "bindings" / "python")})
+    try:
+        got = child.stdout.readline()
+        assert got.strip().isdigit() and int(got) < len(data), got
+    finally:
+        child.kill()  # SIGKILL: no shutdown, the journal is all that is left
+        child.wait(timeout=10)
+    assert child.returncode == -signal.SIGKILL
+
+    netdl.set_directory(netdl.APPLICATION_SUPPORT, str(support))
+    netdl.set_directory(netdl.DOCUMENTS, str(docs))
+    evs = consume()
+    began, end = evs[0], evs[-1]
+    assert began.phase == "began" and began.status == 0 and began.user_data is None, began
+    assert all(ev.id == began.id and ev.tag == "pack-7" and ev.restored for ev in evs), evs
+    # progress=True was journalled with the rest of its options
+    assert {ev.phase for ev in evs[1:-1]} <= {"progress"}, evs
+    assert end.ok and end.bytes_transferred == len(data), end
+    assert (docs / name).read_bytes() == data
+    assert sorted(p.name for p in docs.iterdir()) == [name]  # no partial file left
+    # It continued the data the journal claimed (a Range from there), or
+    # started over when it had claimed none yet.
+    with urllib.request.urlopen(f"{paced}/ranges/{name}") as r:
+        asked = r.read().decode().splitlines()
+    if began.bytes_transferred:
+        assert asked == [f"bytes={began.bytes_transferred}-"] and end.resumed, (asked, began)
+    else:
+        assert asked == [], asked
+    assert netdl.restore() == 0  # its record went when it ended
