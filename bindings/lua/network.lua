@@ -123,6 +123,7 @@ bool net_set_limits(uint32_t max_transfers, uint32_t max_per_host);
 void net_suspend(void);
 void net_resume(void);
 size_t net_restore(void);
+size_t net_queue_restore(struct net_queue *q);
 bool net_set_priority(net_id id, int32_t priority);
 void net_set_max_speed(uint64_t bytes_per_second);
 void net_shutdown(void);
@@ -237,15 +238,6 @@ function network.resume()
   C.net_resume()
 end
 
---- network.restore(): starts again every download of the journal (params
---- persist = true) an earlier run left unfinished; returns how many. Call it
---- after network.setAppName / setDirectory(system.ApplicationSupportDirectory).
---- Their events carry `restored` and their `tag`, and go to netdl's default
---- queue (net_poll), not to this module's: network.poll() does not see them.
-function network.restore()
-  return tonumber(C.net_restore())
-end
-
 --- network.setMaxSpeed(bytesPerSecond): caps the receive rate of all
 --- transfers together (0: no cap, the default); they share it by priority.
 function network.setMaxSpeed(bytesPerSecond)
@@ -253,6 +245,8 @@ function network.setMaxSpeed(bytesPerSecond)
 end
 
 local listeners = {}   -- request id (number) -> { listener, is_download }
+-- The listener of the network.restore() call under way, if any.
+local restoring = nil
 
 local function id_key(id) return tonumber(id) end
 
@@ -560,6 +554,12 @@ local function take(wait_ms)
   for i = 0, n - 1 do
     local key = id_key(events[i].id)
     local entry = listeners[key]
+    -- The first event of a download network.restore() started (a began,
+    -- or the ended of one that could not start): its id is new to us.
+    if not entry and restoring and bit.band(events[i].flags, 4) ~= 0 and events[i].phase ~= 1 then
+      entry = { restoring, true }
+      listeners[key] = entry
+    end
     if entry then
       tail = tail + 1
       pending[tail] = { key, entry, to_event(events[i], entry[2]) }
@@ -591,6 +591,35 @@ local function deliver(errors)
   end
   head, tail = 1, 0
   return called
+end
+
+--- network.restore(listener): starts again every download of the journal
+--- (params persist = true) an earlier run left unfinished, and returns how
+--- many. `listener` (a function or a table with a networkRequest method, as
+--- for network.download) gets their events, from network.poll() as usual.
+--- Call it after network.setAppName / setDirectory(system.ApplicationSupportDirectory).
+--- Each restored download has a new requestId: its first event is a "began"
+--- (even without progress; bytesTransferred is the data it continues) and
+--- every event has restored = true and its tag, which says what it is.
+--- network.cancel(event.requestId) cancels one. One that cannot start has
+--- only an "ended" event with isError.
+---   network.restore(function(event)
+---     if event.phase == "ended" and not event.isError then packReady(event.tag) end
+---   end)
+function network.restore(listener)
+  if type(listener) ~= "function" and not (type(listener) == "table" and listener.networkRequest) then
+    argerror("listener must be a function or a table with a networkRequest method")
+  end
+  -- netdl queues each restored download's first event before
+  -- net_queue_restore returns: taking everything queued now gives each of
+  -- those ids this listener (their events are delivered by the next poll).
+  restoring = listener
+  local n = tonumber(C.net_queue_restore(queue))
+  if n > 0 then
+    repeat until take(nil) < BATCH
+  end
+  restoring = nil
+  return n
 end
 
 --- network.poll([wait_ms]): delivers pending events to their listeners.

@@ -556,9 +556,10 @@ do
   raises(function() network.setPriority(1, 2 ^ 31) end, "priority must be")
   raises(function() network.setMaxSpeed(-1) end, "bytesPerSecond must be")
 
-  -- restore with an empty journal starts nothing.
+  -- restore with an empty journal starts nothing; it needs a listener.
   network.setDirectory(system.ApplicationSupportDirectory, DIR .. "/support")
-  check(network.restore() == 0 and network.restore() == 0, "restore of an empty journal returns 0")
+  check(network.restore(f) == 0 and network.restore(f) == 0, "restore of an empty journal returns 0")
+  raises(function() network.restore() end, "listener must be a function")
 
   -- setPriority: true for a queued request, false for unknown and ended ones.
   network.setLimits(1, 1)
@@ -615,6 +616,52 @@ int clock_gettime(int clock, struct lua_timespec *ts);
   e = one(function(l) network.request(PACED .. "/ranges/suspend.bin", "GET", l) end)
   local from = tonumber((e.response or ""):match("^bytes=(%d+)%-\n$"))
   check(from and from > 0 and from < 3145728, "it continued with one Range where its data ended: " .. tostring(e.response))
+
+  -- restore(listener): a second LuaJIT starts a persisted, tagged 4 MiB
+  -- download from the paced server and is killed (SIGKILL) once 1.5 MiB
+  -- arrived; this one restores it with a listener, which gets its events
+  -- from network.poll().
+  ffi.cdef "int kill(int pid, int sig);"
+  local support, docs = DIR .. "/restore-support", DIR .. "/restore-docs"
+  served = DIR .. "/files/restored.bin"
+  assert(os.execute("head -c 4194304 /dev/urandom > " .. served) == 0)
+  local child = io.popen(string.format("exec luajit %spersist_child.lua %s %s %s/files/restored.bin",
+    here, support, docs, PACED))
+  local line = child:read("*l") or ""
+  local pid, got = line:match("^(%d+) (%d+)$")
+  check(pid and tonumber(got) < 4194304, "the first run got part of the file: " .. line)
+  if pid then check(ffi.C.kill(tonumber(pid), 9) == 0, "the first run is killed") end
+  child:close()
+  network.setDirectory(system.ApplicationSupportDirectory, support)
+  network.setDirectory(system.DocumentsDirectory, docs)
+  events = {}
+  check(network.restore(function(ev) events[#events + 1] = ev end) == 1, "restore returns 1")
+  pump(function() return ended() ~= nil end)
+  local began, last = events[1] or {}, events[#events] or {}
+  check(began.phase == "began" and began.restored and began.tag == "pack-7" and began.status == -1,
+    "the restored download's first event is a began, restored, with its tag")
+  all = #events >= 2
+  for _, ev in ipairs(events) do
+    all = all and ev.requestId == began.requestId and ev.restored and ev.tag == "pack-7"
+  end
+  check(all, "every event of it has its id, restored and the tag (" .. #events .. " events)")
+  check(last.phase == "ended" and not last.isError and last.status == 200 and type(last.response) == "table"
+    and last.response.filename == "restored.bin" and last.response.baseDirectory == system.DocumentsDirectory,
+    "the restored download ends with its file: " .. tostring(last.response))
+  check(read(docs .. "/restored.bin") == read(served), "the restored file is byte-exact")
+  local listing = io.popen("ls -A " .. docs):read("*a")
+  check(listing == "restored.bin\n", "no partial file is left: " .. listing)
+  -- It continued the data the journal claimed (a Range from there), or
+  -- started over when it had claimed none yet.
+  e = one(function(l) network.request(PACED .. "/ranges/restored.bin", "GET", l) end)
+  if began.bytesTransferred and began.bytesTransferred > 0 then
+    check(e.response == "bytes=" .. began.bytesTransferred .. "-\n" and last.resumed,
+      "it continued with a Range from the began's bytesTransferred: " .. tostring(e.response))
+  else
+    check(e.response == "", "it started over: " .. tostring(e.response))
+  end
+  check(network.restore(f) == 0, "its record went when it ended")
+  network.setDirectory(system.DocumentsDirectory, DIR .. "/docs")
 end
 
 network.shutdown()

@@ -156,8 +156,9 @@ def test_suspend_stops_a_download_and_resume_completes_it_byte_exact(paced, serv
     assert end.resumed
 
 
-# A process that starts a persisted, tagged download, says how far it got
-# once 1.5 MiB arrived, and waits to be killed.
+# A process that starts a persisted, tagged download, suspends once 1.5 MiB
+# arrived (so it cannot finish before the kill), says how far it got, and
+# waits to be killed.
 _PERSIST_CHILD = r"""
 import sys
 import netdl
@@ -168,6 +169,7 @@ rid = netdl.download(url, name, persist=True, tag="pack-7", progress=True)
 for ev in netdl.events(rid, timeout=10):
     assert ev.phase != "ended", ev
     if ev.bytes_transferred >= 1536 * 1024:
+        netdl.suspend()
         print(ev.bytes_transferred, flush=True)
         break
 sys.stdin.read()  # until killed
