@@ -554,10 +554,13 @@ static void print_rusage(void) {
 
 static int mode_fetch(const options *o) {
     fetch_result r = fetch(o);
+    /* With --persist it waits for the journal thread to finish writing. */
+    uint64_t s0 = now_ns();
     net_shutdown();
+    double shutdown_s = (double)(now_ns() - s0) / 1e9;
     printf("{\"mode\": \"fetch\", \"version\": \"%s\",\n", net_version());
     print_fetch(&r);
-    printf(",\n");
+    printf(",\n\"shutdown_s\": %.6f,\n", shutdown_s);
     print_rusage();
     printf("}\n");
     free(r.poll_ns);
