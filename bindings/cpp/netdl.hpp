@@ -13,7 +13,9 @@
 //
 // Events. The wrapper has its own netdl event queue (net_queue_create), so
 // it never takes the events of C code or another binding in the same
-// process that uses netdl's default queue or a queue of its own.
+// process that uses netdl's default queue or a queue of its own; restore()
+// sends the restored downloads' events there too, to the listener it is
+// given.
 // poll() and wait() take a batch of events from that queue, copy every
 // event of it into an owned `Event` (strings, headers and body included)
 // before the first listener runs, then call the listeners on the calling
@@ -345,6 +347,10 @@ struct State {
     net_queue *const queue;
     std::mutex listeners_lock;
     std::unordered_map<net_id, std::shared_ptr<const Listener>> listeners;
+    // The listener of the restore() under way (under listeners_lock), and
+    // what keeps two restore() calls apart.
+    std::shared_ptr<const Listener> restoring;
+    std::mutex restore_lock;
     // Held while netdl's event memory is read, from net_queue_poll/wait
     // until the batch is copied: the queue's next poll frees it.
     std::mutex take_lock;
@@ -454,6 +460,22 @@ inline Event copy(const net_event &e) {
     return out;
 }
 
+/// Gives the listener of the restore() under way to the downloads it
+/// restored, from their first event: a Began (or the Ended of one that
+/// could not start) with the restored flag, of an id unknown here. netdl
+/// queues those before net_queue_restore returns, and restore() takes them
+/// before it returns. No later event of a cancelled id looks like one: its
+/// Began came before the app knew the id, and no Ended follows a cancel.
+inline void adopt_restored(const std::vector<Event> &copies) {
+    State &s = state();
+    std::lock_guard<std::mutex> g(s.listeners_lock);
+    if (!s.restoring)
+        return;
+    for (const auto &e : copies)
+        if (e.restored() && e.phase != Phase::Progress && s.listeners.count(e.id) == 0)
+            s.listeners[e.id] = s.restoring;
+}
+
 /// The one place events are taken from netdl: takes up to kBatch events
 /// (waiting up to `timeout_ms` for the first when `block`) and appends
 /// copies of all of them to `pending`. Returns how many were taken. When
@@ -472,6 +494,7 @@ inline size_t take(bool block, uint32_t timeout_ms) {
     copies.reserve(n);
     for (size_t i = 0; i < n; i++)
         copies.push_back(copy(batch[i]));
+    adopt_restored(copies);
     std::lock_guard<std::mutex> g(s.pending_lock);  // still under take_lock: keeps the order
     for (auto &e : copies)
         s.pending.push_back(std::move(e));
@@ -662,11 +685,43 @@ inline void suspend() { net_suspend(); }
 inline void resume() { net_resume(); }
 
 /// Starts again every download of the journal (Params::persist) an earlier
-/// process left unfinished; returns how many. Call it after set_app_name() /
-/// set_directory(Dir::ApplicationSupport, ...). Their events carry
-/// restored() and their tag, and go to netdl's default queue (net_poll), not
-/// to this wrapper's: poll() and wait() do not see them.
-inline size_t restore() { return net_restore(); }
+/// process left unfinished, into this wrapper's queue (net_queue_restore),
+/// and returns how many. `listener` gets their events, from poll() and
+/// wait() like any other. Call it after set_app_name() /
+/// set_directory(Dir::ApplicationSupport, ...).
+///
+/// Each restored download has a new id: its first event is a Began (even
+/// without progress; bytes_transferred is the data it continues) and every
+/// event has restored() and its tag, which tells the application what it
+/// is. They run detached: `netdl::Request(e.id)` adopts one (to cancel it).
+/// One that cannot start has only an Ended event with is_error.
+///
+///     netdl::restore([](const netdl::Event &e) {
+///         if (e.phase == netdl::Phase::Ended && e.ok()) pack_ready(*e.tag, *e.path);
+///     });
+///
+/// It takes the events netdl has queued by then (so it waits for a thread
+/// taking events in wait() to finish; the restored downloads' first events
+/// wake it); they are delivered by the next poll() or wait(). An empty
+/// listener lets the restored downloads run unseen.
+inline size_t restore(Listener listener) {
+    detail::State &s = detail::state();
+    if (!s.queue)
+        return 0;  // created after net_shutdown; NULL would mean netdl's default queue
+    std::lock_guard<std::mutex> one(s.restore_lock);
+    {
+        std::lock_guard<std::mutex> g(s.listeners_lock);
+        if (listener)
+            s.restoring = std::make_shared<const Listener>(std::move(listener));
+    }
+    size_t n = net_queue_restore(s.queue);
+    if (n > 0)
+        while (detail::take(true, 0) == detail::kBatch) {
+        }
+    std::lock_guard<std::mutex> g(s.listeners_lock);
+    s.restoring = nullptr;
+    return n;
+}
 
 /// Changes a request's priority: a queued one moves to its new place, a
 /// running one changes its share of a bandwidth cap. True when it is

@@ -7,7 +7,9 @@
 // the wrapper owns).
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -540,7 +542,11 @@ static void test_lifecycle(const std::string &base, const std::string &paced, co
 
     // restore() with an empty journal starts nothing.
     CHECK(netdl::set_directory(netdl::Dir::ApplicationSupport, dir + "/support"));
-    CHECK(netdl::restore() == 0 && netdl::restore() == 0);
+    bool called = false;
+    auto none = [&](const netdl::Event &) { called = true; };
+    CHECK(netdl::restore(none) == 0 && netdl::restore(none) == 0);
+    netdl::poll();
+    CHECK(!called);
 
     // set_priority: true for a queued request, false for unknown and ended ones.
     CHECK(netdl::set_limits(1, 1));
@@ -608,7 +614,108 @@ static void test_lifecycle(const std::string &base, const std::string &paced, co
           asked == "bytes=" + std::to_string(from) + "-\n");
 }
 
+/// The first run of test_restore, as `test_netdl --persist-child SUPPORT
+/// DOCUMENTS URL NAME`: starts a persisted, tagged download of URL into
+/// DOCUMENTS/NAME, suspends once 1.5 MiB arrived (so it cannot finish before
+/// it is killed), prints how many bytes it had and waits to be killed.
+/// Exits 1 if the download ended first, or after 10 s without the bytes.
+static int persist_child(char **argv) {
+    netdl::set_directory(netdl::Dir::ApplicationSupport, argv[2]);
+    netdl::set_directory(netdl::Dir::Documents, argv[3]);
+    int64_t got = 0;
+    bool ended = false;
+    auto req = netdl::download(argv[4], argv[5], [&](const netdl::Event &e) {
+        ended = ended || e.phase == netdl::Phase::Ended;
+        if (got == 0 && e.bytes_transferred >= 1536 * 1024)
+            got = e.bytes_transferred;
+    }, netdl::Params().with_progress().with_persist().with_tag("pack-7"));
+    pump_until([&] { return got > 0 || ended; });
+    if (got == 0 || ended)
+        return 1;
+    netdl::suspend();
+    std::printf("%lld\n", static_cast<long long>(got));
+    std::fflush(stdout);
+    for (;;)
+        pause();
+}
+
+/// restore(listener): a second run of this program starts a persisted,
+/// tagged 4 MiB download from the paced server and is killed (SIGKILL) once
+/// 1.5 MiB arrived; this process restores it, and the listener gets its
+/// events from wait().
+static void test_restore(const std::string &paced, const std::string &dir, const std::string &served) {
+    std::vector<uint8_t> data(4 << 20);
+    std::mt19937 random(7);
+    for (auto &b : data)
+        b = static_cast<uint8_t>(random());
+    const std::string name = "restored-" + std::to_string(getpid()) + ".bin";
+    std::ofstream(served + "/" + name, std::ios::binary).write(reinterpret_cast<const char *>(data.data()), data.size());
+    const std::string support = dir + "/restore/support", docs = dir + "/restore/docs";
+    const std::string url = paced + "/files/" + name;
+
+    int out[2];
+    CHECK(pipe(out) == 0);
+    const char *args[] = {"test_netdl", "--persist-child", support.c_str(), docs.c_str(), url.c_str(), name.c_str(),
+                          nullptr};
+    pid_t child = fork();
+    if (child == 0) {  // only async-signal-safe calls until exec
+        dup2(out[1], 1);
+        close(out[0]);
+        close(out[1]);
+        execv("/proc/self/exe", const_cast<char **>(args));
+        _exit(127);
+    }
+    close(out[1]);
+    std::string line;
+    char c;
+    while (read(out[0], &c, 1) == 1 && c != '\n')
+        line += c;
+    close(out[0]);
+    const long long got = std::atoll(line.c_str());
+    CHECK(got >= 1536 * 1024 && got < static_cast<long long>(data.size()));
+    CHECK(child > 0 && kill(child, SIGKILL) == 0);
+    int status = 0;
+    CHECK(waitpid(child, &status, 0) == child && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+    CHECK(netdl::set_directory(netdl::Dir::ApplicationSupport, support));
+    CHECK(netdl::set_directory(netdl::Dir::Documents, docs));
+    std::vector<netdl::Event> evs;
+    CHECK(netdl::restore([&](const netdl::Event &e) { evs.push_back(e); }) == 1);
+    pump_until([&] { return !evs.empty() && evs.back().phase == netdl::Phase::Ended; });
+    CHECK(evs.size() >= 2);
+    if (evs.size() < 2)
+        return;
+    const netdl::Event &began = evs.front(), &end = evs.back();
+    CHECK(began.phase == netdl::Phase::Began && began.restored() && began.status == 0);
+    for (const auto &e : evs)
+        CHECK(e.id == began.id && e.restored() && e.tag == std::string("pack-7"));
+    CHECK(end.phase == netdl::Phase::Ended && end.ok() && end.path == docs + "/" + name);
+    CHECK(read_file(docs + "/" + name) == data);
+    std::vector<std::string> left;  // no partial file
+    for (const auto &entry : std::filesystem::directory_iterator(docs))
+        left.push_back(entry.path().filename().string());
+    CHECK(left == std::vector<std::string>{name});
+    // It continued the data the journal claimed (a Range from there), or
+    // started over when it had claimed none yet.
+    std::string asked;
+    bool asked_done = false;
+    auto ranges = netdl::request(paced + "/ranges/" + name, [&](const netdl::Event &e) {
+        asked = e.ok() ? e.body_text() : "failed";
+        asked_done = true;
+    });
+    pump_until([&] { return asked_done; });
+    CHECK(asked_done);
+    if (began.bytes_transferred > 0)
+        CHECK(asked == "bytes=" + std::to_string(began.bytes_transferred) + "-\n" && end.resumed());
+    else
+        CHECK(asked.empty());
+    CHECK(netdl::restore([](const netdl::Event &) {}) == 0);  // its record went when it ended
+    CHECK(netdl::set_directory(netdl::Dir::Documents, dir));
+}
+
 int main(int argc, char **argv) {
+    if (argc == 6 && std::string(argv[1]) == "--persist-child")
+        return persist_child(argv);
     if (argc != 5) {
         std::fprintf(stderr, "usage: test_netdl BASE_URL DIRECTORY SERVED PACED_URL\n");
         return 2;
@@ -705,6 +812,7 @@ int main(int argc, char **argv) {
     test_options(base, dir);
     test_segments(base, dir, served);
     test_lifecycle(base, paced, dir, served);
+    test_restore(paced, dir, served);
 
     netdl::shutdown();
     std::printf("%s: %d failure(s)\n", failures ? "FAILED" : "ok", failures);
