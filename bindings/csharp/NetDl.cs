@@ -16,7 +16,8 @@
 // binding has its own netdl event queue (net_queue_create); NetDl.Poll()
 // takes its events, copies each one whole into a managed NetEvent (strings,
 // headers, body) before the next poll, and raises the request's C# events
-// on the thread that calls Poll. Download, Request and Cancel may be called
+// on the thread that calls Poll. NetDl.Restore restores into that queue and
+// hands each restored download's NetRequest to its callback. Download, Request and Cancel may be called
 // from any thread; call Poll from one thread (the main thread).
 //
 // Tasks. DownloadAsync / RequestAsync complete when Poll dispatches the
@@ -348,11 +349,13 @@ namespace Netdl
         internal CancellationTokenRegistration registration;
         internal CancellationToken token;
 
-        internal NetRequest(ulong id, string url, string filename)
+        internal NetRequest(ulong id, string url, string filename, string tag, bool restored)
         {
             Id = id;
             Url = url;
             Filename = filename;
+            Tag = tag;
+            Restored = restored;
         }
 
         public ulong Id { get; private set; }
@@ -362,6 +365,12 @@ namespace Netdl
 
         /// <summary>Downloads: the filename as given; null for requests.</summary>
         public string Filename { get; private set; }
+
+        /// <summary>NetOptions.Tag as given (restored: from the journal); null when none.</summary>
+        public string Tag { get; private set; }
+
+        /// <summary>Started by NetDl.Restore from the journal of an earlier run.</summary>
+        public bool Restored { get; private set; }
 
         /// <summary>The last event raised (null before the first).</summary>
         public NetEvent LastEvent { get; private set; }
@@ -541,24 +550,44 @@ namespace Netdl
         public static int Poll()
         {
             lock (gate)
-            {
-                if (queue != IntPtr.Zero)
-                {
-                    int n;
-                    do
-                    {
-                        n = (int)Native.net_queue_poll(queue, buffer, (UIntPtr)Batch);
-                        for (int i = 0; i < n; i++)
-                        {
-                            NetRequest req;
-                            // Copied now: the memory is netdl's until the next poll.
-                            if (live.TryGetValue(buffer[i].id, out req))
-                                pending.Enqueue(Copy(ref buffer[i], req));
-                        }
-                    } while (n == Batch);
-                }
-            }
+                Take(null);
             return Dispatch();
+        }
+
+        /// <summary>
+        /// (under gate) Copies every event netdl holds into pending. With
+        /// `restored`, a download Restore started is recognised by its first
+        /// event (a Began, or the Ended of one that could not start, with the
+        /// Restored flag and an id not known here): it gets a NetRequest,
+        /// added to `restored`. Without it, such an event is dropped (none
+        /// comes outside Restore: netdl queues them before net_queue_restore
+        /// returns).
+        /// </summary>
+        static void Take(List<NetRequest> restored)
+        {
+            if (queue == IntPtr.Zero)
+                return;
+            int n;
+            do
+            {
+                n = (int)Native.net_queue_poll(queue, buffer, (UIntPtr)Batch);
+                for (int i = 0; i < n; i++)
+                {
+                    NetRequest req;
+                    // Copied now: the memory is netdl's until the next poll.
+                    if (!live.TryGetValue(buffer[i].id, out req) && restored != null
+                        && (buffer[i].flags & (uint)NetEventFlags.Restored) != 0
+                        && buffer[i].phase != (uint)NetPhase.Progress)
+                    {
+                        req = new NetRequest(buffer[i].id, Marshalling.Utf8At(buffer[i].url),
+                            Marshalling.Utf8At(buffer[i].filename), Marshalling.Utf8At(buffer[i].tag), true);
+                        live.Add(req.Id, req);
+                        restored.Add(req);
+                    }
+                    if (req != null)
+                        pending.Enqueue(Copy(ref buffer[i], req));
+                }
+            } while (n == Batch);
         }
 
         static int Dispatch()
@@ -681,13 +710,52 @@ namespace Netdl
 
         /// <summary>
         /// Starts again every download of the journal (NetOptions.Persist) an earlier run left
-        /// unfinished and returns how many. Call it after SetAppName / SetDirectory
-        /// (NetDir.ApplicationSupport). Their events carry Restored and their Tag, and go to
-        /// netdl's default queue (net_poll), not to this binding's: Poll does not raise them.
+        /// unfinished, into this binding's queue (net_queue_restore), and returns how many. Call it
+        /// after SetAppName / SetDirectory(NetDir.ApplicationSupport, ...), from the thread that
+        /// polls. Before it returns, `restored` is called on this thread with each one's
+        /// NetRequest (Restored, and the Tag that tells the game what it is): subscribe to its
+        /// Began / Progress / Ended there; Poll raises them as for any request, the first being a
+        /// Began (even without Progress; BytesTransferred is the data it continues) with
+        /// NetEvent.Restored and Tag set. One that cannot start has only an Ended with IsError.
+        /// If `restored` throws, it is still called for the others, then the first exception is
+        /// rethrown.
+        /// <code>
+        /// NetDl.Restore(req => req.Ended += e => { if (e.Ok) PackReady(e.Tag, e.Path); });
+        /// </code>
         /// </summary>
-        public static int Restore()
+        public static int Restore(Action<NetRequest> restored)
         {
-            return checked((int)(ulong)Native.net_restore());
+            if (restored == null)
+                throw new ArgumentNullException("restored");
+            var found = new List<NetRequest>();
+            int n;
+            lock (gate)
+            {
+                if (queue == IntPtr.Zero)
+                    queue = Native.net_queue_create();
+                if (queue == IntPtr.Zero)
+                    return 0; // after net_shutdown (NULL would mean netdl's default queue)
+                n = checked((int)(ulong)Native.net_queue_restore(queue));
+                // Their first events are queued already: each gets its NetRequest now.
+                if (n > 0)
+                    Take(found);
+            }
+            ExceptionDispatchInfo first = null;
+            foreach (NetRequest req in found)
+            {
+                try
+                {
+                    restored(req);
+                }
+                catch (Exception e)
+                {
+                    if (first == null)
+                        first = ExceptionDispatchInfo.Capture(e);
+                }
+            }
+            if (first != null)
+                first.Throw();
+            return n;
         }
 
         /// <summary>Changes a request's priority: a queued one moves to its new place, a running one
@@ -775,7 +843,7 @@ namespace Netdl
                         : Native.net_request(cUrl, cMethod, ref p);
                     if (id == 0)
                         throw new InvalidOperationException("netdl was shut down (net_shutdown) in this process");
-                    var req = new NetRequest(id, url, filename);
+                    var req = new NetRequest(id, url, filename, options != null ? options.Tag : null, false);
                     if (setUp != null)
                         setUp(req);
                     live.Add(id, req);
@@ -960,7 +1028,7 @@ namespace Netdl
         internal static extern void net_resume();
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
-        internal static extern UIntPtr net_restore();
+        internal static extern UIntPtr net_queue_restore(IntPtr q);
 
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)]
         internal static extern byte net_set_priority(ulong id, int priority);

@@ -45,6 +45,8 @@ static class Tests
 
     static int Main(string[] args)
     {
+        if (args.Length == 5 && args[0] == "--persist-child")
+            return PersistChild(args);
         baseUrl = args[0];
         work = args[1];
         layoutFile = args[2];
@@ -86,6 +88,7 @@ static class Tests
             T("Restore with an empty journal starts nothing", RestoreEmptyJournal),
             T("SetPriority of queued and unknown ids; SetMaxSpeed(0)", SetPriorityAndMaxSpeed),
             T("Suspend: nothing ends while suspended; Resume: byte-exact by a Range", SuspendResume),
+            T("Restore(callback): a killed run's download, raised by Poll, byte-exact", RestoreAfterKill),
             T("200 downloads at once", ManyDownloads),
             T("2,000 requests: no native memory kept, RSS flat", NoLeak),
         };
@@ -797,8 +800,18 @@ static class Tests
     static void RestoreEmptyJournal()
     {
         NetDl.SetDirectory(NetDir.ApplicationSupport, Path.Combine(work, "support"));
-        Equal(0, NetDl.Restore(), "first Restore");
-        Equal(0, NetDl.Restore(), "second Restore");
+        int called = 0;
+        Equal(0, NetDl.Restore(req => called++), "first Restore");
+        Equal(0, NetDl.Restore(req => called++), "second Restore");
+        Equal(0, called, "callbacks");
+        try
+        {
+            NetDl.Restore(null);
+            throw new TestFailure("Restore(null) did not throw");
+        }
+        catch (ArgumentNullException)
+        {
+        }
     }
 
     static void SetPriorityAndMaxSpeed()
@@ -865,6 +878,116 @@ static class Tests
         Check(asked.StartsWith("bytes=") && asked.EndsWith("-\n")
             && long.TryParse(asked.Substring(6, asked.Length - 8), out from) && from > 0 && from < 3 << 20,
             "Range headers the server saw: " + asked);
+    }
+
+    /// <summary>
+    /// The first run of RestoreAfterKill, as `tests.exe --persist-child SUPPORT DOCUMENTS URL
+    /// NAME`: starts a persisted, tagged download of URL into DOCUMENTS/NAME, suspends once 1.5
+    /// MiB arrived (so it cannot finish before it is killed), prints how many bytes it had and
+    /// waits to be killed. Exits 1 if the download ended first, or after 10 s without the bytes.
+    /// </summary>
+    static int PersistChild(string[] args)
+    {
+        NetDl.SetDirectory(NetDir.ApplicationSupport, args[1]);
+        NetDl.SetDirectory(NetDir.Documents, args[2]);
+        NetRequest req = NetDl.Download(args[3], args[4], NetDir.Documents,
+            new NetOptions { Progress = true, Persist = true, Tag = "pack-7" });
+        long got = 0;
+        req.Progress += e =>
+        {
+            if (got == 0 && e.BytesTransferred >= 1536 * 1024)
+                got = e.BytesTransferred;
+        };
+        try
+        {
+            RunUntil(() => got > 0 || req.State != NetRequestState.Running);
+        }
+        catch (TestFailure)
+        {
+            return 1;
+        }
+        if (req.State != NetRequestState.Running)
+            return 1;
+        NetDl.Suspend();
+        Console.WriteLine(got);
+        Console.Out.Flush();
+        Thread.Sleep(Timeout.Infinite);
+        return 1;
+    }
+
+    static void RestoreAfterKill()
+    {
+        // A second run of this program starts a persisted, tagged 4 MiB download from the paced
+        // server and is killed (SIGKILL) once 1.5 MiB arrived; this one restores it.
+        byte[] data = RandomBytes(4 << 20, 7);
+        File.WriteAllBytes(Path.Combine(files, "restored.bin"), data);
+        string support = Path.Combine(work, "restore", "support"), rdocs = Path.Combine(work, "restore", "docs");
+        var start = new ProcessStartInfo
+        {
+            FileName = Process.GetCurrentProcess().MainModule.FileName, // mono
+            Arguments = string.Format("--debug \"{0}\" --persist-child \"{1}\" \"{2}\" \"{3}\" restored.bin",
+                System.Reflection.Assembly.GetEntryAssembly().Location, support, rdocs, pacedUrl + "/files/restored.bin"),
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+        };
+        using (Process child = Process.Start(start))
+        {
+            string line;
+            try
+            {
+                line = child.StandardOutput.ReadLine();
+            }
+            finally
+            {
+                child.Kill(); // SIGKILL: no shutdown, the journal is all that is left
+                child.WaitForExit();
+            }
+            long got;
+            Check(long.TryParse(line, out got) && got >= 1536 * 1024 && got < data.Length,
+                "the first run got part of the file: " + line);
+            Equal(128 + 9, child.ExitCode, "the first run's exit (killed by SIGKILL)");
+        }
+
+        NetDl.SetDirectory(NetDir.ApplicationSupport, support);
+        NetDl.SetDirectory(NetDir.Documents, rdocs);
+        try
+        {
+            var reqs = new List<NetRequest>();
+            var events = new List<NetEvent>();
+            Equal(1, NetDl.Restore(req =>
+            {
+                reqs.Add(req);
+                req.Began += events.Add;
+                req.Progress += events.Add;
+                req.Ended += events.Add;
+            }), "Restore");
+            Equal(1, reqs.Count, "callbacks");
+            NetRequest r = reqs[0];
+            Check(r.Restored && r.Tag == "pack-7" && r.Filename == "restored.bin"
+                && r.Url == pacedUrl + "/files/restored.bin", "the restored NetRequest");
+            NetEvent end = Finish(r);
+            NetEvent began = events[0];
+            Check(began.Phase == NetPhase.Began && began.Restored && began.Status == 0, "first event: " + began);
+            Check(events.All(e => e.Request == r && e.Restored && e.Tag == "pack-7"),
+                "every event has the request, Restored and the tag");
+            Check(events.Count >= 2 && events.Last() == end && end.Ok, end.ToString());
+            Bytes(data, File.ReadAllBytes(Path.Combine(rdocs, "restored.bin")), "restored file");
+            Equal("restored.bin", string.Join(",", Directory.GetFileSystemEntries(rdocs).Select(Path.GetFileName)),
+                "files left (no partial file)");
+            // It continued the data the journal claimed (a Range from there), or started over
+            // when it had claimed none yet.
+            string asked = Finish(NetDl.Request(pacedUrl + "/ranges/restored.bin")).BodyText;
+            if (began.BytesTransferred > 0)
+                Check(asked == "bytes=" + began.BytesTransferred + "-\n" && (end.Flags & NetEventFlags.Resumed) != 0,
+                    "Range headers the server saw: " + asked);
+            else
+                Equal("", asked, "Range headers the server saw");
+            Equal(0, NetDl.Restore(req => { }), "Restore after it ended");
+        }
+        finally
+        {
+            NetDl.SetDirectory(NetDir.Documents, docs);
+        }
     }
 
     static void ManyDownloads()
