@@ -388,9 +388,9 @@ impl Client {
     }
 
     /// Starts again the downloads of the journal no live process runs;
-    /// returns how many (`net_restore`). Each one's record moves into this
-    /// client's journal under its new id before it is queued; its first
-    /// event, a `began`, is queued at once.
+    /// returns how many (`net_restore`). Each one is recorded in this
+    /// client's journal under its new id before the journal it came from
+    /// is deleted; its first event, a `began`, is queued at once.
     pub fn restore(&self) -> usize {
         self.restore_to(None)
     }
@@ -400,14 +400,14 @@ impl Client {
     pub fn restore_to(&self, queue: Option<&Queue>) -> usize {
         let queue = queue.map_or(self.queues.default_queue(), |q| &q.0).clone();
         let mut started = 0;
-        for mut r in self.journal.adopt() {
+        let (found, adopted) = self.journal.adopt();
+        let all = found.len();
+        for mut r in found {
             let Some(id) = self.new_id(&queue) else {
-                break; // shut down, or the queue destroyed
+                // Shut down, or the queue destroyed: the journals stay for
+                // a later restore.
+                return started;
             };
-            if !self.journal.take_over(&r, id) {
-                queue.forget(id); // another process took it first
-                continue;
-            }
             let kept = r.kept.take();
             r.opts.queue = Some(Queue(queue.clone()));
             let built = {
@@ -428,6 +428,8 @@ impl Client {
                 }
             };
             let kept = crate::journal::usable(kept, req.file().and_then(|f| f.path()));
+            // In this client's journal before the adopted one goes.
+            self.journal.put(id, &req, kept.as_ref());
             queue.send_now(crate::event::restored(&req, kept.as_ref()));
             if let Some(extra) = req.extra.as_mut() {
                 extra.kept = kept;
@@ -435,6 +437,8 @@ impl Client {
             self.enqueue(&queue, req);
             started += 1;
         }
+        debug_assert_eq!(started, all);
+        self.journal.retire(adopted);
         started
     }
 

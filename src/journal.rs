@@ -2,24 +2,26 @@
 //! process needs to finish them after this one was killed.
 //!
 //! Layout, in `NET_DIR_APPLICATION_SUPPORT/netdl-journal/`:
-//! - `OWNER.lock`: held (`flock`) by the live process (client) that owns
-//!   the folder `OWNER/`; OWNER is `PID-NANOS`.
-//! - `OWNER/ID`: one record per persisted download of that owner (the
-//!   request, its options, and what its data on disk is), a text record
-//!   (`agent::record`) replaced atomically: temporary file, `fsync`,
-//!   rename, `fsync` of the folder. The data file is flushed
-//!   (`fdatasync`) before a record claims its bytes, as Android's
-//!   DownloadManager does: after a crash the data holds at least what the
-//!   record says.
-//! - `damaged/`: records that could not be read, moved aside.
+//! - `OWNER.lock`: held (`flock`) by the live client that owns
+//!   `OWNER.journal`; OWNER is `PID-NANOS`.
+//! - `OWNER.journal`: one record per persisted download of that owner (the
+//!   request, its options, and what its data on disk is; `agent::record`
+//!   text records one after another), replaced atomically: temporary file,
+//!   `fsync`, rename, `fsync` of the folder; deleted when it holds none.
+//!   Data files are flushed (`fdatasync`) before the journal claims their
+//!   bytes, as Android's DownloadManager does: after a crash the data
+//!   holds at least what the journal says.
+//! - `damaged/`: journals that could not be read whole, moved aside.
 //!
-//! Records are written by a thread of their own (never the game's thread,
-//! never the network thread, which only sends snapshots, at most
-//! `EVERY` apart per download). A record goes when its download ends.
-//! `adopt` takes the records of owners whose lock is free (their process
-//! is gone): each moves into the adopting owner's folder under its new id
-//! (a rename, so two processes never both take one) before its download
-//! is queued again.
+//! The journal is written by a thread of its own (never the game's thread,
+//! never the network thread, which sends a running download's record at
+//! most every `EVERY`): at once for a record that claims more data and
+//! when asked (`flush`: suspend, shutdown), otherwise at most every
+//! `WRITE_EVERY`, so a download that ends soon after it was queued never
+//! touches the disk. `adopt`
+//! takes the journals of owners whose lock is free (their process is
+//! gone), holding their locks until the downloads are in this owner's
+//! journal (`retire`), so two processes never both take one.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -30,9 +32,9 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use crate::agent::{partial_data_path, record, Kept};
 use crate::dirs::{BaseDir, Dirs};
@@ -45,34 +47,41 @@ const MAGIC: &str = "netdl-journal 1";
 const FAMILY: &str = "netdl-journal ";
 /// The journal's folder in the application-support folder.
 const FOLDER: &str = "netdl-journal";
-/// A running download's record is rewritten at most this often.
+/// A running download's record is sent at most this often.
 pub const EVERY: Duration = Duration::from_millis(250);
+/// A journal whose records changed only by downloads that came and went
+/// is rewritten at most this often: one that ends sooner after it was
+/// queued never touches the disk. A record that claims more data is
+/// written at once.
+const WRITE_EVERY: Duration = Duration::from_millis(250);
 
-/// This client's journal: created with the first persisted download or
-/// `net_restore`.
+/// This client's journal: its thread starts with the first persisted
+/// download or `net_restore`.
 #[derive(Debug)]
 pub struct Journal {
     dirs: Arc<Mutex<Dirs>>,
     owner: OnceLock<Option<Owner>>,
 }
 
-/// The journal thread of this client, which makes its owner folder and
-/// holds its lock (so no file is touched on the caller's thread).
+/// The journal thread of this client, which makes its files and holds its
+/// lock (so no file is touched on the caller's thread).
 #[derive(Debug)]
 struct Owner {
     tx: Sender<Msg>,
     thread: Mutex<Option<JoinHandle<()>>>,
-    /// `netdl-journal/OWNER` once the thread made it (None: it could not).
-    dir: OnceLock<Option<PathBuf>>,
+    /// `netdl-journal/OWNER` (no extension) once the thread took its lock
+    /// (None: it could not).
+    name: OnceLock<Option<PathBuf>>,
     made: Receiver<Option<PathBuf>>,
 }
 
 enum Msg {
-    /// Record `text` for download `id`, after flushing its data file.
+    /// The record `text` of download `id`, claiming the data in the file
+    /// given (flushed before the journal is written).
     Put(u64, String, Option<PathBuf>),
     Remove(u64),
-    /// Answered once everything sent before is on disk.
-    Sync(Sender<()>),
+    /// Write now; answered once everything sent before is on disk.
+    Sync(Option<Sender<()>>),
     /// Write what came before, then end.
     Stop,
 }
@@ -85,10 +94,15 @@ pub struct Restored {
     pub opts: Options,
     pub filename: String,
     pub base_dir: BaseDir,
-    /// Its data, checked: at least `size` bytes are there.
+    /// Its data, as the journal claims it (checked by `usable`).
     pub kept: Option<Kept>,
-    /// The record, until `take_over` moves it.
-    record: PathBuf,
+}
+
+/// Journals of gone owners being adopted: locked until `retire`.
+#[derive(Debug, Default)]
+pub struct Adopted {
+    /// Each owner's lock (held) and its `OWNER` path.
+    owners: Vec<(File, PathBuf)>,
 }
 
 impl Journal {
@@ -108,11 +122,11 @@ impl Journal {
             .as_ref()
     }
 
-    /// This client's folder of the journal (waits for the thread to make
-    /// it, the first time).
-    fn own_dir(&self) -> Option<&Path> {
+    /// This client's `netdl-journal/OWNER` (waits for the thread to take
+    /// its lock, the first time).
+    fn own_name(&self) -> Option<&Path> {
         let o = self.owner()?;
-        o.dir
+        o.name
             .get_or_init(|| o.made.recv().ok().flatten())
             .as_deref()
     }
@@ -123,7 +137,7 @@ impl Journal {
     }
 
     /// Records download `id` (`kept`: its data so far; the data file is
-    /// flushed before the record is written). Returns at once.
+    /// flushed before the journal is written). Returns at once.
     pub fn put(&self, id: u64, req: &Request, kept: Option<&Kept>) {
         if let Some(o) = self.owner() {
             let data = kept.map(|k| k.data.clone());
@@ -138,18 +152,25 @@ impl Journal {
         }
     }
 
+    /// Has what was sent written at once, without waiting for it.
+    pub fn flush(&self) {
+        if let Some(Some(o)) = self.owner.get() {
+            let _ = o.tx.send(Msg::Sync(None));
+        }
+    }
+
     /// Waits until everything sent before is on disk.
     pub fn sync(&self) {
         if let Some(Some(o)) = self.owner.get() {
             let (tx, rx) = crossbeam_channel::bounded(1);
-            if o.tx.send(Msg::Sync(tx)).is_ok() {
+            if o.tx.send(Msg::Sync(Some(tx))).is_ok() {
                 let _ = rx.recv();
             }
         }
     }
 
     /// Writes what is pending and stops the thread; the records stay for
-    /// a later `net_restore`, and the lock goes with the client.
+    /// a later `net_restore`, and the lock goes with the thread.
     pub fn close(&self) {
         if let Some(Some(o)) = self.owner.get() {
             let _ = o.tx.send(Msg::Stop);
@@ -159,93 +180,76 @@ impl Journal {
         }
     }
 
-    /// The downloads of owners no live process holds, oldest owner
-    /// first; damaged records are moved aside (with a line on stderr).
-    /// Owners left empty are removed.
-    pub fn adopt(&self) -> Vec<Restored> {
-        let Some(root) = self.root() else {
-            return Vec::new();
+    /// The downloads in the journals of owners no live process holds,
+    /// one per target; journals that cannot be read whole are moved aside
+    /// (with a line on stderr) after their readable records are taken.
+    /// Their owners stay locked until `retire`.
+    pub fn adopt(&self) -> (Vec<Restored>, Adopted) {
+        let mut adopted = Adopted::default();
+        let (Some(root), Some(ours)) = (self.root(), self.own_name().map(Path::to_path_buf)) else {
+            return (Vec::new(), adopted);
         };
-        let ours = self.own_dir().map(Path::to_path_buf);
         let Ok(entries) = fs::read_dir(&root) else {
-            return Vec::new();
+            return (Vec::new(), adopted);
         };
         let mut owners: Vec<PathBuf> = entries
             .flatten()
             .map(|e| e.path())
             .filter(|p| p.extension().is_some_and(|x| x == "lock"))
+            .map(|p| p.with_extension(""))
+            .filter(|p| *p != ours)
             .collect();
         owners.sort();
-        let mut found = Vec::new();
-        for lock_path in owners {
-            let dir = lock_path.with_extension("");
-            if Some(&dir) == ours.as_ref() {
-                continue;
-            }
-            let Some(lock_file) = try_lock(&lock_path) else {
+        // One download per target: the last record read wins.
+        let mut by_target: BTreeMap<Vec<u8>, Restored> = BTreeMap::new();
+        for owner in owners {
+            let Some(lock_file) = try_lock(&with_ext(&owner, "lock")) else {
                 continue; // a live process owns it
             };
-            let mut records: Vec<PathBuf> = fs::read_dir(&dir)
-                .map(|r| r.flatten().map(|e| e.path()).collect())
-                .unwrap_or_default();
-            records.sort();
-            for path in records {
-                let name = path.file_name().unwrap_or_default().to_string_lossy();
-                if name.ends_with(".tmp") {
-                    // Being written when its process died: the record
-                    // before it is the one that counts.
-                    let _ = fs::remove_file(&path);
-                    continue;
+            // Being written when its process died: the journal before it
+            // is the one that counts.
+            let _ = fs::remove_file(with_ext(&owner, "journal.tmp"));
+            let journal = with_ext(&owner, "journal");
+            if let Ok(text) = fs::read(&journal) {
+                let (found, damage) = read_journal(&text);
+                if let Some(why) = damage {
+                    set_aside(&root, &journal, &why);
                 }
-                match fs::read(&path)
-                    .map_err(|e| e.to_string())
-                    .and_then(|t| decode(&t))
-                {
-                    Ok(mut r) => {
-                        r.record = path;
-                        found.push(r);
-                    }
-                    Err(why) => set_aside(&root, &path, &why),
+                for r in found {
+                    let key = r.kept.as_ref().map_or_else(
+                        || format!("{:?}/{}", r.base_dir, r.filename).into_bytes(),
+                        |k| k.target.as_os_str().as_bytes().to_vec(),
+                    );
+                    by_target.insert(key, r);
                 }
             }
-            // Gone once its records are taken (`take_over`); a later
-            // adopter removes what is left.
-            if fs::remove_dir(&dir).is_ok() || !dir.exists() {
-                let _ = fs::remove_file(&lock_path);
-            }
-            drop(lock_file);
+            adopted.owners.push((lock_file, owner));
         }
-        // One download per target: the newest record wins.
-        let mut by_target: BTreeMap<Vec<u8>, Restored> = BTreeMap::new();
-        for r in found {
-            let key = r.kept.as_ref().map_or_else(
-                || format!("{:?}/{}", r.base_dir, r.filename).into_bytes(),
-                |k| k.target.as_os_str().as_bytes().to_vec(),
-            );
-            if let Some(old) = by_target.insert(key, r) {
-                let _ = fs::remove_file(&old.record);
-            }
-        }
-        by_target.into_values().collect()
+        (by_target.into_values().collect(), adopted)
     }
 
-    /// Moves an adopted record into this owner's folder as download `id`'s
-    /// (before the download is queued, so no newer record is replaced).
-    pub fn take_over(&self, r: &Restored, id: u64) -> bool {
-        let Some(dir) = self.own_dir() else {
-            return false;
-        };
-        let ok = fs::rename(&r.record, dir.join(id.to_string())).is_ok();
-        if let Some(parent) = r.record.parent() {
-            let _ = fs::remove_dir(parent); // its owner is empty now
-            let mut lock = parent.as_os_str().to_owned();
-            lock.push(".lock");
-            if !parent.exists() {
-                let _ = fs::remove_file(PathBuf::from(lock));
-            }
+    /// Ends an adoption once its downloads were recorded in this owner's
+    /// journal (`put`): that is made durable, then the adopted journals
+    /// and locks are deleted.
+    pub fn retire(&self, adopted: Adopted) {
+        if adopted.owners.is_empty() {
+            return;
         }
-        ok
+        self.sync();
+        for (lock_file, owner) in adopted.owners {
+            let _ = fs::remove_file(with_ext(&owner, "journal"));
+            let _ = fs::remove_file(with_ext(&owner, "lock"));
+            drop(lock_file);
+        }
     }
+}
+
+/// `path` with `.ext` appended.
+fn with_ext(path: &Path, ext: &str) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".");
+    p.push(ext);
+    PathBuf::from(p)
 }
 
 impl Owner {
@@ -255,9 +259,9 @@ impl Owner {
         let thread = std::thread::Builder::new()
             .name("netdl-journal".into())
             .spawn(move || match make_owner(&root) {
-                Ok((dir, _lock)) => {
-                    let _ = made_tx.send(Some(dir.clone()));
-                    write_loop(&dir, &rx); // the lock is held until it returns
+                Ok((name, _lock)) => {
+                    let _ = made_tx.send(Some(name.clone()));
+                    write_loop(&with_ext(&name, "journal"), &rx); // the lock is held until it returns
                 }
                 Err(e) => {
                     eprintln!(
@@ -272,40 +276,38 @@ impl Owner {
         Ok(Owner {
             tx,
             thread: Mutex::new(Some(thread)),
-            dir: OnceLock::new(),
+            name: OnceLock::new(),
             made,
         })
     }
 }
 
-/// Makes this owner's folder under `root` and takes its lock.
+/// Takes this owner's lock under `root`; returns `root/OWNER`.
 fn make_owner(root: &Path) -> std::io::Result<(PathBuf, File)> {
     fs::create_dir_all(root)?;
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_nanos();
-    let name = format!("{}-{nanos}", std::process::id());
+    let name = root.join(format!("{}-{nanos}", std::process::id()));
     // Locked under another name, then named: an adopter never finds this
     // owner's lock file unlocked.
-    let fresh = root.join(format!("{name}.lock.new"));
+    let fresh = with_ext(&name, "lock.new");
     let lock = try_lock(&fresh)
         .ok_or_else(|| std::io::Error::other(format!("cannot lock {}", fresh.display())))?;
-    fs::rename(&fresh, root.join(format!("{name}.lock")))?;
-    let dir = root.join(name);
-    fs::create_dir_all(&dir)?;
-    Ok((dir, lock))
+    fs::rename(&fresh, with_ext(&name, "lock"))?;
+    Ok((name, lock))
 }
 
 /// Without a journal: answers syncs until stopped.
 fn drain(rx: &Receiver<Msg>) {
     for msg in rx.iter() {
         match msg {
-            Msg::Sync(tx) => {
+            Msg::Sync(Some(tx)) => {
                 let _ = tx.send(());
             }
             Msg::Stop => return,
-            Msg::Put(..) | Msg::Remove(_) => {}
+            Msg::Sync(None) | Msg::Put(..) | Msg::Remove(_) => {}
         }
     }
 }
@@ -325,92 +327,128 @@ fn try_lock(path: &Path) -> Option<File> {
     (rc == 0).then_some(f)
 }
 
-/// Moves a record that cannot be read into `damaged/`, saying so.
+/// Moves a journal that cannot be read whole into `damaged/`, saying so.
 fn set_aside(root: &Path, path: &Path, why: &str) {
-    let aside = root.join("damaged");
-    let mut name = OsString::from(
-        path.parent()
-            .and_then(|p| p.file_name())
-            .unwrap_or_default(),
-    );
-    name.push("-");
-    name.push(path.file_name().unwrap_or_default());
-    let to = aside.join(name);
-    let moved = fs::create_dir_all(&aside).and_then(|()| fs::rename(path, &to));
+    let to = root
+        .join("damaged")
+        .join(path.file_name().unwrap_or_default());
+    let moved = fs::create_dir_all(root.join("damaged")).and_then(|()| fs::rename(path, &to));
     match moved {
         Ok(()) => eprintln!(
-            "netdl: journal record {} is {why}; moved to {} (its download is not restored)",
+            "netdl: download journal {} is {why}; moved to {} (its readable records are restored)",
             path.display(),
             to.display()
         ),
         Err(e) => {
             let _ = fs::remove_file(path);
             eprintln!(
-                "netdl: journal record {} is {why}; deleted (cannot move it aside: {e})",
+                "netdl: download journal {} is {why}; deleted (cannot move it aside: {e})",
                 path.display()
             );
         }
     }
 }
 
-/// The journal thread: writes what arrives, newest record per download,
-/// each batch followed by one `fsync` of the folder.
-fn write_loop(dir: &Path, rx: &Receiver<Msg>) {
-    let mut stop = false;
+/// The journal thread: keeps every live download's record and rewrites
+/// the journal when they changed: at once for a record claiming data (its
+/// data file flushed first) and when asked, otherwise at most every
+/// `WRITE_EVERY`.
+fn write_loop(path: &Path, rx: &Receiver<Msg>) {
+    let mut records: BTreeMap<u64, String> = BTreeMap::new();
+    let mut data: Vec<PathBuf> = Vec::new();
+    let mut waiting: Vec<Sender<()>> = Vec::new();
+    let (mut dirty, mut now_please, mut stop) = (false, false, false);
+    let mut written = Instant::now() - WRITE_EVERY;
     while !stop {
-        let Ok(first) = rx.recv() else { return };
-        let mut batch = vec![first];
-        batch.extend(rx.try_iter());
-        let mut last: BTreeMap<u64, Option<(String, Option<PathBuf>)>> = BTreeMap::new();
-        let mut waiting = Vec::new();
-        for msg in batch {
+        let due = written + WRITE_EVERY;
+        let first = match dirty && !now_please {
+            true => rx
+                .recv_deadline(due)
+                .map_err(|e| e == RecvTimeoutError::Disconnected),
+            false if now_please => Err(false),
+            false => rx.recv().map_err(|_| true),
+        };
+        let msgs = match first {
+            Ok(m) => std::iter::once(m).chain(rx.try_iter()).collect(),
+            Err(true) => return,      // the client is gone
+            Err(false) => Vec::new(), // time to write
+        };
+        for msg in msgs {
             match msg {
-                Msg::Stop => stop = true,
-                Msg::Put(id, text, data) => {
-                    last.insert(id, Some((text, data)));
+                Msg::Put(id, text, file) => {
+                    records.insert(id, text);
+                    // New data on disk is written at once: what a kill
+                    // would cost again.
+                    now_please |= file.is_some();
+                    data.extend(file);
+                    dirty = true;
                 }
-                Msg::Remove(id) => {
-                    last.insert(id, None);
+                Msg::Remove(id) => dirty |= records.remove(&id).is_some(),
+                Msg::Sync(tx) => {
+                    waiting.extend(tx);
+                    now_please = true;
                 }
-                Msg::Sync(tx) => waiting.push(tx),
+                Msg::Stop => (now_please, stop) = (true, true),
             }
         }
-        for (id, op) in last {
-            let path = dir.join(id.to_string());
-            match op {
-                Some((text, data)) => {
-                    // Data first: a record never claims bytes a crash can
-                    // lose. Data gone: the download ended meanwhile.
-                    let synced = data
-                        .as_deref()
-                        .is_none_or(|d| File::open(d).and_then(|f| f.sync_data()).is_ok());
-                    if synced {
-                        let _ = save_durable(&path, text.as_bytes());
-                    }
-                }
-                None => {
-                    let _ = fs::remove_file(&path);
-                }
+        if dirty && (now_please || Instant::now() >= due) {
+            data.sort();
+            data.dedup();
+            for d in data.drain(..) {
+                // Gone: the download ended meanwhile (its record goes too).
+                let _ = File::open(&d).and_then(|f| f.sync_data());
             }
+            let _ = save(path, &records);
+            (dirty, written) = (false, Instant::now());
         }
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-        for tx in waiting {
-            let _ = tx.send(());
+        if !dirty {
+            now_please = false;
+            for tx in waiting.drain(..) {
+                let _ = tx.send(());
+            }
         }
     }
 }
 
-/// Writes `path` atomically and durably: temporary file, `fsync`, rename.
-fn save_durable(path: &Path, text: &[u8]) -> std::io::Result<()> {
-    let mut temp = path.as_os_str().to_owned();
-    temp.push(".tmp");
-    let temp = PathBuf::from(temp);
-    let mut f = File::create(&temp)?;
-    f.write_all(text)?;
-    f.sync_all()?;
-    fs::rename(&temp, path)
+/// Writes the journal atomically and durably (temporary file, `fsync`,
+/// rename, `fsync` of the folder), or deletes it when there is no record.
+fn save(path: &Path, records: &BTreeMap<u64, String>) -> std::io::Result<()> {
+    if records.is_empty() {
+        match fs::remove_file(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            other => other?,
+        }
+    } else {
+        let temp = with_ext(path, "tmp");
+        let mut f = File::create(&temp)?;
+        for text in records.values() {
+            f.write_all(text.as_bytes())?;
+        }
+        f.sync_all()?;
+        fs::rename(&temp, path)?;
+    }
+    File::open(path.parent().unwrap_or(Path::new(".")))?.sync_all()
+}
+
+/// The records of a journal, and why it cannot be read whole (None: it
+/// can).
+fn read_journal(text: &[u8]) -> (Vec<Restored>, Option<String>) {
+    let mut found = Vec::new();
+    let mut damage = None;
+    let mut rest = text;
+    while !rest.is_empty() {
+        // A record ends with its `end` line.
+        let end = rest
+            .windows(5)
+            .position(|w| w == b"\nend\n")
+            .map_or(rest.len(), |i| i + 5);
+        match decode(&rest[..end]) {
+            Ok(r) => found.push(r),
+            Err(why) => damage = damage.or(Some(why)),
+        }
+        rest = &rest[end..];
+    }
+    (found, damage)
 }
 
 /// `-` for none.
@@ -586,7 +624,6 @@ fn read(text: &[u8]) -> Option<Restored> {
         filename,
         base_dir,
         kept,
-        record: PathBuf::new(),
     })
 }
 

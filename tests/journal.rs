@@ -41,8 +41,7 @@ fn persisted(tag: &str) -> Options {
     }
 }
 
-/// The journal's record files (not its locks, nor damaged ones set
-/// aside), anywhere under it.
+/// The journal files (not locks, nor damaged journals set aside).
 fn records(dir: &Path) -> Vec<PathBuf> {
     let journal = dir.join("ApplicationSupport").join("netdl-journal");
     files_in(&journal)
@@ -256,37 +255,43 @@ fn restore_one(t: &TestClient, server: &Server, path: &str, file: &[u8]) -> Opti
         .map(String::from)
 }
 
-/// Rule: records that cannot be read (cut short, random bytes, written by
-/// a newer netdl) are moved into `damaged/` and the others are restored;
-/// a record being written when its process died (`.tmp`) is dropped; new
-/// downloads work as usual.
+/// Rule: journals that cannot be read whole (a record cut short, random
+/// bytes, written by a newer netdl) are moved into `damaged/`, their
+/// readable records restored; a journal being written when its process
+/// died (`.tmp`) is dropped; new downloads work as usual.
 #[test]
-fn damaged_records_are_set_aside() {
+fn damaged_journals_are_set_aside() {
     let server = Server::start();
     let file = support::body(8 * MIB, 21);
-    let (t, record, claimed) = left_behind(&server, "/d.bin", &file);
-    let text = std::fs::read(&record).unwrap();
-    let folder = record.parent().unwrap();
-    std::fs::write(folder.join("9001"), &text[..text.len() / 2]).unwrap();
-    std::fs::write(folder.join("9002"), support::body(700, 3)).unwrap();
-    let newer =
-        String::from_utf8(text.clone())
-            .unwrap()
-            .replacen("netdl-journal 1", "netdl-journal 2", 1);
-    std::fs::write(folder.join("9003"), newer).unwrap();
-    std::fs::write(folder.join("9004.tmp"), &text[..10]).unwrap();
+    let (t, journal, claimed) = left_behind(&server, "/d.bin", &file);
+    let text = std::fs::read(&journal).unwrap();
+    let root = journal.parent().unwrap();
+    // Gone owners (their lock files are not held): each journal damaged.
+    let owner = |name: &str, journal: &[u8]| {
+        std::fs::write(root.join(format!("{name}.lock")), b"").unwrap();
+        std::fs::write(root.join(format!("{name}.journal")), journal).unwrap();
+    };
+    let mut cut = text.clone(); // the good record, then half of another
+    cut.extend_from_slice(&text[..text.len() / 2]);
+    owner("1-1", &cut);
+    owner("2-2", &support::body(700, 3));
+    let newer = String::from_utf8(text.clone()).unwrap();
+    owner(
+        "3-3",
+        newer
+            .replacen("netdl-journal 1", "netdl-journal 2", 1)
+            .as_bytes(),
+    );
+    std::fs::write(root.join("4-4.lock"), b"").unwrap();
+    std::fs::write(root.join("4-4.journal.tmp"), &text[..10]).unwrap();
+    // The good record twice (its own journal and 1-1's): one download.
     let range = restore_one(&t, &server, "/d.bin", &file);
     assert_eq!(range, Some(format!("bytes={claimed}-")));
-    let damaged = t
-        .dir
-        .path()
-        .join("ApplicationSupport/netdl-journal/damaged");
-    let mut aside: Vec<String> = (files_in(&damaged).iter())
+    let damaged = root.join("damaged");
+    let aside: Vec<String> = (files_in(&damaged).iter())
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-        .map(|n| n.rsplit('-').next().unwrap().to_string())
         .collect();
-    aside.sort();
-    assert_eq!(aside, ["9001", "9002", "9003"]);
+    assert_eq!(aside, ["1-1.journal", "2-2.journal", "3-3.journal"]);
     // The journal does not get in the way of what comes next.
     server.put("/n.bin", Asset::new(support::body(1000, 4)));
     let id = t.download(&server.url("/n.bin"), "n.bin", persisted("next"));
@@ -297,7 +302,12 @@ fn damaged_records_are_set_aside() {
         Vec::<PathBuf>::new(),
         "the records went"
     );
-    assert_eq!(files_in(&damaged).len(), 3);
+    // Adopted owners are gone, locks and all; only the last client's lock.
+    let left: Vec<PathBuf> = (std::fs::read_dir(root).unwrap())
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
+    assert_eq!(left.len(), 1, "{left:?}");
 }
 
 /// Rule: a record whose data vanished restarts from the first byte; data

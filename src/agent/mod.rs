@@ -448,6 +448,7 @@ impl Agent {
         for w in &mut self.waiting {
             record_due(&self.journal, w.easy.get_mut(), now, true);
         }
+        self.journal.flush();
     }
 
     /// Starts requests from the backlog while slots are free; applies
