@@ -539,10 +539,10 @@ pub extern "C" fn net_resume() {
 /// `NET_PHASE_BEGAN` even when `progress` is off, so the application
 /// learns the id (events go to the default queue; `user_data` is NULL).
 /// A download another live process is running is left to it; calling it
-/// twice starts nothing twice. A journal record that cannot be read
+/// twice starts nothing twice. A journal that cannot be read whole
 /// (truncated, damaged, written by a newer netdl) is moved aside into
-/// `netdl-journal/damaged/` with a line on stderr, and never stops the
-/// others. Call it after `net_set_app_name` / `net_set_directory`: the
+/// `netdl-journal/damaged/` with a line on stderr after its readable
+/// records are taken, and never stops the others. Call it after `net_set_app_name` / `net_set_directory`: the
 /// journal is in `NET_DIR_APPLICATION_SUPPORT`. Reads the journal on the
 /// calling thread (a few small files). Returns 0 after `net_shutdown`.
 ///
