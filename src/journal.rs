@@ -358,7 +358,8 @@ fn write_loop(path: &Path, rx: &Receiver<Msg>) {
     let mut data: Vec<PathBuf> = Vec::new();
     let mut waiting: Vec<Sender<()>> = Vec::new();
     let (mut dirty, mut now_please, mut stop) = (false, false, false);
-    let mut written = Instant::now() - WRITE_EVERY;
+    // Fresh records wait `WRITE_EVERY` from the start too.
+    let mut written = Instant::now();
     while !stop {
         let due = written + WRITE_EVERY;
         let first = match dirty && !now_please {
