@@ -34,7 +34,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, Sender};
 
 use crate::agent::{partial_data_path, record, Kept};
 use crate::dirs::{BaseDir, Dirs};
@@ -54,6 +54,9 @@ pub const EVERY: Duration = Duration::from_millis(250);
 /// queued never touches the disk. A record that claims more data is
 /// written at once.
 const WRITE_EVERY: Duration = Duration::from_millis(250);
+/// With changes waiting, the journal thread looks for messages this often
+/// (what a record claiming data or a `sync` may wait).
+const LOOK_EVERY: Duration = Duration::from_millis(10);
 
 /// This client's journal: its thread starts with the first persisted
 /// download or `net_restore`.
@@ -362,17 +365,17 @@ fn write_loop(path: &Path, rx: &Receiver<Msg>) {
     let mut written = Instant::now();
     while !stop {
         let due = written + WRITE_EVERY;
-        let first = match dirty && !now_please {
-            true => rx
-                .recv_deadline(due)
-                .map_err(|e| e == RecvTimeoutError::Disconnected),
-            false if now_please => Err(false),
-            false => rx.recv().map_err(|_| true),
-        };
-        let msgs = match first {
-            Ok(m) => std::iter::once(m).chain(rx.try_iter()).collect(),
-            Err(true) => return,      // the client is gone
-            Err(false) => Vec::new(), // time to write
+        let msgs: Vec<Msg> = if dirty {
+            // Not woken by each message of a burst (one per download that
+            // starts or ends): a look every `LOOK_EVERY` until due.
+            let wait = due.saturating_duration_since(Instant::now());
+            std::thread::sleep(wait.min(LOOK_EVERY));
+            rx.try_iter().collect()
+        } else {
+            match rx.recv() {
+                Ok(m) => std::iter::once(m).chain(rx.try_iter()).collect(),
+                Err(_) => return, // the client is gone
+            }
         };
         for msg in msgs {
             match msg {

@@ -2,6 +2,7 @@
 //! journal in the application-support folder, `net_restore` in the next
 //! process, and what happens to records that cannot be trusted.
 
+mod both_paths;
 mod common;
 mod support;
 
@@ -375,4 +376,12 @@ fn restore_into_a_queue() {
     assert!(got.last().unwrap().error.is_none());
     assert!(t.client.poll().is_empty(), "nothing in the default queue");
     assert!(std::fs::read(t.docs("p.bin")).unwrap() == file);
+}
+
+/// The cases above again on the named temporary file (`NETDL_TEMP_FILE=named`,
+/// netdl's fallback where unnamed files cannot be linked in): there a
+/// persisted download writes `.NAME.netdl-partial` from its first byte.
+#[test]
+fn named_temp_file_path_runs_every_case() {
+    both_paths::rerun_named("named_temp_file_path_runs_every_case");
 }

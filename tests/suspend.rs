@@ -1,6 +1,7 @@
 //! `net_suspend` / `net_resume`: nothing moves while suspended, everything
 //! finishes after, byte-exact.
 
+mod both_paths;
 mod common;
 mod support;
 
@@ -236,4 +237,12 @@ fn suspend_then_shutdown() {
     assert!(std::fs::read(t.docs("p.bin")).unwrap() == file);
     let reqs = server.requests_to("/p.bin");
     assert!(reqs.last().unwrap().header("range").is_some(), "continued");
+}
+
+/// The cases above again on the named temporary file (`NETDL_TEMP_FILE=named`,
+/// netdl's fallback where unnamed files cannot be linked in): there a
+/// persisted download writes `.NAME.netdl-partial` from its first byte.
+#[test]
+fn named_temp_file_path_runs_every_case() {
+    both_paths::rerun_named("named_temp_file_path_runs_every_case");
 }

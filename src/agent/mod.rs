@@ -848,15 +848,10 @@ impl Agent {
             if t.persisted() && t.seg.as_ref().is_none_or(|r| r.parent) {
                 segments::unsplit(t);
                 record_due(&self.journal, t, now, true);
-                if let Some(Sink::File(f)) = &mut t.sink {
-                    let data = t
-                        .file
-                        .as_ref()
-                        .and_then(|f| f.path())
-                        .map(partial::data_path);
-                    if let Some(data) = data {
-                        let _ = f.keep_as(&data);
-                    }
+                // Data the journal claims (named by `record_due`) stays.
+                let claimed = t.journal_data().map(|k| k.data);
+                if let (Some(data), Some(Sink::File(f))) = (claimed, &mut t.sink) {
+                    let _ = f.keep_as(&data);
                 }
             }
         }
@@ -865,23 +860,30 @@ impl Agent {
 }
 
 /// Records a persisted download's progress in the journal, when its last
-/// record is `journal::EVERY` old and its data grew since (`now_anyway`:
-/// whatever the time).
+/// record (or its start: a download that ends sooner sends none) is
+/// `journal::EVERY` old and its data grew since (`now_anyway`: whatever
+/// the time).
 fn record_due(journal: &Journal, t: &mut Transfer, now: Instant, now_anyway: bool) {
     // A segment's helper speaks through its download.
     if !t.persisted() || t.seg.as_ref().is_some_and(|r| !r.parent) {
         return;
     }
     let (at, claimed) = t.journaled;
-    let due = now_anyway || at.is_none_or(|at| now.duration_since(at) >= crate::journal::EVERY);
+    let due = now_anyway || now.duration_since(at) >= crate::journal::EVERY;
     if !due {
         return;
     }
-    let kept = t.journal_data();
+    let mut kept = t.journal_data();
+    // Claimed data needs a name a later process finds.
+    if let (Some(k), Some(Sink::File(f))) = (&kept, &mut t.sink) {
+        if f.name_as(&k.data).is_err() {
+            kept = None; // not claimed: a restore starts from the first byte
+        }
+    }
     let size = kept.as_ref().map_or(0, |k| k.size);
     if size != claimed || now_anyway {
         journal.put(t.id, &t.req, kept.as_ref());
-        t.journaled = (Some(now), size);
+        t.journaled = (now, size);
     }
 }
 

@@ -5,7 +5,6 @@
 //! place, so a reader sees a whole record or none; one cut short, damaged
 //! or of another version reads as none.
 
-use std::fmt::Write as _;
 use std::fs;
 use std::io::Write as _;
 use std::os::unix::ffi::OsStrExt;
@@ -51,7 +50,9 @@ impl Writer {
     }
     /// A field of text without line breaks (numbers, `-`).
     pub fn text(mut self, name: &str, value: &str) -> Writer {
-        let _ = writeln!(self.0, "{name} {value}");
+        for piece in [name, " ", value, "\n"] {
+            self.0.push_str(piece);
+        }
         self
     }
     /// A field of any bytes.

@@ -91,9 +91,10 @@ impl FileSink {
     /// `known` says they were made before), and the empty file the body
     /// goes to: unnamed, or a named temporary file beside the target
     /// (exclusive, so two requests never share one).
-    /// A persisted download (`persist`) writes to its partial-data name
-    /// `.NAME.netdl-partial` from the start (a file a later process can
-    /// find), replacing any there.
+    /// Without unnamed files, a persisted download (`persist`) writes to
+    /// its partial-data name `.NAME.netdl-partial` from the start (a file a
+    /// later process can find), replacing any there; with them it gets
+    /// that name when the journal first claims its data (`name_as`).
     pub fn create(
         target: &FilePath,
         id: u64,
@@ -127,11 +128,9 @@ impl FileSink {
             expect: Expect::default(),
             hasher: None,
         };
-        if !persist {
-            if let Some(file) = sink.open_unnamed(parent) {
-                sink.file = Some(file);
-                return Ok(sink);
-            }
+        if let Some(file) = sink.open_unnamed(parent) {
+            sink.file = Some(file);
+            return Ok(sink);
         }
         let temp = match (persist, target.path()) {
             (true, Some(path)) => super::partial::data_path(path),
@@ -199,6 +198,26 @@ impl FileSink {
             expect,
             hasher,
         })
+    }
+
+    /// Gives the file the name `name` (a persisted download's data, about
+    /// to be claimed by the journal), replacing any file there; the sink
+    /// keeps writing it and renames it over the target when complete.
+    pub fn name_as(&mut self, name: &Path) -> Result<(), Error> {
+        let Some(file) = &self.file else {
+            return Err(Error::new(ErrorKind::Internal, "naming a closed file"));
+        };
+        let fail = |e| Error::io(&format!("cannot name the data {}", name.display()), &e);
+        match &self.temp {
+            Some(t) if t == name => return Ok(()),
+            Some(t) => fs::rename(t, name).map_err(fail)?,
+            None => {
+                let _ = fs::remove_file(name);
+                link_in(file, &c_path(name)).map_err(fail)?;
+            }
+        }
+        self.temp = Some(name.to_path_buf());
+        Ok(())
     }
 
     /// Keeps the data as `name` (flushed to disk first, then named): the

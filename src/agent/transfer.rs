@@ -126,9 +126,9 @@ pub struct Transfer {
     pub(super) plain: Option<Plain>,
     /// Bandwidth caps: this transfer's token bucket (`pace`).
     pub(super) gate: super::pace::Gate,
-    /// A persisted download's last journal record: when, and the bytes it
-    /// claimed.
-    pub(super) journaled: (Option<Instant>, u64),
+    /// A persisted download's last journal record (at first: when it
+    /// started): when, and the bytes it claimed.
+    pub(super) journaled: (Instant, u64),
 }
 
 /// What a plain GET's handle keeps set: the CA file, and whether it asks
@@ -190,7 +190,7 @@ impl Transfer {
             failure: None,
             plain: None,
             gate: super::pace::Gate::new(req.extra().fetch.priority),
-            journaled: (None, 0),
+            journaled: (Instant::now(), 0),
             req,
         }
     }
