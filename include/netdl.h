@@ -222,8 +222,9 @@ typedef struct net_options {
    * Downloads: record the download in the journal (in
    * `NET_DIR_APPLICATION_SUPPORT`) so that `net_restore` in a later
    * process (after a kill, a crash or `net_shutdown`) continues it from
-   * the data on disk. Its data is written to `.NAME.netdl-partial`
-   * beside the target from the start. Not with a request body.
+   * the data on disk, kept in `.NAME.netdl-partial` beside the target
+   * once the journal claims it. Not with a request body. See the README,
+   * "Surviving suspend and restarts".
    */
   net_bool persist;
   /**
