@@ -354,10 +354,13 @@ fn set_aside(root: &Path, path: &Path, why: &str) {
 
 /// The journal thread: keeps every live download's record and rewrites
 /// the journal when they changed: at once for a record claiming data (its
-/// data file flushed first) and when asked, otherwise at most every
-/// `WRITE_EVERY`.
+/// data file flushed first), for the end of a download the journal on disk
+/// names, and when asked; otherwise at most every `WRITE_EVERY`.
 fn write_loop(path: &Path, rx: &Receiver<Msg>) {
-    let mut records: BTreeMap<u64, String> = BTreeMap::new();
+    // Each live download's record, and whether the journal on disk has
+    // it claiming data.
+    let mut records: BTreeMap<u64, (String, bool)> = BTreeMap::new();
+    let mut claims: Vec<u64> = Vec::new();
     let mut data: Vec<PathBuf> = Vec::new();
     let mut waiting: Vec<Sender<()>> = Vec::new();
     let (mut dirty, mut now_please, mut stop) = (false, false, false);
@@ -380,14 +383,27 @@ fn write_loop(path: &Path, rx: &Receiver<Msg>) {
         for msg in msgs {
             match msg {
                 Msg::Put(id, text, file) => {
-                    records.insert(id, text);
+                    // Whether the journal on disk may claim its data.
+                    let claimed = records.get(&id).is_some_and(|r| r.1);
+                    records.insert(id, (text, claimed));
+                    if file.is_some() {
+                        claims.push(id); // claimed once written
+                    }
                     // New data on disk is written at once: what a kill
                     // would cost again.
                     now_please |= file.is_some();
                     data.extend(file);
                     dirty = true;
                 }
-                Msg::Remove(id) => dirty |= records.remove(&id).is_some(),
+                Msg::Remove(id) => {
+                    if let Some((_, claimed)) = records.remove(&id) {
+                        // A download whose data the journal on disk
+                        // claims has ended: a kill now must not start it
+                        // again.
+                        now_please |= claimed;
+                        dirty = true;
+                    }
+                }
                 Msg::Sync(tx) => {
                     waiting.extend(tx);
                     now_please = true;
@@ -402,7 +418,13 @@ fn write_loop(path: &Path, rx: &Receiver<Msg>) {
                 // Gone: the download ended meanwhile (its record goes too).
                 let _ = File::open(&d).and_then(|f| f.sync_data());
             }
-            let _ = save(path, &records);
+            if save(path, &records).is_ok() {
+                for id in claims.drain(..) {
+                    if let Some(r) = records.get_mut(&id) {
+                        r.1 = true;
+                    }
+                }
+            }
             (dirty, written) = (false, Instant::now());
         }
         if !dirty {
@@ -416,7 +438,7 @@ fn write_loop(path: &Path, rx: &Receiver<Msg>) {
 
 /// Writes the journal atomically and durably (temporary file, `fsync`,
 /// rename, `fsync` of the folder), or deletes it when there is no record.
-fn save(path: &Path, records: &BTreeMap<u64, String>) -> std::io::Result<()> {
+fn save(path: &Path, records: &BTreeMap<u64, (String, bool)>) -> std::io::Result<()> {
     if records.is_empty() {
         match fs::remove_file(path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -425,7 +447,7 @@ fn save(path: &Path, records: &BTreeMap<u64, String>) -> std::io::Result<()> {
     } else {
         let temp = with_ext(path, "tmp");
         let mut f = File::create(&temp)?;
-        for text in records.values() {
+        for (text, _) in records.values() {
             f.write_all(text.as_bytes())?;
         }
         f.sync_all()?;
