@@ -203,7 +203,8 @@ impl Journal {
             .filter(|p| *p != ours)
             .collect();
         owners.sort();
-        // One download per target: the last record read wins.
+        // One download per target (base folder and filename): the last
+        // record read wins, one with data over one without.
         let mut by_target: BTreeMap<Vec<u8>, Restored> = BTreeMap::new();
         for owner in owners {
             let Some(lock_file) = try_lock(&with_ext(&owner, "lock")) else {
@@ -219,11 +220,11 @@ impl Journal {
                     set_aside(&root, &journal, &why);
                 }
                 for r in found {
-                    let key = r.kept.as_ref().map_or_else(
-                        || format!("{:?}/{}", r.base_dir, r.filename).into_bytes(),
-                        |k| k.target.as_os_str().as_bytes().to_vec(),
-                    );
-                    by_target.insert(key, r);
+                    let key = format!("{:?}/{}", r.base_dir, r.filename).into_bytes();
+                    // A record with data beats one without.
+                    if r.kept.is_some() || by_target.get(&key).is_none_or(|o| o.kept.is_none()) {
+                        by_target.insert(key, r);
+                    }
                 }
             }
             adopted.owners.push((lock_file, owner));
