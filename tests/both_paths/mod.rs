@@ -25,11 +25,18 @@ pub fn named() -> bool {
 /// child's output unless all of them pass. In that child, or when this
 /// process already runs named, there is nothing to add: returns at once.
 pub fn rerun_named(runner: &str) {
+    rerun_named_skipping(runner, &[]);
+}
+
+/// [`rerun_named`], also skipping the tests `also` names (exactly).
+pub fn rerun_named_skipping(runner: &str, also: &[&str]) {
     if named() {
         return;
     }
+    let skips = also.iter().flat_map(|t| ["--skip", t]);
     let out = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "--skip", runner])
+        .args(skips)
         .env(VAR, "named")
         .output()
         .unwrap();
