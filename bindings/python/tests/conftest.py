@@ -20,17 +20,27 @@ def served(tmp_path_factory):
     return tmp_path_factory.mktemp("served")
 
 
+@contextlib.contextmanager
+def loopback(served, *args):
+    """scripts/loopback_server.py serving `served` (with its extra `args`):
+    its base URL while the block runs."""
+    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "loopback_server.py"),
+                             "--dir", str(served), *args],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        base = proc.stdout.readline().strip()
+        assert base.startswith("http://127.0.0.1:"), base
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
 @pytest.fixture(scope="session")
 def server(served):
     """Base URL of scripts/loopback_server.py, started for the session."""
-    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "loopback_server.py"),
-                             "--dir", str(served)],
-                            stdout=subprocess.PIPE, text=True)
-    base = proc.stdout.readline().strip()
-    assert base.startswith("http://127.0.0.1:"), base
-    yield base
-    proc.terminate()
-    proc.wait(timeout=10)
+    with loopback(served) as base:
+        yield base
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import urllib.request
 import pytest
 
 import netdl
-from conftest import ROOT, pattern
+from conftest import ROOT, loopback, pattern
 
 
 def ended(rid, timeout=10):
@@ -28,14 +28,8 @@ def ended(rid, timeout=10):
 def paced(served):
     """scripts/loopback_server.py serving `served` at 4 MiB/s: a few MiB
     take long enough to be caught mid-way."""
-    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "loopback_server.py"),
-                             "--dir", str(served), "--rate", str(4 * 1024 * 1024)],
-                            stdout=subprocess.PIPE, text=True)
-    base = proc.stdout.readline().strip()
-    assert base.startswith("http://127.0.0.1:"), base
-    yield base
-    proc.terminate()
-    proc.wait(timeout=10)
+    with loopback(served, "--rate", str(4 * 1024 * 1024)) as base:
+        yield base
 
 
 def test_the_tag_is_in_every_event_of_a_download_and_a_request(server, docs):
