@@ -176,6 +176,22 @@ int main(int argc, char **argv) {
     CHECK(ext.o.size == sizeof(net_options) && ext.o.max_retries == 0 && ext.o.sha256 == NULL);
     ext.o.reserved8 = 1;
     expect_error(net_request(url, NULL, &p), NET_ERROR_INVALID_ARGUMENT, "options reserved8");
+    ext.o = net_options_init();
+    ext.o.reserved24[1] = 1;
+    expect_error(net_request(url, NULL, &p), NET_ERROR_INVALID_ARGUMENT, "options reserved24");
+    /* A caller built against the first net_options (64 bytes, up to
+     * `segments`): nothing past its struct is read, whatever lies there. */
+    ext.o = net_options_init();
+    ext.o.size = 64;
+    ext.o.persist = 1;         /* refused on a request, were it read */
+    ext.o.reserved24[0] = 7;   /* refused, were it read */
+    ext.o.tag = (const char *)1; /* a wild pointer, were it read */
+    {
+        net_event e = ended(net_request(url, NULL, &p));
+        CHECK(!e.is_error && e.status == 200 && e.tag == NULL);
+    }
+    ext.o.size = 72; /* cuts `max_speed` */
+    expect_error(net_request(url, NULL, &p), NET_ERROR_INVALID_ARGUMENT, "options size 72");
     memset(&p, 0, sizeof p);
     p.progress_of = 2;
     expect_error(net_request(url, NULL, &p), NET_ERROR_INVALID_ARGUMENT, "progress_of");
