@@ -314,7 +314,8 @@ fn damaged_journals_are_set_aside() {
 /// Rule: a record whose data vanished restarts from the first byte; data
 /// that grew past what the record claims (bytes never flushed for it) is
 /// cut back and continued from the claim; data shorter than the claim is
-/// not trusted (from the first byte).
+/// not trusted (from the first byte), nor is a validator with control
+/// bytes in it (it would go back to the server in `If-Range`).
 #[test]
 fn records_whose_data_changed() {
     let server = Server::start();
@@ -353,6 +354,26 @@ fn records_whose_data_changed() {
     f.set_len(claimed / 2).unwrap();
     drop(f);
     assert_eq!(restore_one(&t, &server, "/s.bin", &file), None);
+    gone(t);
+
+    // A validator altered on disk to smuggle a header line is not sent:
+    // the download starts from the first byte.
+    let (t, journal, _) = left_behind(&server, "/i.bin", &file);
+    let text = std::fs::read_to_string(&journal).unwrap();
+    let smuggled: String = (b"\"v\"\r\nX-Injected: 1".iter())
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let altered: String = (text.lines())
+        .map(|l| match l.starts_with("validator ") {
+            true => format!("validator {smuggled}\n"),
+            false => format!("{l}\n"),
+        })
+        .collect();
+    assert_ne!(altered, text);
+    std::fs::write(&journal, altered).unwrap();
+    assert_eq!(restore_one(&t, &server, "/i.bin", &file), None);
+    let last = server.requests_to("/i.bin").pop().unwrap();
+    assert_eq!(last.header("x-injected"), None);
     gone(t);
 }
 

@@ -89,6 +89,9 @@ impl Resume {
 /// ETag says the bytes may differ (no resume at all); a malformed one or a
 /// date that is not one is nothing to rely on.
 pub fn strong_validator(etag: Option<&[u8]>, last_modified: Option<&[u8]>) -> Option<Vec<u8>> {
+    // Sent back in `If-Range`: no control byte may ride along.
+    let clean = |v: &&[u8]| !v.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f);
+    let (etag, last_modified) = (etag.filter(clean), last_modified.filter(clean));
     match etag {
         Some(e) if e.len() >= 2 && e.starts_with(b"\"") && e.ends_with(b"\"") => Some(e.to_vec()),
         Some(e) if e.starts_with(b"W/") => None,
@@ -612,7 +615,12 @@ pub(super) fn continue_kept(req: &Request, kept: Kept) -> Option<Continued> {
         size: fetch.expected_size,
         sha256: fetch.sha256,
     };
-    let sink = source
+    // Read from disk: a validator the response check would not have kept
+    // (a damaged or altered record) is not sent.
+    let v = &kept.validator[..];
+    let valid =
+        strong_validator(Some(v), None).or(strong_validator(None, Some(v))) == Some(v.to_vec());
+    let sink = (source.filter(|_| valid))
         .and_then(|_| FileSink::continue_from(file, req.id, &kept.data, kept.size, expect).ok());
     let (Some(sink), Some(source)) = (sink, source) else {
         let _ = std::fs::remove_file(&kept.data);
@@ -654,6 +662,16 @@ mod tests {
         );
         assert_eq!(strong_validator(None, Some(b"not a date")), None);
         assert_eq!(strong_validator(None, None), None);
+        // A control byte (it would go back in If-Range): malformed.
+        assert_eq!(strong_validator(Some(b"\"a\r\nX: y\""), None), None);
+        assert_eq!(
+            strong_validator(Some(b"\"a\x01\""), Some(date)),
+            Some(date.to_vec())
+        );
+        assert_eq!(
+            strong_validator(Some(b"\"a\tb\""), None),
+            Some(b"\"a\tb\"".to_vec())
+        );
     }
 
     #[test]
