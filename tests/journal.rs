@@ -412,3 +412,26 @@ fn named_temp_file_path_runs_every_case() {
         &["downloads_survive_kills"],
     );
 }
+
+/// Rule: when the journal cannot be made (the application-support folder
+/// is under a file, not a folder), persisted downloads still run and
+/// finish, and `net_restore` finds nothing, without a crash or a hang.
+#[test]
+fn no_journal_folder_persist_still_downloads() {
+    let server = Server::start();
+    let data = support::body(100_000, 31);
+    server.put("/nf.bin", Asset::new(data.clone()));
+    let t = TestClient::new();
+    let blocker = t.dir.path().join("a-file");
+    std::fs::write(&blocker, b"x").unwrap();
+    (t.client)
+        .set_directory(BaseDir::ApplicationSupport, &blocker.join("support"))
+        .unwrap();
+    let id = t.download(&server.url("/nf.bin"), "nf.bin", persisted("nf"));
+    let end = t.ended(id);
+    assert!(end.error.is_none(), "{:?}", end.error);
+    assert_eq!(end.tag().as_deref(), Some("nf"));
+    assert!(std::fs::read(t.docs("nf.bin")).unwrap() == data);
+    assert_eq!(t.client.restore(), 0);
+    t.client.shutdown();
+}

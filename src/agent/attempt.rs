@@ -429,24 +429,9 @@ impl Transfer {
     /// has some with a validator, and returns its record; otherwise the
     /// data is deleted with the sink.
     pub fn keep_partial(&mut self) -> Option<Result<Kept, Error>> {
-        let validator = self.resume.validator.clone()?;
-        let url = self.source_url_of(self.resume.source).to_bytes().to_vec();
+        let kept = self.kept_data().filter(|k| k.size > 0)?;
         let Some(Sink::File(f)) = &mut self.sink else {
             return None;
-        };
-        let size = f.written();
-        let target = self.file.as_ref()?.path()?.to_path_buf();
-        if size == 0 {
-            return None;
-        }
-        let data = super::partial::data_path(&target);
-        let kept = Kept {
-            data,
-            target,
-            url,
-            validator,
-            total: self.resume.total,
-            size,
         };
         Some(f.keep_as(&kept.data).map(|()| kept))
     }

@@ -847,11 +847,10 @@ impl Agent {
             let t = easy.get_mut();
             if t.persisted() && t.seg.as_ref().is_none_or(|r| r.parent) {
                 segments::unsplit(t);
-                record_due(&self.journal, t, now, true);
                 // Data the journal claims (named by `record_due`) stays.
-                let claimed = t.journal_data().map(|k| k.data);
-                if let (Some(data), Some(Sink::File(f))) = (claimed, &mut t.sink) {
-                    let _ = f.keep_as(&data);
+                let claimed = record_due(&self.journal, t, now, true);
+                if let (Some(k), Some(Sink::File(f))) = (claimed, &mut t.sink) {
+                    let _ = f.keep_as(&k.data);
                 }
             }
         }
@@ -862,18 +861,18 @@ impl Agent {
 /// Records a persisted download's progress in the journal, when its last
 /// record (or its start: a download that ends sooner sends none) is
 /// `journal::EVERY` old and its data grew since (`now_anyway`: whatever
-/// the time).
-fn record_due(journal: &Journal, t: &mut Transfer, now: Instant, now_anyway: bool) {
+/// the time). Returns the data it found claimable, if due.
+fn record_due(journal: &Journal, t: &mut Transfer, now: Instant, now_anyway: bool) -> Option<Kept> {
     // A segment's helper speaks through its download.
     if !t.persisted() || t.seg.as_ref().is_some_and(|r| !r.parent) {
-        return;
+        return None;
     }
     let (at, claimed) = t.journaled;
     let due = now_anyway || now.duration_since(at) >= crate::journal::EVERY;
     if !due {
-        return;
+        return None;
     }
-    let mut kept = t.journal_data();
+    let mut kept = t.kept_data();
     // Claimed data needs a name a later process finds.
     if let (Some(k), Some(Sink::File(f))) = (&kept, &mut t.sink) {
         if f.name_as(&k.data).is_err() {
@@ -885,6 +884,7 @@ fn record_due(journal: &Journal, t: &mut Transfer, now: Instant, now_anyway: boo
         journal.put(t.id, &t.req, kept.as_ref());
         t.journaled = (now, size);
     }
+    kept
 }
 
 #[cfg(test)]

@@ -347,10 +347,11 @@ impl Transfer {
         self.req.extra().fetch.persist
     }
 
-    /// What the journal says of this download's data: the bytes a later
-    /// process can continue (up to the first gap of a segmented one), when
-    /// its response had a validator; None otherwise.
-    pub fn journal_data(&self) -> Option<Kept> {
+    /// This download's data as a later download can continue it (kept
+    /// after a failure, or claimed by the journal): the bytes up to the
+    /// first gap of a segmented one, when its response had a validator;
+    /// None otherwise.
+    pub fn kept_data(&self) -> Option<Kept> {
         let validator = self.resume.validator.clone()?;
         let Some(Sink::File(f)) = &self.sink else {
             return None;
