@@ -8,6 +8,15 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n== %s\n' "$*"; }
 
+# The build and the test files take about 6 GiB (target/ and the system's
+# temporary folder); a full disk shows up later as a linker "Bus error".
+free_gib() { df -Pk "$1" | awk 'NR == 2 { print int($4 / 1048576) }'; }
+for dir in . "${TMPDIR:-/tmp}"; do
+    if [ "$(free_gib "$dir")" -lt 8 ]; then
+        echo "warning: only $(free_gib "$dir") GiB free for $dir; the build and tests take about 6" >&2
+    fi
+done
+
 step "dependencies"
 scripts/deps.sh
 

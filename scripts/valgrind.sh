@@ -10,5 +10,5 @@ NETDL_VALGRIND=1 cargo test --test c_api --test abi_compat --test tables -- --te
 cargo build --tests --quiet
 stress=$(cargo test --test stress --no-run --message-format=json 2>/dev/null |
     python3 -c 'import json,sys; print([j["executable"] for j in map(json.loads, sys.stdin) if j.get("executable") and "stress" in j["target"]["name"]][0])')
-NETDL_STRESS_TOTAL=1000 valgrind --quiet --error-exitcode=99 --leak-check=full \
+NETDL_STRESS_TOTAL=1000 valgrind --quiet --vgdb=no --error-exitcode=99 --leak-check=full \
     --errors-for-leak-kinds=definite --show-leak-kinds=definite "$stress" --test-threads=1

@@ -83,6 +83,9 @@ pub fn run(exe: &Path) -> Command {
         let mut cmd = Command::new("valgrind");
         cmd.args([
             "--quiet",
+            // No gdbserver FIFOs in /tmp: a program the tests kill
+            // (persist.c) would leave them behind.
+            "--vgdb=no",
             "--error-exitcode=99",
             "--leak-check=full",
             "--errors-for-leak-kinds=definite",
