@@ -3,10 +3,12 @@
 //! process, and what happens to records that cannot be trusted.
 
 mod both_paths;
+mod cbuild;
 mod common;
 mod support;
 
 use std::collections::BTreeSet;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -23,6 +25,8 @@ const MIB: usize = 1024 * 1024;
 const CHILD_DIR: &str = "NETDL_JOURNAL_CHILD_DIR";
 const CHILD_PORT: &str = "NETDL_JOURNAL_CHILD_PORT";
 const CHILD_DO: &str = "NETDL_JOURNAL_CHILD_DO";
+/// How many files the child downloads (20 unless set).
+const CHILD_FILES: &str = "NETDL_JOURNAL_CHILD_FILES";
 
 /// The files of the kill test: 20, of 16 to 64 MiB.
 fn sizes() -> Vec<usize> {
@@ -172,13 +176,19 @@ fn downloads_survive_kills() {
 }
 
 fn spawn_child(dir: &Path, port: u16, action: &str) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "downloads_survive_kills", "--test-threads=1"])
-        .env(CHILD_DIR, dir)
-        .env(CHILD_PORT, port.to_string())
-        .env(CHILD_DO, action)
+    child_command("downloads_survive_kills", dir, port, action)
         .spawn()
         .unwrap()
+}
+
+/// This test binary, running only `test` as a child in `dir`.
+fn child_command(test: &str, dir: &Path, port: u16, action: &str) -> Command {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args(["--exact", test, "--test-threads=1"])
+        .env(CHILD_DIR, dir)
+        .env(CHILD_PORT, port.to_string())
+        .env(CHILD_DO, action);
+    cmd
 }
 
 fn set_dirs(client: &Client, dir: &Path) {
@@ -194,20 +204,153 @@ fn child(dir: &Path) {
     let port: u16 = std::env::var(CHILD_PORT).unwrap().parse().unwrap();
     let client = Client::new().unwrap();
     set_dirs(&client, dir);
+    let files: usize = std::env::var(CHILD_FILES).map_or(20, |n| n.parse().unwrap());
     if std::env::var(CHILD_DO).unwrap() == "start" {
-        for i in 0..20 {
+        for i in 0..files {
             let url = format!("http://127.0.0.1:{port}/f{i}.bin");
             let opts = persisted(&format!("file-{i}"));
             client.download(&url, "GET", opts, &format!("f{i}.bin"), BaseDir::Documents);
         }
     } else {
-        assert_eq!(client.restore(), 20);
+        assert_eq!(client.restore(), files);
     }
     loop {
         for ev in client.wait(Duration::from_secs(1)) {
             assert!(ev.error.is_none(), "{:?}", ev.error);
         }
     }
+}
+
+/// Rule (issue 14, kill test "including during a journal write"): a
+/// process killed at an exact point of a journal write -- half-way through
+/// writing the temporary file, or with it whole but not yet renamed into
+/// place -- loses nothing the journal on disk claims: the next process
+/// restores every download, continues each from exactly the bytes that
+/// journal claims (its first request's `Range`), finishes them
+/// byte-exact, and leaves no temporary file, partial data or record. The
+/// kill comes from tests/c/kill_in_journal.c, preloaded into the child.
+#[test]
+fn killed_during_a_journal_write() {
+    const TEST: &str = "killed_during_a_journal_write";
+    if let Some(dir) = std::env::var_os(CHILD_DIR) {
+        return child(Path::new(&dir));
+    }
+    let shim_dir = tempfile::tempdir().unwrap();
+    let shim = shim_dir.path().join("kill_in_journal.so");
+    cbuild::compile_preload(&cbuild::root().join("tests/c/kill_in_journal.c"), &shim);
+    // The 7th journal's second record, and the 8th journal's rename: by
+    // then records claim data (one is written as each claim comes).
+    for point in ["write 26", "rename 8"] {
+        let server = Server::start();
+        let files: Vec<Vec<u8>> = (0..4).map(|i| support::body(4 * MIB, 40 + i)).collect();
+        for (i, data) in files.iter().enumerate() {
+            let asset = Asset {
+                rate: Some(MIB as u64), // 4 s each: unfinished at the kill
+                ..Asset::new(data.clone())
+            };
+            server.put(&format!("/f{i}.bin"), asset);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = child_command(TEST, dir.path(), server.port(), "start")
+            .env(CHILD_FILES, "4")
+            .env("NETDL_TEST_KILL", point)
+            .env("LD_PRELOAD", &shim)
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                child.kill().unwrap();
+                panic!("{point}: the shim never killed the child");
+            }
+            std::thread::sleep(Duration::from_millis(20)); // polling its exit
+        };
+        assert_eq!(status.signal(), Some(9), "{point}: {status:?}");
+
+        // What the kill left: the journal before it, and the one being
+        // written.
+        let left = records(dir.path());
+        let name = |p: &PathBuf| p.file_name().unwrap().to_string_lossy().into_owned();
+        let journal = left.iter().find(|p| name(p).ends_with(".journal"));
+        let temp = left.iter().find(|p| name(p).ends_with(".journal.tmp"));
+        let (Some(journal), Some(temp), 2) = (journal, temp, left.len()) else {
+            panic!("{point}: left {left:?}");
+        };
+        let claimed = claims(&std::fs::read_to_string(journal).unwrap());
+        assert_eq!(claimed.len(), 4, "{point}: {claimed:?}");
+        assert!(
+            claimed.values().any(|c| c.is_some()),
+            "{point}: no claim yet"
+        );
+        let temp_text = std::fs::read(temp).unwrap();
+        if point.starts_with("rename") {
+            // Whole, and newer than the journal it was to replace.
+            let whole = claims(&String::from_utf8(temp_text).unwrap());
+            assert_eq!(whole.len(), 4, "{point}");
+        }
+
+        let t = TestClient::in_dir(dir);
+        let asked: Vec<usize> = (0..4)
+            .map(|i| server.requests_to(&format!("/f{i}.bin")).len())
+            .collect();
+        assert_eq!(t.client.restore(), 4, "{point}");
+        let mut ended = 0;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while ended < 4 {
+            assert!(Instant::now() < deadline, "{point}: {ended} of 4 ended");
+            for ev in t.client.wait(Duration::from_millis(200)) {
+                assert!(ev.error.is_none(), "{point}: {ev:?}");
+                ended += usize::from(ev.phase == Phase::Ended);
+            }
+        }
+        for (i, data) in files.iter().enumerate() {
+            let path = format!("/f{i}.bin");
+            assert!(
+                std::fs::read(t.docs(&format!("f{i}.bin"))).unwrap() == *data,
+                "{point}: f{i}.bin differs"
+            );
+            let first = &server.requests_to(&path)[asked[i]];
+            let claim = claimed[&format!("file-{i}")];
+            assert_eq!(
+                first.header("range").map(String::from),
+                claim.map(|n| format!("bytes={n}-")),
+                "{point}: f{i}.bin continued from what the journal claimed"
+            );
+        }
+        t.client.shutdown();
+        let strays: Vec<PathBuf> = files_in(&t.dir.path().join("Documents"))
+            .into_iter()
+            .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('f'))
+            .collect();
+        assert!(strays.is_empty(), "{point}: left behind: {strays:?}");
+        assert_eq!(records(t.dir.path()), Vec::<PathBuf>::new(), "{point}");
+        let damaged = t
+            .dir
+            .path()
+            .join("ApplicationSupport/netdl-journal/damaged");
+        assert!(!damaged.exists(), "{point}: a journal was set aside");
+    }
+}
+
+/// The data each record of a journal's `text` claims, by tag (None: none).
+fn claims(text: &str) -> std::collections::BTreeMap<String, Option<u64>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut tag = None;
+    for line in text.lines() {
+        if let Some(hex) = line.strip_prefix("tag ") {
+            let bytes: Vec<u8> = (0..hex.len() / 2)
+                .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+                .collect();
+            tag = Some(String::from_utf8(bytes).unwrap());
+        } else if let Some(size) = line.strip_prefix("size ") {
+            let claim = size.parse().ok().filter(|&n| n > 0);
+            out.insert(tag.take().expect("a tag first"), claim);
+        }
+    }
+    out
 }
 
 /// A persisted download of `path` left half done by a client that shut

@@ -97,3 +97,18 @@ pub fn run(exe: &Path) -> Command {
         Command::new(exe)
     }
 }
+
+/// Compiles the C `source` into the shared object `out`, for `LD_PRELOAD`
+/// (a test shim standing between a process and the C library).
+pub fn compile_preload(source: &Path, out: &Path) {
+    let status = Command::new("cc")
+        .args([
+            "-std=c11", "-shared", "-fPIC", "-Wall", "-Wextra", "-Werror", "-o",
+        ])
+        .arg(out)
+        .arg(source)
+        .arg("-ldl")
+        .status()
+        .expect("C compiler runs");
+    assert!(status.success(), "compiling {source:?} failed");
+}
