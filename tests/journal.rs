@@ -357,12 +357,25 @@ fn claims(text: &str) -> std::collections::BTreeMap<String, Option<u64>> {
 /// down: the folder (for the next client), its record and the size the
 /// record claims.
 fn left_behind(server: &Server, path: &str, file: &[u8]) -> (TestClient, PathBuf, u64) {
+    let (t, record, size) = left_behind_after(server, path, file, |_| ());
+    (t, record, size.expect("the record claims data"))
+}
+
+/// As `left_behind`, with `plant` run in the client's folder first; the
+/// size the record claims, if any.
+fn left_behind_after(
+    server: &Server,
+    path: &str,
+    file: &[u8],
+    plant: impl FnOnce(&TestClient),
+) -> (TestClient, PathBuf, Option<u64>) {
     let asset = Asset {
         rate: Some(4 * MIB as u64),
         ..Asset::new(file.to_vec())
     };
     server.put(path, asset);
     let t = TestClient::new();
+    plant(&t);
     let opts = Options {
         progress: true,
         ..persisted("left")
@@ -375,8 +388,7 @@ fn left_behind(server: &Server, path: &str, file: &[u8]) -> (TestClient, PathBuf
     let size = text
         .lines()
         .find_map(|l| l.strip_prefix("size "))
-        .and_then(|s| s.parse().ok())
-        .expect("the record claims data");
+        .and_then(|s| s.parse().ok());
     (t, record, size)
 }
 
@@ -518,6 +530,30 @@ fn records_whose_data_changed() {
     let last = server.requests_to("/i.bin").pop().unwrap();
     assert_eq!(last.header("x-injected"), None);
     gone(t);
+}
+
+/// Rule: where a persisted download's partial-data name cannot be had (a
+/// folder is in the way), the download runs all the same; its record
+/// claims no data, so the next process restores it from the first byte.
+/// The folder is left alone. (On both paths: the unnamed file cannot be
+/// linked in under that name, the named one cannot be created there.)
+#[test]
+fn partial_name_taken_restores_from_the_first_byte() {
+    let server = Server::start();
+    let file = support::body(8 * MIB, 24);
+    let folder = |t: &TestClient| t.docs(".p.bin.netdl-partial");
+    let plant = |t: &TestClient| {
+        std::fs::create_dir_all(folder(t)).unwrap();
+        std::fs::write(folder(t).join("mine"), b"x").unwrap();
+    };
+    let (t, _, claimed) = left_behind_after(&server, "/t.bin", &file, plant);
+    assert_eq!(claimed, None, "the record claims no data");
+    assert_eq!(restore_one(&t, &server, "/t.bin", &file), None);
+    assert_eq!(std::fs::read(folder(&t).join("mine")).unwrap(), b"x");
+    t.client.shutdown();
+    let left: Vec<PathBuf> = files_in(&t.dir.path().join("Documents"));
+    assert_eq!(left, [folder(&t).join("mine"), t.docs("p.bin")]);
+    assert_eq!(records(t.dir.path()), Vec::<PathBuf>::new());
 }
 
 /// Rule: `net_queue_restore` sends the restored downloads' events to the

@@ -86,6 +86,33 @@ fn named_forced() -> bool {
     *NAMED.get_or_init(|| std::env::var_os(TEMP_FILE_VAR).is_some_and(|v| v == "named"))
 }
 
+/// Opens `path` for a body (`replace`: truncating any file there, else
+/// only a new one), making the target's folders again (`remake`) when they
+/// were removed since they were made.
+fn open_body(
+    path: &Path,
+    replace: bool,
+    remake: impl Fn() -> Result<(), Error>,
+) -> Result<File, Error> {
+    let open = || {
+        let mut o = OpenOptions::new();
+        o.read(true).write(true);
+        match replace {
+            true => o.create(true).truncate(true),
+            false => o.create_new(true),
+        };
+        o.open(path)
+    };
+    let opened = match open() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            remake()?;
+            open()
+        }
+        other => other,
+    };
+    opened.map_err(|e| Error::io(&format!("cannot create {}", path.display()), &e))
+}
+
 impl FileSink {
     /// Creates the base directory and the target's parent folders (unless
     /// `known` says they were made before), and the empty file the body
@@ -93,8 +120,10 @@ impl FileSink {
     /// (exclusive, so two requests never share one).
     /// Without unnamed files, a persisted download (`persist`) writes to
     /// its partial-data name `.NAME.netdl-partial` from the start (a file a
-    /// later process can find), replacing any there; with them it gets
-    /// that name when the journal first claims its data (`name_as`).
+    /// later process can find), replacing any there (where that name
+    /// cannot be had, to a temporary name: its data is never claimed);
+    /// with them it gets that name when the journal first claims its data
+    /// (`name_as`).
     pub fn create(
         target: &FilePath,
         id: u64,
@@ -132,28 +161,20 @@ impl FileSink {
             sink.file = Some(file);
             return Ok(sink);
         }
-        let temp = match (persist, target.path()) {
-            (true, Some(path)) => super::partial::data_path(path),
-            _ => sink.temp_name(),
-        };
-        let open = || {
-            let mut o = OpenOptions::new();
-            o.read(true).write(true);
-            match persist {
-                true => o.create(true).truncate(true),
-                false => o.create_new(true),
-            };
-            o.open(&temp)
-        };
-        let file = match open() {
-            // The folder was removed since it was made: make it again.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                make_dirs(base, parent, shared)?;
-                open()
+        // A persisted download's partial-data name, replacing any file
+        // there; where that name cannot be had (a folder is in the way),
+        // the ordinary temporary name: the download runs all the same, only
+        // the journal cannot claim its data (as when `name_as` fails).
+        let partial = (target.path().filter(|_| persist)).map(super::partial::data_path);
+        let remake = || make_dirs(base, parent, shared);
+        let (temp, file) = match partial.map(|p| (open_body(&p, true, remake), p)) {
+            Some((Ok(file), p)) => (p, file),
+            _ => {
+                let temp = sink.temp_name();
+                let file = open_body(&temp, false, remake)?;
+                (temp, file)
             }
-            other => other,
-        }
-        .map_err(|e| Error::io(&format!("cannot create {}", temp.display()), &e))?;
+        };
         sink.file = Some(file);
         sink.temp = Some(temp);
         Ok(sink)
