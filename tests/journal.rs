@@ -167,12 +167,18 @@ fn downloads_survive_kills() {
     eprintln!("the server sent {ratio:.4}x the files' total size");
     assert!(ratio <= 1.1, "the server sent {ratio:.3}x the files");
     t.client.shutdown();
+    assert_clean(&t, "");
+}
+
+/// After the downloads `f*.bin` of `t` ended: no other file is left
+/// (partial data, temporary files) and no record.
+fn assert_clean(t: &TestClient, what: &str) {
     let left: Vec<PathBuf> = files_in(&t.dir.path().join("Documents"))
         .into_iter()
         .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('f'))
         .collect();
-    assert!(left.is_empty(), "left behind: {left:?}");
-    assert_eq!(records(t.dir.path()), Vec::<PathBuf>::new());
+    assert!(left.is_empty(), "{what}: left behind: {left:?}");
+    assert_eq!(records(t.dir.path()), Vec::<PathBuf>::new(), "{what}");
 }
 
 fn spawn_child(dir: &Path, port: u16, action: &str) -> Child {
@@ -321,12 +327,7 @@ fn killed_during_a_journal_write() {
             );
         }
         t.client.shutdown();
-        let strays: Vec<PathBuf> = files_in(&t.dir.path().join("Documents"))
-            .into_iter()
-            .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with('f'))
-            .collect();
-        assert!(strays.is_empty(), "{point}: left behind: {strays:?}");
-        assert_eq!(records(t.dir.path()), Vec::<PathBuf>::new(), "{point}");
+        assert_clean(&t, point);
         let damaged = t
             .dir
             .path()
