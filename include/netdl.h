@@ -975,7 +975,12 @@ void net_resume(void);
  * twice starts nothing twice. A journal that cannot be read whole
  * (truncated, damaged, written by a newer netdl) is moved aside into
  * `netdl-journal/damaged/` with a line on stderr after its readable
- * records are taken, and never stops the others. Call it after `net_set_app_name` / `net_set_directory`: the
+ * records are taken, and never stops the others. A record that no longer
+ * makes a valid request (its base directory's setting changed, or the
+ * journal was altered) is counted too: its `began` is followed at once by
+ * an `ended` with the error (e.g. `NET_ERROR_INVALID_ARGUMENT`), both with
+ * the flag and tag, and the record is dropped. Call it after
+ * `net_set_app_name` / `net_set_directory`: the
  * journal is in `NET_DIR_APPLICATION_SUPPORT`. Reads the journal on the
  * calling thread (a few small files). Returns 0 after `net_shutdown`.
  *

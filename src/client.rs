@@ -409,6 +409,7 @@ impl Client {
             };
             let kept = r.kept.take();
             r.opts.queue = Some(Queue(queue.clone()));
+            let tag = r.opts.fetch.tag.clone();
             let built = {
                 let dirs = lock(&self.dirs);
                 let download = Some((r.filename.as_str(), r.base_dir));
@@ -418,10 +419,20 @@ impl Client {
                 Ok(req) => req,
                 Err(err) => {
                     // A record this netdl wrote is valid: only a changed
-                    // folder setting gets here.
-                    self.journal.remove(id);
+                    // folder setting (or an altered journal) gets here.
+                    // Its `began` and `ended` carry the flag and tag, so
+                    // the app can tell which download failed; its data
+                    // (a path read from the record) is left alone.
                     let file = Some(FilePath::unresolved(&r.filename, r.base_dir));
-                    queue.send_now(failed(id, 0, lossy_cstr(&r.url), file, err));
+                    let mut end = failed(id, 0, lossy_cstr(&r.url), file, err);
+                    (end.flags, end.tag) = (crate::event::flags::RESTORED, tag);
+                    let began = Event {
+                        phase: crate::event::Phase::Began,
+                        error: None,
+                        ..end.clone()
+                    };
+                    queue.send_now(began);
+                    queue.send_now(end);
                     started += 1;
                     continue;
                 }

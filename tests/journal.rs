@@ -515,18 +515,7 @@ fn records_whose_data_changed() {
     // A validator altered on disk to smuggle a header line is not sent:
     // the download starts from the first byte.
     let (t, journal, _) = left_behind(&server, "/i.bin", &file);
-    let text = std::fs::read_to_string(&journal).unwrap();
-    let smuggled: String = (b"\"v\"\r\nX-Injected: 1".iter())
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let altered: String = (text.lines())
-        .map(|l| match l.starts_with("validator ") {
-            true => format!("validator {smuggled}\n"),
-            false => format!("{l}\n"),
-        })
-        .collect();
-    assert_ne!(altered, text);
-    std::fs::write(&journal, altered).unwrap();
+    alter(&journal, "validator", b"\"v\"\r\nX-Injected: 1");
     assert_eq!(restore_one(&t, &server, "/i.bin", &file), None);
     let last = server.requests_to("/i.bin").pop().unwrap();
     assert_eq!(last.header("x-injected"), None);
@@ -555,6 +544,52 @@ fn partial_name_taken_restores_from_the_first_byte() {
     let left: Vec<PathBuf> = files_in(&t.dir.path().join("Documents"));
     assert_eq!(left, [folder(&t).join("mine"), t.docs("p.bin")]);
     assert_eq!(records(t.dir.path()), Vec::<PathBuf>::new());
+}
+
+/// Sets the field `name` of every record in `journal` to `value`.
+fn alter(journal: &Path, name: &str, value: &[u8]) {
+    let text = std::fs::read_to_string(journal).unwrap();
+    let hex: String = value.iter().map(|b| format!("{b:02x}")).collect();
+    let altered: String = (text.lines())
+        .map(|l| match l.split_once(' ') {
+            Some((n, _)) if n == name => format!("{name} {hex}\n"),
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    assert_ne!(altered, text, "no field {name}");
+    std::fs::write(journal, altered).unwrap();
+}
+
+/// Rule: a record that no longer makes a request (here altered on disk to
+/// a filename outside its base folder) is restored as a failure the app
+/// can map: a `began` and an `ended` with InvalidArgument, both with the
+/// RESTORED flag and the record's tag; nothing is asked of the server or
+/// written outside the folder, and the record is gone for the next
+/// restore.
+#[test]
+fn records_that_cannot_be_built() {
+    let server = Server::start();
+    let file = support::body(4 * MIB, 25);
+    let (t, journal, _) = left_behind(&server, "/b.bin", &file);
+    alter(&journal, "filename", b"../escape.bin");
+    let asked = server.requests_to("/b.bin").len();
+    assert_eq!(t.client.restore(), 1);
+    // Both queued by the call itself.
+    let evs = t.client.poll();
+    assert_eq!(evs.len(), 2, "{evs:?}");
+    let restored = netdl::event::flags::RESTORED;
+    assert_eq!((evs[0].phase, evs[0].is_error()), (Phase::Began, false));
+    assert_eq!((evs[1].phase, evs[1].id), (Phase::Ended, evs[0].id));
+    let err = evs[1].error.as_ref().unwrap();
+    assert_eq!(err.kind, netdl::ErrorKind::InvalidArgument, "{err:?}");
+    for ev in &evs {
+        assert_eq!(ev.flags, restored);
+        assert_eq!(ev.tag().as_deref(), Some("left"));
+    }
+    let t = t.restarted();
+    assert_eq!(t.client.restore(), 0, "the record went");
+    assert_eq!(server.requests_to("/b.bin").len(), asked);
+    assert!(!t.dir.path().join("escape.bin").exists());
 }
 
 /// Rule: `net_queue_restore` sends the restored downloads' events to the
