@@ -694,10 +694,9 @@ pub fn usable(kept: Option<Kept>, target: Option<&Path>) -> Option<Kept> {
 mod tests {
     use super::*;
 
-    /// Rule: a record gives back every option a persisted download had,
-    /// its data, and nothing else; each way of cutting it short fails.
-    #[test]
-    fn records_round_trip() {
+    /// A persisted download using every option, its data, and the folder
+    /// setting it was built with.
+    fn sample() -> (Dirs, Options, Request, Kept) {
         let mut dirs = Dirs::default();
         dirs.set(BaseDir::Documents, Path::new("/games/x")).unwrap();
         let opts = Options {
@@ -736,9 +735,17 @@ mod tests {
             target: PathBuf::from("/games/x/a/b.pak"),
             url: b"http://m1/x".to_vec(),
             validator: b"\"e1\"".to_vec(),
-            total: None,
+            total: Some(9000),
             size: 600,
         };
+        (dirs, opts, req, kept)
+    }
+
+    /// Rule: a record gives back every option a persisted download had,
+    /// its data, and nothing else; each way of cutting it short fails.
+    #[test]
+    fn records_round_trip() {
+        let (_, opts, req, kept) = sample();
         let text = encode(&req, Some(&kept));
         let r = decode(text.as_bytes()).unwrap();
         assert_eq!(
@@ -772,5 +779,40 @@ mod tests {
             decode(newer.as_bytes()).unwrap_err(),
             "from a newer version of netdl"
         );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 3000, ..Default::default()
+        })]
+
+        /// Rule: a journal altered anyhow on disk (bytes replaced, put in
+        /// or taken out; digits and separators most likely, so that
+        /// numbers and hex change while records still parse) is read
+        /// without a panic, and every record it still gives either builds
+        /// a request or is refused with an error, never a panic.
+        #[test]
+        fn altered_journals_are_read_safely(
+            edits in proptest::collection::vec(
+                (0usize..4096, proptest::sample::select(b"0123456789af-\n \xff".to_vec()), 0u8..3),
+                1..6,
+            )
+        ) {
+            let (dirs, _, req, kept) = sample();
+            let mut text = format!("{}{}", encode(&req, Some(&kept)), encode(&req, None)).into_bytes();
+            for (at, byte, how) in edits {
+                let at = at % text.len();
+                match how {
+                    0 => text[at] = byte,
+                    1 => text.insert(at, byte),
+                    _ => drop(text.remove(at)),
+                }
+            }
+            let (found, _) = read_journal(&text);
+            for r in found {
+                let download = Some((r.filename.as_str(), r.base_dir));
+                let _ = Request::build(1, &r.url, &r.method, r.opts, download, &dirs);
+            }
+        }
     }
 }
