@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -29,14 +30,12 @@ static int ends_with_suffix(const char *path) {
     return n >= s && strcmp(path + n - s, SUFFIX) == 0;
 }
 
-/* The point to kill at, read once: kind 'w' or 'r', and N (0: never). */
+/* The point to kill at, read once (pthread_once): kind 'w' or 'r', and N (0: never). */
 static char kind;
 static long target;
 static long count; /* calls of that kind seen so far (atomic) */
 
-static void read_point(void) {
-    static int done;
-    if (__atomic_load_n(&done, __ATOMIC_ACQUIRE)) return;
+static void read_point_once(void) {
     const char *v = getenv("NETDL_TEST_KILL");
     char word[16];
     long n;
@@ -44,7 +43,11 @@ static void read_point(void) {
         kind = strcmp(word, "write") == 0 ? 'w' : strcmp(word, "rename") == 0 ? 'r' : 0;
         target = n;
     }
-    __atomic_store_n(&done, 1, __ATOMIC_RELEASE);
+}
+
+static void read_point(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, read_point_once);
 }
 
 /* True on the Nth call of kind `k`. */
