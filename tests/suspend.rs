@@ -2,13 +2,14 @@
 //! finishes after, byte-exact.
 
 mod both_paths;
+mod cbuild;
 mod common;
 mod support;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use common::{files_in, TestClient};
+use common::{error_name, files_in, TestClient};
 use netdl::{Fetch, Options, Phase};
 use support::{Asset, Server};
 
@@ -237,6 +238,98 @@ fn suspend_then_shutdown() {
     assert!(std::fs::read(t.docs("p.bin")).unwrap() == file);
     let reqs = server.requests_to("/p.bin");
     assert!(reqs.last().unwrap().header("range").is_some(), "continued");
+}
+
+/// Names the switch file of `tests/c/fail_truncate.c`: while it exists,
+/// `ftruncate` fails with EIO in the process the shim is loaded into.
+const FAIL_TRUNCATE: &str = "NETDL_TEST_FAIL_TRUNCATE";
+
+/// Rule: a download whose data cannot be readied to go on when suspended
+/// (no validator, so it must start over, and emptying its file fails)
+/// ends at once with NET_ERROR_IO -- a local failure, the one `ended` a
+/// suspend lets through -- and loses nothing: the file it would have
+/// replaced is untouched, no temporary file is left, it is not asked for
+/// again, and the other download goes on by `Range` after resume.
+#[test]
+fn data_not_readied_at_a_suspend_ends_its_download() {
+    const TEST: &str = "data_not_readied_at_a_suspend_ends_its_download";
+    let Some(switch) = std::env::var_os(FAIL_TRUNCATE) else {
+        // Runs itself again with the shim loaded (on the temporary-file
+        // path of this process: the named one in `named_temp_file_path_runs_every_case`).
+        let dir = tempfile::tempdir().unwrap();
+        let shim = dir.path().join("fail_truncate.so");
+        cbuild::compile_preload(&cbuild::root().join("tests/c/fail_truncate.c"), &shim);
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", TEST, "--test-threads=1"])
+            .env(FAIL_TRUNCATE, dir.path().join("failing"))
+            .env("LD_PRELOAD", &shim)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("test result: ok. 1 passed"),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return;
+    };
+    let server = Server::start();
+    let file = support::body(8 * MIB, 13);
+    let paced = Asset {
+        rate: Some(4 * MIB as u64),
+        ..Asset::new(file.clone())
+    };
+    server.put("/kept.bin", paced.clone());
+    let bare = Asset {
+        etag: None,
+        last_modified: None,
+        ..paced
+    };
+    server.put("/bare.bin", bare);
+    let t = TestClient::new();
+    std::fs::create_dir_all(t.docs("")).unwrap();
+    std::fs::write(t.docs("bare.bin"), b"the old file").unwrap();
+    let kept = t.download(
+        &server.url("/kept.bin"),
+        "kept.bin",
+        common::opts_progress(),
+    );
+    let bare = t.download(
+        &server.url("/bare.bin"),
+        "bare.bin",
+        common::opts_progress(),
+    );
+    t.wait_for_bytes(kept, MIB as i64);
+    t.wait_for_bytes(bare, MIB as i64);
+    std::fs::write(&switch, b"").unwrap();
+    t.client.suspend();
+    let end = t.ended(bare);
+    std::fs::remove_file(&switch).unwrap();
+    assert_eq!(error_name(&end), "NET_ERROR_IO", "{:?}", end.error);
+    let msg = &end.error.as_ref().unwrap().message;
+    assert!(
+        msg.starts_with("cannot empty the download's file: "),
+        "{msg:?}"
+    );
+    let paths = ["/kept.bin".to_string(), "/bare.bin".to_string()];
+    wait_until_quiet(&server, &paths);
+    let early = t.client.poll();
+    assert!(
+        early
+            .iter()
+            .all(|e| e.id == kept && e.phase != Phase::Ended),
+        "{early:?}"
+    );
+    t.client.resume();
+    let end = t.ended(kept);
+    assert!(end.error.is_none(), "{:?}", end.error);
+    assert!(std::fs::read(t.docs("kept.bin")).unwrap() == file);
+    assert_eq!(std::fs::read(t.docs("bare.bin")).unwrap(), b"the old file");
+    assert_eq!(server.requests_to("/bare.bin").len(), 1, "asked for again");
+    let reqs = server.requests_to("/kept.bin");
+    assert_eq!(reqs.len(), 2);
+    assert!(reqs[1].header("range").is_some(), "continued by Range");
+    assert_eq!(t.files(), vec![t.docs("bare.bin"), t.docs("kept.bin")]);
 }
 
 /// The cases above again on the named temporary file (`NETDL_TEMP_FILE=named`,
