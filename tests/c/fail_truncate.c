@@ -21,7 +21,8 @@ static int failing(void) {
 static int (*real_ftruncate)(int, off_t);
 static int (*real_ftruncate64)(int, off64_t);
 
-/* Resolved once, before the process's own code runs. */
+/* Resolved once, before the process's own code runs (POSIX lets dlsym's
+ * result be cast to a function pointer). */
 __attribute__((constructor)) static void resolve(void) {
     real_ftruncate = (int (*)(int, off_t))dlsym(RTLD_NEXT, "ftruncate");
     real_ftruncate64 = (int (*)(int, off64_t))dlsym(RTLD_NEXT, "ftruncate64");

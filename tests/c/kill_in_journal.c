@@ -14,7 +14,6 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,12 +29,23 @@ static int ends_with_suffix(const char *path) {
     return n >= s && strcmp(path + n - s, SUFFIX) == 0;
 }
 
-/* The point to kill at, read once (pthread_once): kind 'w' or 'r', and N (0: never). */
-static char kind;
-static long target;
-static long count; /* calls of that kind seen so far (atomic) */
+/* Set once, before the process's own code runs (see `setup`). */
+static char kind;   /* the point to kill at: 'w' or 'r' (0: never) */
+static long target; /* and which call of that kind, from 1 */
+static long count;  /* calls of that kind seen so far (atomic) */
 
-static void read_point_once(void) {
+typedef int (*open_fn)(const char *, int, ...);
+static open_fn libc_open, libc_open64;
+static ssize_t (*libc_write)(int, const void *, size_t);
+static int (*libc_rename)(const char *, const char *);
+
+/* Reads the kill point and resolves the C library's functions (POSIX lets
+ * dlsym's result be cast to a function pointer). */
+__attribute__((constructor)) static void setup(void) {
+    libc_open = (open_fn)dlsym(RTLD_NEXT, "open");
+    libc_open64 = (open_fn)dlsym(RTLD_NEXT, "open64");
+    libc_write = (ssize_t(*)(int, const void *, size_t))dlsym(RTLD_NEXT, "write");
+    libc_rename = (int (*)(const char *, const char *))dlsym(RTLD_NEXT, "rename");
     const char *v = getenv("NETDL_TEST_KILL");
     char word[16];
     long n;
@@ -45,26 +55,9 @@ static void read_point_once(void) {
     }
 }
 
-static void read_point(void) {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, read_point_once);
-}
-
 /* True on the Nth call of kind `k`. */
 static int is_the_one(char k) {
-    read_point();
     return kind == k && __atomic_add_fetch(&count, 1, __ATOMIC_SEQ_CST) == target;
-}
-
-typedef int (*open_fn)(const char *, int, ...);
-typedef ssize_t (*write_fn)(int, const void *, size_t);
-typedef int (*rename_fn)(const char *, const char *);
-
-/* The C library's function `name`, copied into `*fn` (ISO C does not let a
- * cast turn dlsym's object pointer into a function pointer). */
-static void real(const char *name, void *fn, size_t size) {
-    void *sym = dlsym(RTLD_NEXT, name);
-    memcpy(fn, &sym, size);
 }
 
 /* Whether descriptor `fd` is open on a `*.journal.tmp`. */
@@ -81,13 +74,11 @@ static int is_journal_temp(int fd) {
  * (a write to any other one costs a compare). */
 static int journal_fd = -1;
 
-/* open/open64 through the C library's `name`, noting a journal's
+/* open/open64 through the C library's `real` one, noting a journal's
  * temporary file. */
-static int opened(const char *name, const char *path, int flags, va_list ap) {
-    open_fn libc_open;
-    real(name, &libc_open, sizeof libc_open);
+static int opened(open_fn real, const char *path, int flags, va_list ap) {
     mode_t mode = (flags & (O_CREAT | O_TMPFILE)) ? va_arg(ap, mode_t) : 0;
-    int fd = libc_open(path, flags, mode);
+    int fd = real(path, flags, mode);
     if (fd >= 0 && ends_with_suffix(path)) __atomic_store_n(&journal_fd, fd, __ATOMIC_SEQ_CST);
     return fd;
 }
@@ -95,7 +86,7 @@ static int opened(const char *name, const char *path, int flags, va_list ap) {
 int open64(const char *path, int flags, ...) {
     va_list ap;
     va_start(ap, flags);
-    int fd = opened("open64", path, flags, ap);
+    int fd = opened(libc_open64, path, flags, ap);
     va_end(ap);
     return fd;
 }
@@ -103,14 +94,12 @@ int open64(const char *path, int flags, ...) {
 int open(const char *path, int flags, ...) {
     va_list ap;
     va_start(ap, flags);
-    int fd = opened("open", path, flags, ap);
+    int fd = opened(libc_open, path, flags, ap);
     va_end(ap);
     return fd;
 }
 
 ssize_t write(int fd, const void *buf, size_t len) {
-    write_fn libc_write;
-    real("write", &libc_write, sizeof libc_write);
     if (fd == __atomic_load_n(&journal_fd, __ATOMIC_SEQ_CST) && is_journal_temp(fd) &&
         is_the_one('w')) {
         if (len / 2 > 0) libc_write(fd, buf, len / 2);
@@ -120,8 +109,6 @@ ssize_t write(int fd, const void *buf, size_t len) {
 }
 
 int rename(const char *from, const char *to) {
-    rename_fn libc_rename;
-    real("rename", &libc_rename, sizeof libc_rename);
     if (ends_with_suffix(from) && is_the_one('r')) kill(getpid(), SIGKILL);
     return libc_rename(from, to);
 }

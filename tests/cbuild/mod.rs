@@ -103,7 +103,7 @@ pub fn run(exe: &Path) -> Command {
 pub fn compile_preload(source: &Path, out: &Path) {
     let status = Command::new("cc")
         .args([
-            "-std=c11", "-shared", "-fPIC", "-pthread", "-Wall", "-Wextra", "-Werror", "-o",
+            "-std=c11", "-shared", "-fPIC", "-Wall", "-Wextra", "-Werror", "-o",
         ])
         .arg(out)
         .arg(source)
