@@ -547,8 +547,8 @@ pub extern "C" fn net_resume() {
 /// journal was altered) is counted too: its `began` is followed at once by
 /// an `ended` with the error (e.g. `NET_ERROR_INVALID_ARGUMENT`), both with
 /// the flag and tag, and the record is dropped. Call it after
-/// `net_set_app_name` / `net_set_directory`: the
-/// journal is in `NET_DIR_APPLICATION_SUPPORT`. Reads the journal on the
+/// `net_set_app_name` / `net_set_directory`: the journal is in
+/// `NET_DIR_APPLICATION_SUPPORT`. Reads the journal on the
 /// calling thread (a few small files). Returns 0 after `net_shutdown`.
 ///
 /// Thread-safety: any thread.
